@@ -1,0 +1,42 @@
+//! Covet's shared types.
+//!
+//! Every other Covet crate speaks these: the object-safe [`Adapter`] trait
+//! (and [`Transaction`]) that backends implement and layers wrap,
+//! [`Statement`], [`Value`] and [`Row`], one [`Error`] with an [`ErrorKind`]
+//! and a [`RetryClass`], the [`Dialect`] of each [`Engine`], and
+//! [`DatabaseUrl`], whose `Debug` and `Display` never show a password.
+//!
+//! This crate has no driver and no runtime dependency.
+//!
+//! ```
+//! use covet_core::{Statement, DatabaseUrl, Engine};
+//!
+//! let url: DatabaseUrl = "mysql://app:secret@db:3306/shop".parse()?;
+//! let dialect = url.engine().dialect();
+//! let sql = dialect.rewrite_placeholders("SELECT * FROM users WHERE id = $1");
+//! assert_eq!(sql, "SELECT * FROM users WHERE id = ?");
+//! let stmt = Statement::new(sql.into_owned()).bind(7_i64).idempotent(true);
+//! assert_eq!(url.to_string(), "mysql://app:***@db:3306/shop");
+//! # Ok::<(), covet_core::Error>(())
+//! ```
+#![forbid(unsafe_code)]
+
+mod adapter;
+mod dialect;
+mod error;
+mod row;
+mod schema;
+mod statement;
+mod url;
+mod value;
+
+pub use adapter::{
+    Adapter, ExecResult, IsolationLevel, PoolState, RowStream, Transaction, TxOptions, TxRowStream,
+};
+pub use dialect::{Dialect, Engine, PlaceholderStyle};
+pub use error::{Error, ErrorKind, Result, RetryClass, ServerCode};
+pub use row::{Column, ColumnIndex, Columns, Row, Rows};
+pub use schema::{ColumnInfo, ForeignKey, Index, Schema, Table};
+pub use statement::Statement;
+pub use url::{DatabaseUrl, Secret, SqliteTarget};
+pub use value::{ConvertError, Decimal, FromValue, Json, Value};

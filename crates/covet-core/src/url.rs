@@ -1,0 +1,522 @@
+//! Parsing database URLs without ever printing their passwords.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
+
+use crate::dialect::Engine;
+use crate::error::{Error, Result};
+
+/// A secret string (a password, a key): `Debug` and `Display` print `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(secret: impl Into<String>) -> Self {
+        Secret(secret.into())
+    }
+
+    /// The secret itself, for handing to a driver. Never log the result.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Where an SQLite database lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SqliteTarget {
+    /// A private in-memory database (`sqlite::memory:`).
+    Memory,
+    /// A database file.
+    File(PathBuf),
+}
+
+/// A parsed database URL.
+///
+/// Accepted forms:
+/// - `postgres://user:password@host:5432/database?sslmode=require`
+///   (`postgresql://` too),
+/// - `mysql://user:password@host:3306/database` (`mariadb://` too),
+/// - `sqlite://path/to/file.db`, `sqlite:///absolute/path.db`,
+///   `sqlite:file.db` and `sqlite::memory:`.
+///
+/// User, password, database and parameter values are percent-decoded.
+/// `Debug` and `Display` replace the password (and any `password` query
+/// parameter) with `***`:
+///
+/// ```
+/// use covet_core::{DatabaseUrl, Engine};
+/// let url: DatabaseUrl = "postgres://app:hunter2@db.internal:6432/shop?sslmode=require"
+///     .parse()
+///     .unwrap();
+/// assert_eq!(url.engine(), Engine::Postgres);
+/// assert_eq!(url.port(), 6432);
+/// assert_eq!(url.param("sslmode"), Some("require"));
+/// assert_eq!(url.to_string(), "postgres://app:***@db.internal:6432/shop?sslmode=require");
+/// assert!(!format!("{url:?}").contains("hunter2"));
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl {
+    engine: Engine,
+    scheme: String,
+    host: String,
+    port: Option<u16>,
+    user: Option<String>,
+    password: Option<Secret>,
+    database: Option<String>,
+    sqlite: Option<SqliteTarget>,
+    params: Vec<(String, String)>,
+}
+
+/// Characters escaped in the user, password and database parts.
+const COMPONENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b':')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'@')
+    .add(b'[')
+    .add(b']')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}')
+    .add(b'&')
+    .add(b'=')
+    .add(b'+');
+
+fn decode(part: &str, what: &str) -> Result<String> {
+    percent_decode_str(part)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|_| Error::config(format!("invalid database URL: the {what} is not valid UTF-8 after percent-decoding")))
+}
+
+fn is_secret_param(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    k.contains("password") || k == "pass" || k.contains("secret") || k.contains("key")
+}
+
+impl DatabaseUrl {
+    /// Parses a URL; the same as `url.parse()`.
+    pub fn parse(url: &str) -> Result<Self> {
+        url.parse()
+    }
+
+    /// The engine the scheme names.
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// The host (empty for SQLite). Defaults to `localhost`.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The port, or the engine's default (5432, 3306; 0 for SQLite).
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.engine {
+            Engine::Postgres => 5432,
+            Engine::MySql => 3306,
+            Engine::Sqlite => 0,
+        })
+    }
+
+    /// The user name, if given.
+    pub fn user(&self) -> Option<&str> {
+        self.user.as_deref()
+    }
+
+    /// The password, if given.
+    pub fn password(&self) -> Option<&Secret> {
+        self.password.as_ref()
+    }
+
+    /// The database name, if given (PostgreSQL and MySQL).
+    pub fn database(&self) -> Option<&str> {
+        self.database.as_deref()
+    }
+
+    /// The SQLite file or `:memory:`; `None` for other engines.
+    pub fn sqlite_target(&self) -> Option<&SqliteTarget> {
+        self.sqlite.as_ref()
+    }
+
+    /// The SQLite file path, if this is a file-backed SQLite URL.
+    pub fn sqlite_path(&self) -> Option<&Path> {
+        match &self.sqlite {
+            Some(SqliteTarget::File(p)) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// The value of a query parameter (the last one wins).
+    pub fn param(&self, key: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// All query parameters, in order. Values may be secret: do not log them.
+    pub fn params(&self) -> &[(String, String)] {
+        &self.params
+    }
+
+    /// A copy pointing at another database on the same server (for tests and
+    /// restores into a scratch database). For SQLite, `name` is a file path.
+    #[must_use]
+    pub fn with_database(&self, name: &str) -> Self {
+        let mut u = self.clone();
+        if self.engine == Engine::Sqlite {
+            u.sqlite = Some(if name == ":memory:" {
+                SqliteTarget::Memory
+            } else {
+                SqliteTarget::File(PathBuf::from(name))
+            });
+        } else {
+            u.database = Some(name.to_owned());
+        }
+        u
+    }
+
+    /// A copy with a query parameter set (replacing earlier values).
+    #[must_use]
+    pub fn with_param(&self, key: &str, value: &str) -> Self {
+        let mut u = self.clone();
+        u.params.retain(|(k, _)| k != key);
+        u.params.push((key.to_owned(), value.to_owned()));
+        u
+    }
+
+    /// The full URL including the password, for drivers that take a URL.
+    /// Never log or display the result.
+    pub fn expose(&self) -> String {
+        self.render(true)
+    }
+
+    fn render(&self, reveal: bool) -> String {
+        let mut out = format!("{}:", self.scheme);
+        match &self.sqlite {
+            Some(SqliteTarget::Memory) => out.push_str(":memory:"),
+            Some(SqliteTarget::File(p)) => {
+                out.push_str("//");
+                out.push_str(&p.to_string_lossy());
+            }
+            None => {
+                out.push_str("//");
+                if let Some(user) = &self.user {
+                    out.extend(utf8_percent_encode(user, COMPONENT));
+                    if let Some(pw) = &self.password {
+                        out.push(':');
+                        if reveal {
+                            out.extend(utf8_percent_encode(pw.expose(), COMPONENT));
+                        } else {
+                            out.push_str("***");
+                        }
+                    }
+                    out.push('@');
+                }
+                if self.host.contains(':') {
+                    out.push('[');
+                    out.push_str(&self.host);
+                    out.push(']');
+                } else {
+                    out.push_str(&self.host);
+                }
+                if let Some(port) = self.port {
+                    out.push_str(&format!(":{port}"));
+                }
+                if let Some(db) = &self.database {
+                    out.push('/');
+                    out.extend(utf8_percent_encode(db, COMPONENT));
+                }
+            }
+        }
+        for (i, (k, v)) in self.params.iter().enumerate() {
+            out.push(if i == 0 { '?' } else { '&' });
+            out.extend(utf8_percent_encode(k, COMPONENT));
+            out.push('=');
+            if !reveal && is_secret_param(k) {
+                out.push_str("***");
+            } else {
+                out.extend(utf8_percent_encode(v, COMPONENT));
+            }
+        }
+        out
+    }
+}
+
+fn parse_params(query: &str) -> Result<Vec<(String, String)>> {
+    let mut params = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').ok_or_else(|| {
+            Error::config(format!(
+                "invalid database URL: query parameter `{}` has no value (expected key=value)",
+                pair.chars().take(40).collect::<String>()
+            ))
+        })?;
+        let k = decode(k, "query parameter name")?;
+        if k.is_empty() {
+            return Err(Error::config("invalid database URL: empty query parameter name"));
+        }
+        params.push((k.clone(), decode(v, &format!("value of `{k}`"))?));
+    }
+    Ok(params)
+}
+
+impl FromStr for DatabaseUrl {
+    type Err = Error;
+
+    fn from_str(url: &str) -> Result<Self> {
+        let url = url.trim();
+        let (scheme, rest) = url.split_once(':').ok_or_else(|| {
+            Error::config(
+                "invalid database URL: no scheme (expected postgres://, mysql:// or sqlite://)",
+            )
+        })?;
+        let engine = match scheme.to_ascii_lowercase().as_str() {
+            "postgres" | "postgresql" => Engine::Postgres,
+            "mysql" | "mariadb" => Engine::MySql,
+            "sqlite" => Engine::Sqlite,
+            other => {
+                return Err(Error::config(format!(
+                    "invalid database URL: unknown scheme `{}` (expected postgres, mysql, mariadb or sqlite)",
+                    other.chars().take(20).collect::<String>()
+                )));
+            }
+        };
+        let (rest, query) = match rest.split_once('?') {
+            Some((r, q)) => (r, Some(q)),
+            None => (rest, None),
+        };
+        let params = query.map(parse_params).transpose()?.unwrap_or_default();
+        let scheme = scheme.to_ascii_lowercase();
+
+        if engine == Engine::Sqlite {
+            let path = rest.strip_prefix("//").unwrap_or(rest);
+            let target = match path {
+                ":memory:" | "" if path == ":memory:" => SqliteTarget::Memory,
+                "" => {
+                    return Err(Error::config(
+                        "invalid database URL: sqlite URL has no file path (use sqlite://path/to/file.db or sqlite::memory:)",
+                    ));
+                }
+                p => SqliteTarget::File(PathBuf::from(decode(p, "path")?)),
+            };
+            return Ok(DatabaseUrl {
+                engine,
+                scheme,
+                host: String::new(),
+                port: None,
+                user: None,
+                password: None,
+                database: None,
+                sqlite: Some(target),
+                params,
+            });
+        }
+
+        let rest = rest.strip_prefix("//").ok_or_else(|| {
+            Error::config(format!(
+                "invalid database URL: expected `{scheme}://` followed by [user[:password]@]host[:port][/database]"
+            ))
+        })?;
+        let (authority, database) = match rest.split_once('/') {
+            Some((a, d)) => (a, Some(d)),
+            None => (rest, None),
+        };
+        // The password may itself contain '@' when not encoded: split at the last one.
+        let (userinfo, hostport) = match authority.rsplit_once('@') {
+            Some((u, h)) => (Some(u), h),
+            None => (None, authority),
+        };
+        let (user, password) = match userinfo {
+            None => (None, None),
+            Some(ui) => match ui.split_once(':') {
+                Some((u, p)) => (Some(decode(u, "user name")?), Some(Secret(decode(p, "password")?))),
+                None => (Some(decode(ui, "user name")?), None),
+            },
+        };
+        let user = user.filter(|u| !u.is_empty());
+        let (host, port) = if let Some(h) = hostport.strip_prefix('[') {
+            let (h, after) = h.split_once(']').ok_or_else(|| {
+                Error::config("invalid database URL: IPv6 host is missing its closing `]`")
+            })?;
+            (h.to_owned(), after.strip_prefix(':'))
+        } else {
+            match hostport.split_once(':') {
+                Some((h, p)) => (h.to_owned(), Some(p)),
+                None => (hostport.to_owned(), None),
+            }
+        };
+        let port = match port {
+            None | Some("") => None,
+            Some(p) => Some(p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| {
+                Error::config(format!(
+                    "invalid database URL: port `{}` is not a number from 1 to 65535",
+                    p.chars().take(20).collect::<String>()
+                ))
+            })?),
+        };
+        if host.chars().any(|c| c.is_whitespace() || c == '/') {
+            return Err(Error::config("invalid database URL: host contains whitespace or `/`"));
+        }
+        let host = if host.is_empty() { "localhost".to_owned() } else { host };
+        let database = database
+            .filter(|d| !d.is_empty())
+            .map(|d| decode(d, "database name"))
+            .transpose()?;
+        Ok(DatabaseUrl {
+            engine,
+            scheme,
+            host,
+            port,
+            user,
+            password,
+            database,
+            sqlite: None,
+            params,
+        })
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render(false))
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({})", self.render(false))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+    use proptest::prelude::*;
+
+    #[test]
+    fn parses_each_form() {
+        let u: DatabaseUrl = "mysql://root@127.0.0.1/test".parse().unwrap();
+        assert_eq!(u.engine(), Engine::MySql);
+        assert_eq!(u.port(), 3306);
+        assert_eq!(u.user(), Some("root"));
+        assert!(u.password().is_none());
+        assert_eq!(u.database(), Some("test"));
+
+        let u: DatabaseUrl = "postgresql://[::1]:5433".parse().unwrap();
+        assert_eq!(u.host(), "::1");
+        assert_eq!(u.port(), 5433);
+        assert_eq!(u.to_string(), "postgresql://[::1]:5433");
+
+        let u: DatabaseUrl = "sqlite::memory:".parse().unwrap();
+        assert_eq!(u.sqlite_target(), Some(&SqliteTarget::Memory));
+        let u: DatabaseUrl = "sqlite://data/app.db?mode=rwc".parse().unwrap();
+        assert_eq!(u.sqlite_path(), Some(Path::new("data/app.db")));
+        assert_eq!(u.param("mode"), Some("rwc"));
+        let u: DatabaseUrl = "sqlite:///tmp/x.db".parse().unwrap();
+        assert_eq!(u.sqlite_path(), Some(Path::new("/tmp/x.db")));
+        let u: DatabaseUrl = "sqlite:covet.db".parse().unwrap();
+        assert_eq!(u.sqlite_path(), Some(Path::new("covet.db")));
+    }
+
+    #[test]
+    fn bad_urls_are_config_errors_without_secrets() {
+        for bad in [
+            "",
+            "localhost:5432",
+            "oracle://x",
+            "postgres:host",
+            "postgres://u:s3cretpw@h:99999/db",
+            "postgres://u:s3cretpw@h:abc/db",
+            "postgres://u:s3cretpw@h/db?sslmode",
+            "sqlite://",
+            "postgres://u:s3cretpw@[::1/db",
+        ] {
+            let e = DatabaseUrl::parse(bad).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Config, "{bad}");
+            assert!(!e.to_string().contains("s3cretpw"), "{e}");
+        }
+    }
+
+    #[test]
+    fn secret_params_are_redacted() {
+        let u: DatabaseUrl = "postgres://h/db?password=abc123&sslmode=disable".parse().unwrap();
+        assert_eq!(u.to_string(), "postgres://h/db?password=***&sslmode=disable");
+        assert!(u.expose().contains("abc123"));
+    }
+
+    fn component() -> impl Strategy<Value = String> {
+        "[a-zA-Z0-9 @:/?#%&=+._~!$'()*,;-]{1,16}"
+    }
+
+    proptest! {
+        #[test]
+        fn round_trips_through_expose(
+            user in component(),
+            pw in component(),
+            host in "[a-z][a-z0-9.-]{0,20}",
+            port in 1u16..,
+            db in component(),
+            ssl in "[a-z-]{1,10}",
+        ) {
+            let original = DatabaseUrl {
+                engine: Engine::Postgres,
+                scheme: "postgres".into(),
+                host,
+                port: Some(port),
+                user: Some(user),
+                password: Some(Secret(format!("PW{pw}"))),
+                database: Some(db),
+                sqlite: None,
+                params: vec![("sslmode".into(), ssl)],
+            };
+            let parsed: DatabaseUrl = original.expose().parse().unwrap();
+            prop_assert_eq!(&parsed, &original);
+            let shown = format!("{parsed} {parsed:?}");
+            let secret = format!("PW{pw}");
+            prop_assert!(!shown.contains(&secret), "{}", shown);
+        }
+
+        #[test]
+        fn never_panics(s in ".{0,80}") {
+            let _ = DatabaseUrl::parse(&s);
+        }
+
+        #[test]
+        fn parse_errors_never_echo_password(pw in "[a-zA-Z0-9]{8,16}", junk in "[a-z:/?]{0,6}") {
+            let url = format!("postgres://u:Z{pw}@h:{junk}x/db");
+            if let Err(e) = DatabaseUrl::parse(&url) {
+                let secret = format!("Z{pw}");
+                prop_assert!(!e.to_string().contains(&secret));
+            }
+        }
+    }
+}

@@ -1,0 +1,416 @@
+//! Database values, independent of any driver.
+
+use std::fmt;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use uuid::Uuid;
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// An exact decimal number kept as its canonical text (`-12.3400`), so no
+/// precision is lost between databases whose NUMERIC types differ in range.
+///
+/// ```
+/// use covet_core::Decimal;
+/// let d: Decimal = "-12.50".parse().unwrap();
+/// assert_eq!(d.as_str(), "-12.50");
+/// assert!("1e5".parse::<Decimal>().is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Decimal(String);
+
+impl Decimal {
+    /// The decimal as text: an optional `-`, digits, and an optional
+    /// fractional part.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for Decimal {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let digits = s.strip_prefix('-').unwrap_or(s);
+        let (int, frac) = match digits.split_once('.') {
+            Some((i, f)) => (i, Some(f)),
+            None => (digits, None),
+        };
+        let ok = !int.is_empty()
+            && int.bytes().all(|b| b.is_ascii_digit())
+            && frac.is_none_or(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()));
+        if ok {
+            Ok(Decimal(s.to_owned()))
+        } else {
+            Err(Error::new(
+                ErrorKind::Encode,
+                format!("{s:?} is not a decimal number (expected digits with an optional sign and fraction)"),
+            ))
+        }
+    }
+}
+
+impl fmt::Display for Decimal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Raw JSON text. Covet does not parse it; adapters pass it to the server's
+/// JSON type, and callers parse with the JSON library they already use.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Json(pub String);
+
+/// One database value.
+///
+/// The variants cover the type-mapping table every adapter documents. A
+/// `Value` never prints its contents through `Debug` in Covet's own logs;
+/// see [`crate::Statement`] for how parameters are redacted.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Value {
+    /// SQL NULL.
+    Null,
+    /// BOOLEAN.
+    Bool(bool),
+    /// SMALLINT.
+    I16(i16),
+    /// INTEGER.
+    I32(i32),
+    /// BIGINT.
+    I64(i64),
+    /// REAL.
+    F32(f32),
+    /// DOUBLE PRECISION.
+    F64(f64),
+    /// NUMERIC / DECIMAL.
+    Decimal(Decimal),
+    /// TEXT / VARCHAR.
+    Text(String),
+    /// BYTEA / BLOB.
+    Bytes(Vec<u8>),
+    /// DATE.
+    Date(NaiveDate),
+    /// TIME (without time zone).
+    Time(NaiveTime),
+    /// TIMESTAMP (without time zone).
+    Timestamp(NaiveDateTime),
+    /// TIMESTAMP WITH TIME ZONE, normalised to UTC.
+    TimestampTz(DateTime<Utc>),
+    /// UUID.
+    Uuid(Uuid),
+    /// JSON / JSONB.
+    Json(Json),
+}
+
+impl Value {
+    /// The name of this value's type, as used in error messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "NULL",
+            Value::Bool(_) => "bool",
+            Value::I16(_) => "i16",
+            Value::I32(_) => "i32",
+            Value::I64(_) => "i64",
+            Value::F32(_) => "f32",
+            Value::F64(_) => "f64",
+            Value::Decimal(_) => "decimal",
+            Value::Text(_) => "text",
+            Value::Bytes(_) => "bytes",
+            Value::Date(_) => "date",
+            Value::Time(_) => "time",
+            Value::Timestamp(_) => "timestamp",
+            Value::TimestampTz(_) => "timestamptz",
+            Value::Uuid(_) => "uuid",
+            Value::Json(_) => "json",
+        }
+    }
+
+    /// Whether this is SQL NULL.
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+}
+
+macro_rules! impl_from {
+    ($($t:ty => $variant:ident),* $(,)?) => {$(
+        impl From<$t> for Value {
+            fn from(v: $t) -> Self { Value::$variant(v) }
+        }
+    )*};
+}
+
+impl_from! {
+    bool => Bool, i16 => I16, i32 => I32, i64 => I64, f32 => F32, f64 => F64,
+    Decimal => Decimal, String => Text, Vec<u8> => Bytes, NaiveDate => Date,
+    NaiveTime => Time, NaiveDateTime => Timestamp, DateTime<Utc> => TimestampTz,
+    Uuid => Uuid, Json => Json,
+}
+
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::Text(v.to_owned())
+    }
+}
+
+impl From<&[u8]> for Value {
+    fn from(v: &[u8]) -> Self {
+        Value::Bytes(v.to_vec())
+    }
+}
+
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Value::Null, Into::into)
+    }
+}
+
+/// Why a [`Value`] could not become a `T`; [`crate::Row::get`] turns it into
+/// an [`Error`] naming the column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConvertError {
+    /// The Rust type that was asked for.
+    pub wanted: &'static str,
+    /// The type of the value that was found.
+    pub found: &'static str,
+    /// Extra detail (for example "out of range").
+    pub detail: Option<String>,
+}
+
+impl fmt::Display for ConvertError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot read a {} value as {}", self.found, self.wanted)?;
+        if let Some(d) = &self.detail {
+            write!(f, " ({d})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Conversion from a [`Value`] to a Rust type.
+///
+/// Integer conversions widen freely and narrow only when the value fits;
+/// `Option<T>` reads NULL as `None`; every other type refuses NULL.
+pub trait FromValue: Sized {
+    /// The Rust type name used in error messages.
+    const TYPE_NAME: &'static str;
+
+    /// Converts by reference.
+    fn from_value(value: &Value) -> Result<Self, ConvertError>;
+}
+
+fn mismatch<T: FromValue>(found: &Value) -> ConvertError {
+    ConvertError {
+        wanted: T::TYPE_NAME,
+        found: found.type_name(),
+        detail: None,
+    }
+}
+
+fn out_of_range<T: FromValue>(found: &Value) -> ConvertError {
+    ConvertError {
+        wanted: T::TYPE_NAME,
+        found: found.type_name(),
+        detail: Some("out of range".into()),
+    }
+}
+
+macro_rules! impl_from_value_int {
+    ($($t:ty),*) => {$(
+        impl FromValue for $t {
+            const TYPE_NAME: &'static str = stringify!($t);
+            fn from_value(value: &Value) -> Result<Self, ConvertError> {
+                let wide: i64 = match value {
+                    Value::I16(v) => i64::from(*v),
+                    Value::I32(v) => i64::from(*v),
+                    Value::I64(v) => *v,
+                    other => return Err(mismatch::<Self>(other)),
+                };
+                <$t>::try_from(wide).map_err(|_| out_of_range::<Self>(value))
+            }
+        }
+    )*};
+}
+
+impl_from_value_int!(i16, i32, i64, u32, u64, usize);
+
+impl FromValue for bool {
+    const TYPE_NAME: &'static str = "bool";
+    fn from_value(value: &Value) -> Result<Self, ConvertError> {
+        match value {
+            Value::Bool(b) => Ok(*b),
+            // SQLite and MySQL store booleans as integers.
+            Value::I16(0) | Value::I32(0) | Value::I64(0) => Ok(false),
+            Value::I16(1) | Value::I32(1) | Value::I64(1) => Ok(true),
+            other => Err(mismatch::<Self>(other)),
+        }
+    }
+}
+
+impl FromValue for f64 {
+    const TYPE_NAME: &'static str = "f64";
+    fn from_value(value: &Value) -> Result<Self, ConvertError> {
+        match value {
+            Value::F64(v) => Ok(*v),
+            Value::F32(v) => Ok(f64::from(*v)),
+            Value::I16(v) => Ok(f64::from(*v)),
+            Value::I32(v) => Ok(f64::from(*v)),
+            other => Err(mismatch::<Self>(other)),
+        }
+    }
+}
+
+impl FromValue for f32 {
+    const TYPE_NAME: &'static str = "f32";
+    fn from_value(value: &Value) -> Result<Self, ConvertError> {
+        match value {
+            Value::F32(v) => Ok(*v),
+            // Exact only when the f64 holds an f32; engines without a REAL
+            // type (SQLite) hand back f64.
+            #[allow(clippy::cast_possible_truncation)]
+            Value::F64(v) if f64::from(*v as f32) == *v || v.is_nan() => Ok(*v as f32),
+            Value::I16(v) => Ok(f32::from(*v)),
+            other => Err(mismatch::<Self>(other)),
+        }
+    }
+}
+
+macro_rules! impl_from_value_clone {
+    ($($t:ty => $variant:ident, $name:literal);* $(;)?) => {$(
+        impl FromValue for $t {
+            const TYPE_NAME: &'static str = $name;
+            fn from_value(value: &Value) -> Result<Self, ConvertError> {
+                match value {
+                    Value::$variant(v) => Ok(v.clone()),
+                    other => Err(mismatch::<Self>(other)),
+                }
+            }
+        }
+    )*};
+}
+
+impl_from_value_clone! {
+    Decimal => Decimal, "Decimal";
+    Vec<u8> => Bytes, "Vec<u8>";
+    NaiveDate => Date, "NaiveDate";
+    NaiveTime => Time, "NaiveTime";
+    NaiveDateTime => Timestamp, "NaiveDateTime";
+    DateTime<Utc> => TimestampTz, "DateTime<Utc>";
+    Uuid => Uuid, "Uuid";
+}
+
+impl FromValue for String {
+    const TYPE_NAME: &'static str = "String";
+    fn from_value(value: &Value) -> Result<Self, ConvertError> {
+        match value {
+            Value::Text(s) => Ok(s.clone()),
+            Value::Json(j) => Ok(j.0.clone()),
+            Value::Decimal(d) => Ok(d.0.clone()),
+            other => Err(mismatch::<Self>(other)),
+        }
+    }
+}
+
+impl FromValue for Json {
+    const TYPE_NAME: &'static str = "Json";
+    fn from_value(value: &Value) -> Result<Self, ConvertError> {
+        match value {
+            Value::Json(j) => Ok(j.clone()),
+            // MySQL and SQLite report JSON columns as text.
+            Value::Text(s) => Ok(Json(s.clone())),
+            other => Err(mismatch::<Self>(other)),
+        }
+    }
+}
+
+impl FromValue for Value {
+    const TYPE_NAME: &'static str = "Value";
+    fn from_value(value: &Value) -> Result<Self, ConvertError> {
+        Ok(value.clone())
+    }
+}
+
+impl<T: FromValue> FromValue for Option<T> {
+    const TYPE_NAME: &'static str = T::TYPE_NAME;
+    fn from_value(value: &Value) -> Result<Self, ConvertError> {
+        match value {
+            Value::Null => Ok(None),
+            v => T::from_value(v).map(Some),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn null_is_refused_unless_optional() {
+        let e = i64::from_value(&Value::Null).unwrap_err();
+        assert_eq!(e.to_string(), "cannot read a NULL value as i64");
+        assert_eq!(Option::<i64>::from_value(&Value::Null), Ok(None));
+    }
+
+    #[test]
+    fn narrowing_checks_range() {
+        assert_eq!(i16::from_value(&Value::I64(300)), Ok(300));
+        let e = i16::from_value(&Value::I64(70_000)).unwrap_err();
+        assert_eq!(e.detail.as_deref(), Some("out of range"));
+        assert!(u32::from_value(&Value::I32(-1)).is_err());
+    }
+
+    #[test]
+    fn decimal_parsing() {
+        for ok in ["0", "-1", "12.5", "000.000", "99999999999999999999999999999.1"] {
+            assert!(ok.parse::<Decimal>().is_ok(), "{ok}");
+        }
+        for bad in ["", "-", ".5", "5.", "1e3", "1.2.3", "+1", " 1", "NaN"] {
+            assert!(bad.parse::<Decimal>().is_err(), "{bad}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn i64_round_trips(v in any::<i64>()) {
+            prop_assert_eq!(i64::from_value(&Value::from(v)), Ok(v));
+        }
+
+        #[test]
+        fn i32_widens_and_narrows(v in any::<i32>()) {
+            prop_assert_eq!(i64::from_value(&Value::from(v)), Ok(i64::from(v)));
+            prop_assert_eq!(i32::from_value(&Value::I64(i64::from(v))), Ok(v));
+        }
+
+        #[test]
+        fn narrowing_never_wraps(v in any::<i64>()) {
+            match i16::from_value(&Value::I64(v)) {
+                Ok(n) => prop_assert_eq!(i64::from(n), v),
+                Err(e) => prop_assert!(i16::try_from(v).is_err(), "{e}"),
+            }
+        }
+
+        #[test]
+        fn strings_round_trip(s in ".*") {
+            prop_assert_eq!(String::from_value(&Value::from(s.as_str())), Ok(s));
+        }
+
+        #[test]
+        fn optional_round_trips(v in proptest::option::of(any::<i32>())) {
+            prop_assert_eq!(Option::<i32>::from_value(&Value::from(v)), Ok(v));
+        }
+
+        #[test]
+        fn f64_round_trips_bitwise(v in any::<f64>()) {
+            let back = f64::from_value(&Value::from(v)).unwrap();
+            prop_assert_eq!(back.to_bits(), v.to_bits());
+        }
+
+        #[test]
+        fn decimal_accepts_canonical(neg in any::<bool>(), i in "[0-9]{1,30}", f in proptest::option::of("[0-9]{1,30}")) {
+            let s = format!("{}{}{}", if neg { "-" } else { "" }, i, f.map(|f| format!(".{f}")).unwrap_or_default());
+            let d: Decimal = s.parse().unwrap();
+            prop_assert_eq!(d.as_str(), s.as_str());
+        }
+    }
+}

@@ -1,0 +1,21 @@
+use crate::util::{Result, cargo, run as sh};
+
+const BENCHES: &[&str] = &["pool", "adapters", "layers", "backup", "loadtest"];
+
+/// `cargo xtask bench <name> [args]`: a comparison benchmark from
+/// covet-benches, run in release mode; extra args go to the benchmark.
+pub fn run(args: &[String]) -> Result {
+    let Some(name) = args.first() else {
+        return Err(format!("bench needs a name: one of {}", BENCHES.join(", ")));
+    };
+    if !BENCHES.contains(&name.as_str()) {
+        return Err(format!(
+            "unknown bench `{name}`: expected one of {}",
+            BENCHES.join(", ")
+        ));
+    }
+    let mut c = cargo();
+    c.args(["bench", "-p", "covet-benches", "--bench", name, "--"])
+        .args(&args[1..]);
+    sh(c)
+}

@@ -1,0 +1,41 @@
+use crate::util::{Result, cargo, run as sh};
+
+/// Everything CI checks, in the order that fails fastest.
+pub fn run(_args: &[String]) -> Result {
+    let mut fmt = cargo();
+    fmt.args(["fmt", "--all", "--", "--check"]);
+    sh(fmt)?;
+
+    let mut clippy = cargo();
+    clippy.args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--locked",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    sh(clippy)?;
+
+    for var in ["COVET_PG_URL", "COVET_MYSQL_URL"] {
+        match std::env::var(var) {
+            Ok(_) => eprintln!("{var} is set: database tests run against it"),
+            Err(_) => eprintln!("{var} is not set: tests that need it skip"),
+        }
+    }
+    test(&[])?;
+
+    let mut benches = cargo();
+    benches.args(["test", "--workspace", "--benches", "--no-run", "--locked"]);
+    sh(benches)?;
+
+    crate::loom::run(&[])
+}
+
+/// Unit, integration and doc tests for the whole workspace.
+pub fn test(args: &[String]) -> Result {
+    let mut t = cargo();
+    t.args(["test", "--workspace", "--locked"]).args(args);
+    sh(t)
+}

@@ -1,0 +1,61 @@
+//! `cargo xtask <command>`: the project's tasks, in Rust, so CI runs nothing
+//! a developer cannot run locally.
+#![forbid(unsafe_code)]
+
+mod bench;
+mod ci;
+mod loadtest;
+mod loom;
+mod services;
+mod util;
+
+use std::process::ExitCode;
+
+const HELP: &str = "\
+usage: cargo xtask <command> [args]
+
+commands:
+  ci                 fmt check, clippy -D warnings, all tests (database ones
+                     included when COVET_PG_URL / COVET_MYSQL_URL are set),
+                     loom models, doc tests, benches compiled
+  test [args]        cargo test --workspace [args]
+  loom               the covet-pool loom models (release, --cfg loom)
+  bench <name>       run a comparison benchmark in covet-benches
+                     (pool, adapters, layers, backup, loadtest)
+  services           whether PostgreSQL and MariaDB answer on their URLs
+  loadtest           1k/5k/10k statements per second for 60 s each against
+                     PostgreSQL and MariaDB, writing results_*_qps.csv
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(cmd) = args.first() else {
+        eprint!("{HELP}");
+        return ExitCode::from(2);
+    };
+    if let Err(e) = util::cd_project_root() {
+        eprintln!("xtask: {e}");
+        return ExitCode::FAILURE;
+    }
+    let rest = &args[1..];
+    let result = match cmd.as_str() {
+        "ci" => ci::run(rest),
+        "test" => ci::test(rest),
+        "loom" => loom::run(rest),
+        "bench" => bench::run(rest),
+        "services" => services::run(rest),
+        "loadtest" => loadtest::run(rest),
+        "help" | "-h" | "--help" => {
+            print!("{HELP}");
+            Ok(())
+        }
+        other => Err(format!("unknown command `{other}`\n\n{HELP}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
