@@ -17,7 +17,11 @@ pub fn run(_args: &[String]) -> Result {
             "postgres://postgres@127.0.0.1:5432/test",
             probe_postgres as fn(&mut TcpStream) -> std::io::Result<String>,
         ),
-        ("COVET_MYSQL_URL", "mysql://root@127.0.0.1:3306/test", probe_mysql),
+        (
+            "COVET_MYSQL_URL",
+            "mysql://root@127.0.0.1:3306/test",
+            probe_mysql,
+        ),
     ] {
         let url = std::env::var(var).unwrap_or_else(|_| default.to_owned());
         let (host, port) = host_port(&url);
@@ -42,9 +46,16 @@ fn host_port(url: &str) -> (String, u16) {
     let after_scheme = url.split_once("://").map_or(url, |(_, r)| r);
     let authority = after_scheme.split(['/', '?']).next().unwrap_or("");
     let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let default_port = if url.starts_with("postgres") { 5432 } else { 3306 };
+    let default_port = if url.starts_with("postgres") {
+        5432
+    } else {
+        3306
+    };
     match hostport.rsplit_once(':') {
-        Some((h, p)) if !h.ends_with(':') => (h.trim_matches(['[', ']']).to_owned(), p.parse().unwrap_or(default_port)),
+        Some((h, p)) if !h.ends_with(':') => (
+            h.trim_matches(['[', ']']).to_owned(),
+            p.parse().unwrap_or(default_port),
+        ),
         _ => (hostport.trim_matches(['[', ']']).to_owned(), default_port),
     }
 }
@@ -68,7 +79,9 @@ fn probe_postgres(s: &mut TcpStream) -> std::io::Result<String> {
     match b[0] {
         b'S' => Ok("PostgreSQL (SSL available)".into()),
         b'N' => Ok("PostgreSQL (no SSL)".into()),
-        other => Err(std::io::Error::other(format!("unexpected reply byte {other:#x}"))),
+        other => Err(std::io::Error::other(format!(
+            "unexpected reply byte {other:#x}"
+        ))),
     }
 }
 
@@ -81,7 +94,9 @@ fn probe_mysql(s: &mut TcpStream) -> std::io::Result<String> {
     }
     let body = &buf[4..n];
     if body[0] == 0xff {
-        return Err(std::io::Error::other("server refused the connection (error packet)"));
+        return Err(std::io::Error::other(
+            "server refused the connection (error packet)",
+        ));
     }
     let version: String = body[1..]
         .iter()

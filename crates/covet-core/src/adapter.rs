@@ -121,8 +121,12 @@ pub trait Adapter: Send + Sync + 'static {
     /// Inserts many rows into `table` by the engine's fastest bulk path
     /// (COPY, multi-row INSERT, prepared inserts in one transaction).
     /// Returns the number of rows written.
-    async fn bulk_insert(&self, table: &str, columns: &[String], rows: Vec<Vec<Value>>)
-    -> Result<u64>;
+    async fn bulk_insert(
+        &self,
+        table: &str,
+        columns: &[String],
+        rows: Vec<Vec<Value>>,
+    ) -> Result<u64>;
 
     /// Reads the database's tables, columns, keys and indexes.
     async fn schema(&self) -> Result<Schema>;

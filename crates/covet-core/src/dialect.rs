@@ -205,7 +205,8 @@ mod tests {
 
     #[test]
     fn rewrites_outside_literals_only() {
-        let sql = "SELECT '$1', \"$2\" FROM t -- $3\nWHERE a = $1 AND b BETWEEN $2 AND $2 + 99 /* $9 */";
+        let sql =
+            "SELECT '$1', \"$2\" FROM t -- $3\nWHERE a = $1 AND b BETWEEN $2 AND $2 + 99 /* $9 */";
         let my = Dialect::MYSQL;
         assert_eq!(
             my.rewrite_placeholders(sql),

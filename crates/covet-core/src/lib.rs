@@ -24,8 +24,10 @@
 mod adapter;
 mod dialect;
 mod error;
+mod layer;
 mod row;
 mod schema;
+mod settings;
 mod statement;
 mod url;
 mod value;
@@ -35,8 +37,10 @@ pub use adapter::{
 };
 pub use dialect::{Dialect, Engine, PlaceholderStyle};
 pub use error::{Error, ErrorKind, Result, RetryClass, ServerCode};
+pub use layer::Layer;
 pub use row::{Column, ColumnIndex, Columns, Row, Rows};
 pub use schema::{ColumnInfo, ForeignKey, Index, Schema, Table};
+pub use settings::{PoolSettings, parse_duration};
 pub use statement::Statement;
 pub use url::{DatabaseUrl, Secret, SqliteTarget};
 pub use value::{ConvertError, Decimal, FromValue, Json, Value};

@@ -139,10 +139,7 @@ impl Row {
         let idx = col.index(&self.columns).ok_or_else(|| {
             Error::new(
                 ErrorKind::Decode,
-                format!(
-                    "no column {col} in a row of {} columns",
-                    self.columns.len()
-                ),
+                format!("no column {col} in a row of {} columns", self.columns.len()),
             )
         })?;
         Ok(&self.values[idx])
@@ -249,7 +246,10 @@ mod tests {
         let r = row();
         let e = r.get::<String>("Name").unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Decode);
-        assert_eq!(e.to_string(), "column `Name` (text): cannot read a NULL value as String");
+        assert_eq!(
+            e.to_string(),
+            "column `Name` (text): cannot read a NULL value as String"
+        );
         let e = r.get::<i64>("missing").unwrap_err();
         assert_eq!(e.to_string(), "no column missing in a row of 2 columns");
         assert!(r.get::<i64>(5).is_err());

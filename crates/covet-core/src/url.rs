@@ -111,7 +111,11 @@ fn decode(part: &str, what: &str) -> Result<String> {
     percent_decode_str(part)
         .decode_utf8()
         .map(|s| s.into_owned())
-        .map_err(|_| Error::config(format!("invalid database URL: the {what} is not valid UTF-8 after percent-decoding")))
+        .map_err(|_| {
+            Error::config(format!(
+                "invalid database URL: the {what} is not valid UTF-8 after percent-decoding"
+            ))
+        })
 }
 
 fn is_secret_param(key: &str) -> bool {
@@ -281,7 +285,9 @@ fn parse_params(query: &str) -> Result<Vec<(String, String)>> {
         })?;
         let k = decode(k, "query parameter name")?;
         if k.is_empty() {
-            return Err(Error::config("invalid database URL: empty query parameter name"));
+            return Err(Error::config(
+                "invalid database URL: empty query parameter name",
+            ));
         }
         params.push((k.clone(), decode(v, &format!("value of `{k}`"))?));
     }
@@ -357,7 +363,10 @@ impl FromStr for DatabaseUrl {
         let (user, password) = match userinfo {
             None => (None, None),
             Some(ui) => match ui.split_once(':') {
-                Some((u, p)) => (Some(decode(u, "user name")?), Some(Secret(decode(p, "password")?))),
+                Some((u, p)) => (
+                    Some(decode(u, "user name")?),
+                    Some(Secret(decode(p, "password")?)),
+                ),
                 None => (Some(decode(ui, "user name")?), None),
             },
         };
@@ -383,9 +392,15 @@ impl FromStr for DatabaseUrl {
             })?),
         };
         if host.chars().any(|c| c.is_whitespace() || c == '/') {
-            return Err(Error::config("invalid database URL: host contains whitespace or `/`"));
+            return Err(Error::config(
+                "invalid database URL: host contains whitespace or `/`",
+            ));
         }
-        let host = if host.is_empty() { "localhost".to_owned() } else { host };
+        let host = if host.is_empty() {
+            "localhost".to_owned()
+        } else {
+            host
+        };
         let database = database
             .filter(|d| !d.is_empty())
             .map(|d| decode(d, "database name"))
@@ -468,8 +483,13 @@ mod tests {
 
     #[test]
     fn secret_params_are_redacted() {
-        let u: DatabaseUrl = "postgres://h/db?password=abc123&sslmode=disable".parse().unwrap();
-        assert_eq!(u.to_string(), "postgres://h/db?password=***&sslmode=disable");
+        let u: DatabaseUrl = "postgres://h/db?password=abc123&sslmode=disable"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            u.to_string(),
+            "postgres://h/db?password=***&sslmode=disable"
+        );
         assert!(u.expose().contains("abc123"));
     }
 

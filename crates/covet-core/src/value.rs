@@ -44,7 +44,9 @@ impl std::str::FromStr for Decimal {
         } else {
             Err(Error::new(
                 ErrorKind::Encode,
-                format!("{s:?} is not a decimal number (expected digits with an optional sign and fraction)"),
+                format!(
+                    "{s:?} is not a decimal number (expected digits with an optional sign and fraction)"
+                ),
             ))
         }
     }
@@ -362,7 +364,13 @@ mod tests {
 
     #[test]
     fn decimal_parsing() {
-        for ok in ["0", "-1", "12.5", "000.000", "99999999999999999999999999999.1"] {
+        for ok in [
+            "0",
+            "-1",
+            "12.5",
+            "000.000",
+            "99999999999999999999999999999.1",
+        ] {
             assert!(ok.parse::<Decimal>().is_ok(), "{ok}");
         }
         for bad in ["", "-", ".5", "5.", "1e3", "1.2.3", "+1", " 1", "NaN"] {
