@@ -44,3 +44,8 @@ pub use settings::{PoolSettings, parse_duration};
 pub use statement::Statement;
 pub use url::{DatabaseUrl, Secret, SqliteTarget};
 pub use value::{ConvertError, Decimal, FromValue, Json, Value};
+
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
