@@ -1,0 +1,24 @@
+#![doc = include_str!("../README.md")]
+//! Resilience layers for any Covet [`Adapter`](covet_core::Adapter).
+//!
+//! Each piece follows tower's shape: a module per concern
+//! ([`timeout`], [`retry`], [`breaker`]), a `*Layer` implementing
+//! [`covet_core::Layer`], and an adapter that wraps an
+//! `Arc<dyn Adapter>` and is itself an `Adapter`. The usual order, outermost
+//! first, is `Timeout -> Retry -> BreakerAdapter -> (monitoring) -> backend`;
+//! `covet_monitor::Stack` builds it with one method per layer.
+#![forbid(unsafe_code)]
+
+pub mod breaker;
+mod clock;
+pub mod retry;
+pub mod testing;
+pub mod timeout;
+
+pub use breaker::{
+    Breaker, BreakerAdapter, BreakerConfigError, BreakerLayer, BreakerState, CircuitBreaker,
+    StateChange,
+};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use retry::{Retry, RetryBudget, RetryLayer, RetryPolicy};
+pub use timeout::{Timeout, TimeoutLayer};
