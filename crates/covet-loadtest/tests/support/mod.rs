@@ -1,0 +1,78 @@
+//! A scripted adapter for tests: fixed service time, an optional stall.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use covet_core::{
+    Adapter, Engine, Error, ExecResult, Result, RowStream, Rows, Schema, Statement, Transaction,
+    TxOptions, Value,
+};
+use tokio::time::Instant;
+
+/// Answers every statement after `service`; between `stall_from` and
+/// `stall_until` (offsets from creation) it answers nothing until the stall
+/// ends, like a server stuck on a lock or a checkpoint.
+pub struct MockAdapter {
+    pub created: Instant,
+    pub service: Duration,
+    pub stall: Option<(Duration, Duration)>,
+    pub calls: AtomicU64,
+}
+
+impl MockAdapter {
+    pub fn new(service: Duration, stall: Option<(Duration, Duration)>) -> Arc<Self> {
+        Arc::new(MockAdapter {
+            created: Instant::now(),
+            service,
+            stall,
+            calls: AtomicU64::new(0),
+        })
+    }
+
+    async fn serve(&self) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        if let Some((from, until)) = self.stall {
+            let now = Instant::now();
+            let (a, b) = (self.created + from, self.created + until);
+            if now >= a && now < b {
+                tokio::time::sleep_until(b).await;
+            }
+        }
+        tokio::time::sleep(self.service).await;
+    }
+}
+
+#[async_trait]
+impl Adapter for MockAdapter {
+    fn engine(&self) -> Engine {
+        Engine::Sqlite
+    }
+    async fn execute(&self, _stmt: &Statement) -> Result<ExecResult> {
+        self.serve().await;
+        Ok(ExecResult::default())
+    }
+    async fn query(&self, _stmt: &Statement) -> Result<Rows> {
+        self.serve().await;
+        Ok(Rows::default())
+    }
+    async fn query_stream(&self, _stmt: &Statement) -> Result<RowStream> {
+        Err(Error::unsupported("mock"))
+    }
+    async fn begin_with(&self, _options: TxOptions) -> Result<Box<dyn Transaction>> {
+        Err(Error::unsupported("mock"))
+    }
+    async fn bulk_insert(&self, _t: &str, _c: &[String], rows: Vec<Vec<Value>>) -> Result<u64> {
+        Ok(rows.len() as u64)
+    }
+    async fn schema(&self) -> Result<Schema> {
+        Err(Error::unsupported("mock"))
+    }
+    async fn ping(&self) -> Result<()> {
+        Ok(())
+    }
+    async fn server_version(&self) -> Result<String> {
+        Ok("mock".into())
+    }
+}
