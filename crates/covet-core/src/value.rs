@@ -298,7 +298,29 @@ impl_from_value_clone! {
     NaiveTime => Time, "NaiveTime";
     NaiveDateTime => Timestamp, "NaiveDateTime";
     DateTime<Utc> => TimestampTz, "DateTime<Utc>";
-    Uuid => Uuid, "Uuid";
+}
+
+impl FromValue for Uuid {
+    const TYPE_NAME: &'static str = "Uuid";
+    fn from_value(value: &Value) -> Result<Self, ConvertError> {
+        match value {
+            Value::Uuid(u) => Ok(*u),
+            // Engines without a UUID type on the wire (MySQL CHAR(36),
+            // MariaDB's UUID type, SQLite TEXT or BLOB) hand back text or
+            // 16 bytes.
+            Value::Text(s) => Uuid::try_parse(s).map_err(|_| ConvertError {
+                wanted: Self::TYPE_NAME,
+                found: value.type_name(),
+                detail: Some("not a UUID".into()),
+            }),
+            Value::Bytes(b) => Uuid::from_slice(b).map_err(|_| ConvertError {
+                wanted: Self::TYPE_NAME,
+                found: value.type_name(),
+                detail: Some(format!("{} bytes, not 16", b.len())),
+            }),
+            other => Err(mismatch::<Self>(other)),
+        }
+    }
 }
 
 impl FromValue for String {
@@ -360,6 +382,19 @@ mod tests {
         let e = i16::from_value(&Value::I64(70_000)).unwrap_err();
         assert_eq!(e.detail.as_deref(), Some("out of range"));
         assert!(u32::from_value(&Value::I32(-1)).is_err());
+    }
+
+    #[test]
+    fn uuid_from_text_and_bytes() {
+        let u = Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
+        assert_eq!(Uuid::from_value(&Value::Text(u.to_string())), Ok(u));
+        assert_eq!(
+            Uuid::from_value(&Value::Bytes(u.as_bytes().to_vec())),
+            Ok(u)
+        );
+        assert!(Uuid::from_value(&Value::Text("nope".into())).is_err());
+        assert!(Uuid::from_value(&Value::Bytes(vec![1, 2])).is_err());
+        assert!(Uuid::from_value(&Value::I64(1)).is_err());
     }
 
     #[test]

@@ -1,0 +1,602 @@
+//! `MySqlAdapter` and its transactions.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use covet_core::{
+    Adapter, Engine, Error, ErrorKind, ExecResult, PoolState, Result, RowStream, Rows, Schema,
+    Statement, Transaction, TxOptions, TxRowStream, Value,
+};
+use covet_pool::{Pool, PoolError, Pooled};
+
+use crate::bulk::bulk_insert_on;
+use crate::config::MySqlConfig;
+use crate::manager::{MySqlConnection, MySqlManager, commit_error};
+use crate::ops::{
+    Canceller, RowStreamState, annotate, broken_tx, guarded_op, prepare, run_execute, run_query,
+    run_start_stream, run_text,
+};
+
+/// What the adapter and its transactions share.
+pub(crate) struct Shared {
+    pub(crate) pool: Pool<MySqlManager>,
+    pub(crate) config: Arc<MySqlConfig>,
+    pub(crate) canceller: Canceller,
+    closed: AtomicBool,
+}
+
+impl Shared {
+    pub(crate) fn default_timeout(&self) -> Option<Duration> {
+        self.config.pool.statement_timeout
+    }
+
+    fn timeout_for(&self, stmt: &Statement) -> Option<Duration> {
+        stmt.timeout_duration().or(self.default_timeout())
+    }
+
+    async fn acquire(&self) -> Result<Pooled<MySqlManager>> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(closed());
+        }
+        self.pool.get().await.map_err(|e| match e {
+            PoolError::Timeout {
+                waited,
+                last_error: Some(err),
+            } => {
+                let mut out = Error::new(
+                    err.kind(),
+                    format!("no MySQL connection within {waited:?}: {}", err.message()),
+                )
+                .with_retry_class(err.retry_class());
+                if let Some(code) = err.code() {
+                    out = out.with_code(code);
+                }
+                out
+            }
+            PoolError::Timeout {
+                waited,
+                last_error: None,
+            } => Error::new(
+                ErrorKind::PoolTimeout,
+                format!(
+                    "no pooled MySQL connection became free within {waited:?} (max_connections={})",
+                    self.config.pool.max_connections
+                ),
+            ),
+            PoolError::Closed => closed(),
+            other => Error::new(ErrorKind::Internal, format!("pool error: {other}")),
+        })
+    }
+}
+
+fn closed() -> Error {
+    Error::new(ErrorKind::Closed, "the MySQL adapter has been closed")
+}
+
+/// A MySQL / MariaDB [`Adapter`]: mysql_async connections pooled by
+/// covet-pool.
+///
+/// Cheap to clone (the pool is shared). See the crate documentation for
+/// URL settings, the type mapping and the timeout behaviour.
+#[derive(Clone)]
+pub struct MySqlAdapter {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for MySqlAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MySqlAdapter")
+            .field("endpoint", &self.shared.config.endpoint())
+            .field("database", &self.shared.config.database)
+            .field("pool", &self.shared.pool.state())
+            .finish()
+    }
+}
+
+impl MySqlAdapter {
+    /// Connects to the server a `mysql://` URL names.
+    ///
+    /// One connection is opened right away, so an unreachable server, a
+    /// wrong password or an unknown database fail here with a one-line
+    /// message (kinds Connection, Auth and Config). Must be called inside a
+    /// tokio runtime.
+    pub async fn connect(url: &covet_core::DatabaseUrl) -> Result<MySqlAdapter> {
+        Self::connect_with(MySqlConfig::from_url(url)?).await
+    }
+
+    /// Connects with settings built in code.
+    pub async fn connect_with(config: MySqlConfig) -> Result<MySqlAdapter> {
+        let config = Arc::new(config);
+        let manager = MySqlManager::new(Arc::clone(&config))?;
+        let limit = config.pool.connect_timeout;
+        let probe = tokio::time::timeout(limit, manager.open())
+            .await
+            .map_err(|_| {
+                Error::new(
+                    ErrorKind::Connection,
+                    format!(
+                        "cannot connect to MySQL at {}: no answer within {limit:?}",
+                        config.endpoint()
+                    ),
+                )
+            })??;
+        let _ = probe.conn.disconnect().await;
+        let canceller = Canceller {
+            opts: manager.side_opts(),
+        };
+        let s = &config.pool;
+        let pool = Pool::builder(manager)
+            .max_size(s.max_connections)
+            .min_idle(s.min_connections)
+            .acquire_timeout(s.acquire_timeout)
+            .create_timeout(s.connect_timeout)
+            .idle_timeout(s.idle_timeout)
+            .max_lifetime(s.max_lifetime)
+            .name("mysql")
+            .build()
+            .map_err(|e| Error::config(format!("invalid MySQL pool settings: {e}")))?;
+        Ok(MySqlAdapter {
+            shared: Arc::new(Shared {
+                pool,
+                config,
+                canceller,
+                closed: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    /// The settings this adapter was built with.
+    pub fn config(&self) -> &MySqlConfig {
+        &self.shared.config
+    }
+
+    /// The underlying pool, for its metrics and statistics.
+    pub fn pool(&self) -> &Pool<MySqlManager> {
+        &self.shared.pool
+    }
+
+    /// Runs SQL with the text protocol and no parameters (statements such
+    /// as `SET GLOBAL ...` that need no preparing), on a pooled connection.
+    pub async fn execute_text(&self, sql: &str) -> Result<()> {
+        let mut conn = self.shared.acquire().await?;
+        guarded_op!(
+            &self.shared.canceller,
+            &mut *conn,
+            self.shared.default_timeout(),
+            |c| run_text(c, sql)
+        )
+    }
+}
+
+#[async_trait]
+impl Adapter for MySqlAdapter {
+    fn engine(&self) -> Engine {
+        Engine::MySql
+    }
+
+    async fn execute(&self, stmt: &Statement) -> Result<ExecResult> {
+        let prepared = prepare(stmt)?;
+        let mut conn = self.shared.acquire().await?;
+        let r = guarded_op!(
+            &self.shared.canceller,
+            &mut *conn,
+            self.shared.timeout_for(stmt),
+            |c| run_execute(c, &prepared.sql, prepared.params)
+        );
+        annotate(r, stmt.params())
+    }
+
+    async fn query(&self, stmt: &Statement) -> Result<Rows> {
+        let prepared = prepare(stmt)?;
+        let mut conn = self.shared.acquire().await?;
+        guarded_op!(
+            &self.shared.canceller,
+            &mut *conn,
+            self.shared.timeout_for(stmt),
+            |c| run_query(c, &prepared.sql, prepared.params)
+        )
+    }
+
+    async fn query_stream(&self, stmt: &Statement) -> Result<RowStream> {
+        let prepared = prepare(stmt)?;
+        let mut conn = self.shared.acquire().await?;
+        let (proto, plan) = guarded_op!(
+            &self.shared.canceller,
+            &mut *conn,
+            self.shared.timeout_for(stmt),
+            |c| run_start_stream(c, &prepared.sql, prepared.params)
+        )?;
+        let state = RowStreamState {
+            conn,
+            proto,
+            plan,
+            finished: false,
+            discard_unfinished: true,
+        };
+        Ok(Box::pin(futures_util::stream::unfold(
+            state,
+            |mut st| async move { st.next().await.map(|item| (item, st)) },
+        )))
+    }
+
+    async fn begin_with(&self, options: TxOptions) -> Result<Box<dyn Transaction>> {
+        let mut conn = self.shared.acquire().await?;
+        let timeout = self.shared.default_timeout();
+        if let Some(level) = options.isolation {
+            let sql = format!("SET TRANSACTION ISOLATION LEVEL {}", level.as_sql());
+            guarded_op!(&self.shared.canceller, &mut *conn, timeout, |c| run_text(
+                c, &sql
+            ))?;
+        }
+        let start = if options.read_only {
+            "START TRANSACTION READ ONLY"
+        } else {
+            "START TRANSACTION"
+        };
+        conn.in_tx = true;
+        guarded_op!(&self.shared.canceller, &mut *conn, timeout, |c| run_text(
+            c, start
+        ))?;
+        Ok(Box::new(MySqlTransaction {
+            conn,
+            shared: Arc::clone(&self.shared),
+        }))
+    }
+
+    async fn bulk_insert(
+        &self,
+        table: &str,
+        columns: &[String],
+        rows: Vec<Vec<Value>>,
+    ) -> Result<u64> {
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let mut conn = self.shared.acquire().await?;
+        let timeout = self.shared.default_timeout();
+        conn.in_tx = true;
+        guarded_op!(&self.shared.canceller, &mut *conn, timeout, |c| run_text(
+            c,
+            "START TRANSACTION"
+        ))?;
+        let n = bulk_insert_on(&self.shared, &mut conn, table, columns, rows).await?;
+        guarded_op!(&self.shared.canceller, &mut *conn, timeout, |c| run_text(
+            c, "COMMIT"
+        ))
+        .map_err(commit_error)?;
+        conn.in_tx = false;
+        Ok(n)
+    }
+
+    async fn schema(&self) -> Result<Schema> {
+        let mut conn = self.shared.acquire().await?;
+        crate::schema::read_schema(&self.shared, &mut conn).await
+    }
+
+    async fn ping(&self) -> Result<()> {
+        let mut conn = self.shared.acquire().await?;
+        guarded_op!(
+            &self.shared.canceller,
+            &mut *conn,
+            self.shared.default_timeout(),
+            |c| async move {
+                mysql_async::prelude::Queryable::ping(c).await?;
+                Ok(())
+            }
+        )
+    }
+
+    async fn server_version(&self) -> Result<String> {
+        let rows = self
+            .query(&Statement::new("SELECT VERSION()").idempotent(true))
+            .await?;
+        rows.rows
+            .first()
+            .ok_or_else(|| Error::new(ErrorKind::Database, "SELECT VERSION() returned no row"))?
+            .get::<String>(0)
+    }
+
+    fn default_timeout(&self) -> Option<Duration> {
+        self.shared.default_timeout()
+    }
+
+    fn pool_state(&self) -> Option<PoolState> {
+        let s = self.shared.pool.state();
+        Some(PoolState {
+            size: s.size,
+            idle: s.idle,
+            in_use: s.in_use,
+            waiters: s.waiters,
+        })
+    }
+
+    async fn close(&self) {
+        self.shared.closed.store(true, Ordering::Release);
+        if let Err(e) = self.shared.pool.close(Duration::from_secs(5)).await {
+            tracing::warn!(error = %e, "closing the MySQL pool");
+        }
+    }
+}
+
+/// An open transaction holding one pooled connection. Dropped without
+/// commit, the pool rolls it back before the connection is reused.
+pub struct MySqlTransaction {
+    conn: Pooled<MySqlManager>,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for MySqlTransaction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MySqlTransaction")
+            .field("connection_id", &self.conn.id)
+            .finish()
+    }
+}
+
+/// A savepoint inside a [`MySqlTransaction`] (or another savepoint).
+/// Dropped without commit, it is rolled back before the enclosing
+/// transaction's next statement.
+pub struct MySqlSavepoint<'a> {
+    conn: &'a mut MySqlConnection,
+    shared: Arc<Shared>,
+    depth: u32,
+    done: bool,
+}
+
+impl std::fmt::Debug for MySqlSavepoint<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MySqlSavepoint")
+            .field("depth", &self.depth)
+            .finish()
+    }
+}
+
+impl Drop for MySqlSavepoint<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let pending = self
+                .conn
+                .pending_sp_rollback
+                .map_or(self.depth, |p| p.min(self.depth));
+            self.conn.pending_sp_rollback = Some(pending);
+            self.conn.sp_depth = self.depth - 1;
+        }
+    }
+}
+
+/// Before any statement in a transaction: refuse a broken connection and
+/// apply the rollback of a savepoint that was dropped.
+async fn tx_ready(shared: &Shared, conn: &mut MySqlConnection) -> Result<()> {
+    if conn.busy || conn.conn.is_disconnected() {
+        return Err(broken_tx());
+    }
+    if let Some(depth) = conn.pending_sp_rollback {
+        let timeout = shared.default_timeout();
+        let sql = format!("ROLLBACK TO SAVEPOINT covet_sp_{depth}");
+        guarded_op!(&shared.canceller, &mut *conn, timeout, |c| run_text(
+            c, &sql
+        ))?;
+        let sql = format!("RELEASE SAVEPOINT covet_sp_{depth}");
+        guarded_op!(&shared.canceller, &mut *conn, timeout, |c| run_text(
+            c, &sql
+        ))?;
+        conn.pending_sp_rollback = None;
+    }
+    Ok(())
+}
+
+async fn tx_execute(
+    shared: &Shared,
+    conn: &mut MySqlConnection,
+    stmt: &Statement,
+) -> Result<ExecResult> {
+    tx_ready(shared, conn).await?;
+    let prepared = prepare(stmt)?;
+    let r = guarded_op!(&shared.canceller, conn, shared.timeout_for(stmt), |c| {
+        run_execute(c, &prepared.sql, prepared.params)
+    });
+    annotate(r, stmt.params())
+}
+
+async fn tx_query(shared: &Shared, conn: &mut MySqlConnection, stmt: &Statement) -> Result<Rows> {
+    tx_ready(shared, conn).await?;
+    let prepared = prepare(stmt)?;
+    guarded_op!(&shared.canceller, conn, shared.timeout_for(stmt), |c| {
+        run_query(c, &prepared.sql, prepared.params)
+    })
+}
+
+async fn tx_stream<'a>(
+    shared: &Shared,
+    conn: &'a mut MySqlConnection,
+    stmt: &Statement,
+) -> Result<TxRowStream<'a>> {
+    tx_ready(shared, conn).await?;
+    let prepared = prepare(stmt)?;
+    let (proto, plan) = guarded_op!(
+        &shared.canceller,
+        &mut *conn,
+        shared.timeout_for(stmt),
+        |c| { run_start_stream(c, &prepared.sql, prepared.params) }
+    )?;
+    let state = RowStreamState {
+        conn,
+        proto,
+        plan,
+        finished: false,
+        discard_unfinished: false,
+    };
+    Ok(Box::pin(futures_util::stream::unfold(
+        state,
+        |mut st| async move { st.next().await.map(|item| (item, st)) },
+    )))
+}
+
+async fn tx_savepoint<'a>(
+    shared: &Arc<Shared>,
+    conn: &'a mut MySqlConnection,
+) -> Result<Box<dyn Transaction + 'a>> {
+    tx_ready(shared, conn).await?;
+    let depth = conn.sp_depth + 1;
+    let sql = format!("SAVEPOINT covet_sp_{depth}");
+    guarded_op!(
+        &shared.canceller,
+        &mut *conn,
+        shared.default_timeout(),
+        |c| { run_text(c, &sql) }
+    )?;
+    conn.sp_depth = depth;
+    Ok(Box::new(MySqlSavepoint {
+        conn,
+        shared: Arc::clone(shared),
+        depth,
+        done: false,
+    }))
+}
+
+async fn tx_bulk(
+    shared: &Shared,
+    conn: &mut MySqlConnection,
+    table: &str,
+    columns: &[String],
+    rows: Vec<Vec<Value>>,
+) -> Result<u64> {
+    tx_ready(shared, conn).await?;
+    bulk_insert_on(shared, conn, table, columns, rows).await
+}
+
+#[async_trait]
+impl Transaction for MySqlTransaction {
+    fn engine(&self) -> Engine {
+        Engine::MySql
+    }
+
+    async fn execute(&mut self, stmt: &Statement) -> Result<ExecResult> {
+        tx_execute(&self.shared, &mut self.conn, stmt).await
+    }
+
+    async fn query(&mut self, stmt: &Statement) -> Result<Rows> {
+        tx_query(&self.shared, &mut self.conn, stmt).await
+    }
+
+    async fn query_stream(&mut self, stmt: &Statement) -> Result<TxRowStream<'_>> {
+        tx_stream(&self.shared, &mut self.conn, stmt).await
+    }
+
+    async fn bulk_insert(
+        &mut self,
+        table: &str,
+        columns: &[String],
+        rows: Vec<Vec<Value>>,
+    ) -> Result<u64> {
+        tx_bulk(&self.shared, &mut self.conn, table, columns, rows).await
+    }
+
+    async fn savepoint(&mut self) -> Result<Box<dyn Transaction + '_>> {
+        tx_savepoint(&self.shared, &mut self.conn).await
+    }
+
+    async fn commit(mut self: Box<Self>) -> Result<()> {
+        let this = &mut *self;
+        tx_ready(&this.shared, &mut this.conn).await?;
+        guarded_op!(
+            &this.shared.canceller,
+            &mut *this.conn,
+            this.shared.default_timeout(),
+            |c| run_text(c, "COMMIT")
+        )
+        .map_err(commit_error)?;
+        this.conn.in_tx = false;
+        this.conn.sp_depth = 0;
+        Ok(())
+    }
+
+    async fn rollback(mut self: Box<Self>) -> Result<()> {
+        let this = &mut *self;
+        if this.conn.busy || this.conn.conn.is_disconnected() {
+            // The pool discards this connection; the server rolls back
+            // when the session ends.
+            return Ok(());
+        }
+        guarded_op!(
+            &this.shared.canceller,
+            &mut *this.conn,
+            this.shared.default_timeout(),
+            |c| run_text(c, "ROLLBACK")
+        )?;
+        this.conn.in_tx = false;
+        this.conn.sp_depth = 0;
+        this.conn.pending_sp_rollback = None;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Transaction for MySqlSavepoint<'_> {
+    fn engine(&self) -> Engine {
+        Engine::MySql
+    }
+
+    async fn execute(&mut self, stmt: &Statement) -> Result<ExecResult> {
+        tx_execute(&self.shared, self.conn, stmt).await
+    }
+
+    async fn query(&mut self, stmt: &Statement) -> Result<Rows> {
+        tx_query(&self.shared, self.conn, stmt).await
+    }
+
+    async fn query_stream(&mut self, stmt: &Statement) -> Result<TxRowStream<'_>> {
+        tx_stream(&self.shared, self.conn, stmt).await
+    }
+
+    async fn bulk_insert(
+        &mut self,
+        table: &str,
+        columns: &[String],
+        rows: Vec<Vec<Value>>,
+    ) -> Result<u64> {
+        tx_bulk(&self.shared, self.conn, table, columns, rows).await
+    }
+
+    async fn savepoint(&mut self) -> Result<Box<dyn Transaction + '_>> {
+        tx_savepoint(&self.shared, self.conn).await
+    }
+
+    async fn commit(mut self: Box<Self>) -> Result<()> {
+        let this = &mut *self;
+        tx_ready(&this.shared, this.conn).await?;
+        let sql = format!("RELEASE SAVEPOINT covet_sp_{}", this.depth);
+        guarded_op!(
+            &this.shared.canceller,
+            &mut *this.conn,
+            this.shared.default_timeout(),
+            |c| run_text(c, &sql)
+        )?;
+        this.conn.sp_depth = this.depth - 1;
+        this.done = true;
+        Ok(())
+    }
+
+    async fn rollback(mut self: Box<Self>) -> Result<()> {
+        let this = &mut *self;
+        // Rolling back to this savepoint also undoes any dropped inner one.
+        if this.conn.busy || this.conn.conn.is_disconnected() {
+            return Err(broken_tx());
+        }
+        let timeout = this.shared.default_timeout();
+        let sql = format!("ROLLBACK TO SAVEPOINT covet_sp_{}", this.depth);
+        guarded_op!(&this.shared.canceller, &mut *this.conn, timeout, |c| {
+            run_text(c, &sql)
+        })?;
+        let sql = format!("RELEASE SAVEPOINT covet_sp_{}", this.depth);
+        guarded_op!(&this.shared.canceller, &mut *this.conn, timeout, |c| {
+            run_text(c, &sql)
+        })?;
+        this.conn.pending_sp_rollback = None;
+        this.conn.sp_depth = this.depth - 1;
+        this.done = true;
+        Ok(())
+    }
+}

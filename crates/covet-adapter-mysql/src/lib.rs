@@ -1,0 +1,22 @@
+#![doc = include_str!("../README.md")]
+//! Covet's MySQL / MariaDB adapter.
+//!
+//! [`MySqlAdapter`] implements [`covet_core::Adapter`] over
+//! [mysql_async](https://docs.rs/mysql_async) connections pooled by
+//! covet-pool (mysql_async's own pool is not used). Build it from a URL
+//! with [`MySqlAdapter::connect`] or from a [`MySqlConfig`].
+#![forbid(unsafe_code)]
+
+mod adapter;
+mod bulk;
+mod config;
+mod convert;
+mod error;
+mod manager;
+mod ops;
+mod schema;
+
+pub use adapter::{MySqlAdapter, MySqlSavepoint, MySqlTransaction};
+pub use config::{DEFAULT_STATEMENT_CACHE_SIZE, MYSQL_KEYS, MySqlConfig, SslMode};
+pub use error::kind_for_code;
+pub use manager::{MySqlConnection, MySqlManager};
