@@ -1,6 +1,6 @@
 //! Close wakes all waiters.
 
-use super::loom_support::{acquire, apply, assert_balanced, core};
+use super::loom_support::{acquire, assert_balanced, core};
 use crate::core::CloseReason;
 use crate::loom::thread;
 
