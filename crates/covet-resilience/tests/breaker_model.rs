@@ -228,9 +228,9 @@ fn rate_mode_opens_on_failure_share() {
     for fail in [true, false, true] {
         let a = b.try_acquire().unwrap();
         if fail {
-            b.on_error(a, &outage)
+            b.on_error(a, &outage);
         } else {
-            b.on_success(a)
+            b.on_success(a);
         }
     }
     assert_eq!(b.state(), BreakerState::Closed);

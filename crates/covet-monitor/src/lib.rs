@@ -1,0 +1,27 @@
+#![doc = include_str!("../README.md")]
+//! Monitoring layers for any Covet [`Adapter`](covet_core::Adapter): the
+//! slow-query log ([`SlowLog`], [`SlowQueryLogger`], [`SlowLogLayer`]),
+//! statement [`Fingerprint`]s, plan capture, [`metrics`] instruments and
+//! tracing spans ([`MetricsLayer`]), a JSON-lines sink, the [`report`]
+//! that `covet slow-queries` prints, and [`Stack`], the builder for the
+//! whole `timeout -> retry -> breaker -> metrics -> slow log` stack.
+#![forbid(unsafe_code)]
+
+pub mod fingerprint;
+pub mod metrics;
+pub mod plan;
+pub mod redact;
+pub mod report;
+pub mod sink;
+pub mod slowlog;
+mod stack;
+
+pub use fingerprint::Fingerprint;
+pub use metrics::{MetricsAdapter, MetricsLayer};
+pub use redact::Redaction;
+pub use sink::{JsonLinesSink, MemorySink, SlowRecord};
+pub use slowlog::{
+    FingerprintStats, PlanCapture, PlanRequest, QueryEvent, SlowLog, SlowLogAdapter, SlowLogLayer,
+    SlowLogSink, SlowLogSnapshot, SlowQueryLogger, SlowSample,
+};
+pub use stack::Stack;

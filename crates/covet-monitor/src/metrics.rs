@@ -1,0 +1,219 @@
+//! `metrics` instruments and tracing spans for every call.
+//!
+//! Names (all prefixed `covet_`; durations in seconds):
+//!
+//! | name | kind | labels | recorded by |
+//! |---|---|---|---|
+//! | `covet_query_duration_seconds` | histogram | `engine`, `operation` | [`MetricsAdapter`], every statement |
+//! | `covet_query_errors_total` | counter | `engine`, `operation`, `kind` | [`MetricsAdapter`] |
+//! | `covet_slow_query_duration_seconds` | histogram | `fingerprint` (top-K by total time, else `other`) | [`crate::SlowQueryLogger`] |
+//! | `covet_pool_connections` | gauge | `state` = `idle` / `in_use` | [`MetricsAdapter`], from `Adapter::pool_state` |
+//! | `covet_pool_size` | gauge | | same |
+//! | `covet_pool_waiters` | gauge | | same |
+//! | `covet_retries_total` | counter | `class` | `covet_resilience::Retry` |
+//! | `covet_retry_budget_exhausted_total` | counter | | `covet_resilience::Retry` |
+//! | `covet_breaker_state` | gauge | `breaker` (0 closed, 1 open, 2 half-open, 3 forced open, 4 disabled) | `covet_resilience::CircuitBreaker` |
+//! | `covet_breaker_transitions_total` | counter | `breaker`, `from`, `to` | same |
+//! | `covet_breaker_rejected_total` | counter | `breaker` | same |
+//!
+//! Handles are registered when the layer is built, so install the
+//! recorder (for example `metrics_exporter_prometheus`) first.
+//!
+//! Each statement also runs in a `tracing` span named `db.query` with the
+//! OpenTelemetry attributes `db.system.name`, `db.operation.name` and,
+//! when the span is enabled, `db.query.text` (the fingerprint: literals
+//! replaced, never parameter values).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use covet_core::{
+    Adapter, Dialect, Engine, ExecResult, Layer, PoolState, Result, RowStream, Rows, Schema,
+    Statement, Transaction, TxOptions, Value,
+};
+use tracing::Instrument;
+
+use crate::fingerprint::{Fingerprint, operation};
+
+/// `covet_query_duration_seconds`.
+pub const QUERY_DURATION: &str = "covet_query_duration_seconds";
+/// `covet_query_errors_total`.
+pub const QUERY_ERRORS: &str = "covet_query_errors_total";
+/// `covet_slow_query_duration_seconds`.
+pub const SLOW_QUERY_DURATION: &str = "covet_slow_query_duration_seconds";
+/// `covet_pool_connections`.
+pub const POOL_CONNECTIONS: &str = "covet_pool_connections";
+/// `covet_pool_size`.
+pub const POOL_SIZE: &str = "covet_pool_size";
+/// `covet_pool_waiters`.
+pub const POOL_WAITERS: &str = "covet_pool_waiters";
+
+const OPS: [&str; 8] = [
+    "select", "insert", "update", "delete", "with", "begin", "commit", "other",
+];
+
+fn op_slot(op: &str) -> usize {
+    OPS.iter().position(|o| *o == op).unwrap_or(OPS.len() - 1)
+}
+
+/// Wraps adapters in a [`MetricsAdapter`].
+#[derive(Debug, Clone, Copy)]
+pub struct MetricsLayer {
+    pool_every: u64,
+}
+
+impl Default for MetricsLayer {
+    fn default() -> Self {
+        MetricsLayer { pool_every: 256 }
+    }
+}
+
+impl MetricsLayer {
+    /// A layer with the defaults (pool gauges refreshed every 256 calls).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Refreshes the pool gauges every `n` calls (at least 1).
+    #[must_use]
+    pub fn pool_gauges_every(mut self, n: u64) -> Self {
+        self.pool_every = n.max(1);
+        self
+    }
+}
+
+impl Layer for MetricsLayer {
+    fn layer(&self, inner: Arc<dyn Adapter>) -> Arc<dyn Adapter> {
+        Arc::new(MetricsAdapter::new(inner, *self))
+    }
+}
+
+/// An adapter recording durations, errors and pool gauges, inside a
+/// `db.query` span.
+pub struct MetricsAdapter {
+    inner: Arc<dyn Adapter>,
+    engine: Engine,
+    durations: [metrics::Histogram; 8],
+    calls: AtomicU64,
+    pool_every: u64,
+}
+
+impl MetricsAdapter {
+    /// Wraps `inner`.
+    pub fn new(inner: Arc<dyn Adapter>, layer: MetricsLayer) -> Self {
+        let engine = inner.engine();
+        let durations = OPS.map(|op| {
+            metrics::histogram!(QUERY_DURATION, "engine" => engine.as_str(), "operation" => op)
+        });
+        MetricsAdapter {
+            inner,
+            engine,
+            durations,
+            calls: AtomicU64::new(0),
+            pool_every: layer.pool_every,
+        }
+    }
+
+    /// Sets the pool gauges from the adapter's [`PoolState`] now.
+    pub fn record_pool_gauges(&self) {
+        if let Some(p) = self.inner.pool_state() {
+            metrics::gauge!(POOL_CONNECTIONS, "state" => "idle").set(f64::from(p.idle));
+            metrics::gauge!(POOL_CONNECTIONS, "state" => "in_use").set(f64::from(p.in_use));
+            metrics::gauge!(POOL_SIZE).set(f64::from(p.size));
+            metrics::gauge!(POOL_WAITERS).set(f64::from(p.waiters));
+        }
+    }
+
+    async fn measured<T, Fut>(&self, stmt: &Statement, fut: Fut) -> Result<T>
+    where
+        Fut: Future<Output = Result<T>>,
+    {
+        let op = operation(stmt.sql());
+        let span = tracing::info_span!(
+            "db.query",
+            "db.system.name" = self.engine.as_str(),
+            "db.operation.name" = op,
+            "db.query.text" = tracing::field::Empty,
+        );
+        if !span.is_disabled() {
+            span.record("db.query.text", Fingerprint::of(stmt.sql()).text.as_str());
+        }
+        let start = Instant::now();
+        let result = fut.instrument(span).await;
+        let elapsed = start.elapsed();
+        self.durations[op_slot(op)].record(elapsed.as_secs_f64());
+        if let Err(e) = &result {
+            metrics::counter!(QUERY_ERRORS, "engine" => self.engine.as_str(), "operation" => op, "kind" => e.kind().as_str())
+                .increment(1);
+        }
+        if self
+            .calls
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(self.pool_every)
+        {
+            self.record_pool_gauges();
+        }
+        result
+    }
+}
+
+#[async_trait]
+impl Adapter for MetricsAdapter {
+    fn engine(&self) -> Engine {
+        self.engine
+    }
+    fn dialect(&self) -> Dialect {
+        self.inner.dialect()
+    }
+    async fn execute(&self, stmt: &Statement) -> Result<ExecResult> {
+        self.measured(stmt, self.inner.execute(stmt)).await
+    }
+    async fn query(&self, stmt: &Statement) -> Result<Rows> {
+        self.measured(stmt, self.inner.query(stmt)).await
+    }
+    async fn query_stream(&self, stmt: &Statement) -> Result<RowStream> {
+        self.measured(stmt, self.inner.query_stream(stmt)).await
+    }
+    async fn begin_with(&self, options: TxOptions) -> Result<Box<dyn Transaction>> {
+        let start = Instant::now();
+        let r = self.inner.begin_with(options).await;
+        self.durations[op_slot("begin")].record(start.elapsed().as_secs_f64());
+        if let Err(e) = &r {
+            metrics::counter!(QUERY_ERRORS, "engine" => self.engine.as_str(), "operation" => "begin", "kind" => e.kind().as_str())
+                .increment(1);
+        }
+        r
+    }
+    async fn bulk_insert(
+        &self,
+        table: &str,
+        columns: &[String],
+        rows: Vec<Vec<Value>>,
+    ) -> Result<u64> {
+        let start = Instant::now();
+        let r = self.inner.bulk_insert(table, columns, rows).await;
+        self.durations[op_slot("insert")].record(start.elapsed().as_secs_f64());
+        r
+    }
+    async fn schema(&self) -> Result<Schema> {
+        self.inner.schema().await
+    }
+    async fn ping(&self) -> Result<()> {
+        self.inner.ping().await
+    }
+    async fn server_version(&self) -> Result<String> {
+        self.inner.server_version().await
+    }
+    fn default_timeout(&self) -> Option<Duration> {
+        self.inner.default_timeout()
+    }
+    fn pool_state(&self) -> Option<PoolState> {
+        self.inner.pool_state()
+    }
+    async fn close(&self) {
+        self.inner.close().await;
+    }
+}
