@@ -1,0 +1,522 @@
+//! Exporting a database from one consistent snapshot.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use chrono::Utc;
+use covet_core::{Adapter, Engine, IsolationLevel, Statement, Transaction, TxOptions, Value};
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+
+use crate::ddl;
+use crate::error::{BackupError, Result};
+use crate::format::{BackupSchema, TableSchema};
+use crate::manifest::SnapshotPosition;
+use crate::sink::{BackupEntry, BackupSink};
+use crate::writer::{BackupWriter, EncodedChunk, SourceInfo, TableEncoder, WriteOptions};
+
+/// Progress of a long operation, reported to a callback.
+#[derive(Debug, Clone, Default)]
+pub struct Progress {
+    /// What is being done (`export`, `verify`, `restore`).
+    pub phase: &'static str,
+    /// Rows so far.
+    pub rows: u64,
+    /// Rows expected in all, when the engine can estimate it.
+    pub rows_total: Option<u64>,
+    /// Bytes written or read so far.
+    pub bytes: u64,
+    /// Tables finished.
+    pub tables_done: u64,
+    /// Tables in all.
+    pub tables: u64,
+}
+
+/// A progress callback.
+pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
+
+/// How to create a backup.
+#[derive(Clone)]
+pub struct CreateOptions {
+    /// Format options: compression, encryption, chunk size.
+    pub write: WriteOptions,
+    /// The backup's name; by default `<database>-<time>.covet`.
+    pub name: Option<String>,
+    /// Tables exported at once (PostgreSQL only; the others read one
+    /// snapshot on one connection). The adapter's pool must allow this many
+    /// connections plus one.
+    pub parallelism: usize,
+    /// Called after each chunk.
+    pub progress: Option<ProgressFn>,
+}
+
+impl std::fmt::Debug for CreateOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateOptions")
+            .field("write", &self.write)
+            .field("name", &self.name)
+            .field("parallelism", &self.parallelism)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CreateOptions {
+    /// Defaults around the given format options: two parallel tables.
+    pub fn new(write: WriteOptions) -> Self {
+        CreateOptions {
+            write,
+            name: None,
+            parallelism: 2,
+            progress: None,
+        }
+    }
+}
+
+fn db_err(context: &str, e: covet_core::Error) -> BackupError {
+    BackupError::Database(e.context(context))
+}
+
+async fn one_text(tx: &mut dyn Transaction, sql: &str) -> Result<Option<String>> {
+    let rows = tx
+        .query(&Statement::new(sql))
+        .await
+        .map_err(|e| db_err(sql, e))?;
+    Ok(rows.rows.first().and_then(|r| match r.values().first() {
+        Some(Value::Text(s)) => Some(s.clone()),
+        Some(Value::Null) | None => None,
+        Some(v) => Some(ddl::literal(Engine::Sqlite, v)),
+    }))
+}
+
+fn as_i64(v: Option<&Value>) -> Option<i64> {
+    match v? {
+        Value::I16(n) => Some(i64::from(*n)),
+        Value::I32(n) => Some(i64::from(*n)),
+        Value::I64(n) => Some(*n),
+        Value::Decimal(d) => d.as_str().parse().ok(),
+        Value::Text(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+/// What the main (snapshot-holding) transaction found.
+struct Snapshot {
+    position: SnapshotPosition,
+    pg_snapshot_id: Option<String>,
+    warnings: Vec<String>,
+    estimate: Option<u64>,
+}
+
+async fn postgres_snapshot(
+    tx: &mut dyn Transaction,
+    schema: &mut [TableSchema],
+) -> Result<Snapshot> {
+    let id = one_text(tx, "SELECT pg_export_snapshot()").await?;
+    let lsn = one_text(
+        tx,
+        "SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() \
+         ELSE pg_current_wal_lsn() END)::text",
+    )
+    .await?;
+    for t in schema.iter_mut() {
+        let Some(col) = t.table.columns.iter().find(|c| c.auto_increment) else {
+            continue;
+        };
+        let seq_sql = Statement::new("SELECT pg_get_serial_sequence($1, $2)")
+            .bind(Engine::Postgres.dialect().quote_ident(&t.table.name))
+            .bind(col.name.clone());
+        let rows = tx
+            .query(&seq_sql)
+            .await
+            .map_err(|e| db_err("pg_get_serial_sequence", e))?;
+        let Some(Value::Text(seq)) = rows.rows.first().and_then(|r| r.values().first()).cloned()
+        else {
+            continue;
+        };
+        // The sequence name comes back already quoted where needed.
+        let rows = tx
+            .query(&Statement::new(format!(
+                "SELECT last_value, is_called FROM {seq}"
+            )))
+            .await
+            .map_err(|e| db_err("reading a sequence", e))?;
+        if let Some(r) = rows.rows.first() {
+            let last = as_i64(r.values().first());
+            let called = matches!(r.values().get(1), Some(Value::Bool(true)));
+            t.next_auto_value = last.map(|l| if called { l + 1 } else { l });
+        }
+    }
+    let est = tx
+        .query(&Statement::new(
+            "SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)::bigint FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')",
+        ))
+        .await
+        .ok()
+        .and_then(|r| r.rows.first().and_then(|r| as_i64(r.values().first())))
+        .and_then(|n| u64::try_from(n).ok())
+        .filter(|n| *n > 0);
+    Ok(Snapshot {
+        position: match lsn {
+            Some(lsn) => SnapshotPosition::PgLsn { lsn },
+            None => SnapshotPosition::Unavailable {
+                reason: "the server reported no WAL position".into(),
+            },
+        },
+        pg_snapshot_id: id,
+        warnings: Vec::new(),
+        estimate: est,
+    })
+}
+
+async fn mysql_snapshot(tx: &mut dyn Transaction, schema: &mut [TableSchema]) -> Result<Snapshot> {
+    // The adapter's BEGIN set the isolation level; this starts the
+    // transaction again with its snapshot taken now, for every table.
+    tx.execute(&Statement::new(
+        "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY",
+    ))
+    .await
+    .map_err(|e| db_err("START TRANSACTION WITH CONSISTENT SNAPSHOT", e))?;
+    let mut warnings = Vec::new();
+    let position = match tx.query(&Statement::new("SHOW MASTER STATUS")).await {
+        Ok(rows) => match rows.rows.first() {
+            Some(r) => {
+                let file = match r.values().first() {
+                    Some(Value::Text(s)) => s.clone(),
+                    Some(Value::Bytes(b)) => String::from_utf8_lossy(b).into_owned(),
+                    _ => String::new(),
+                };
+                let gtid = r.value("Executed_Gtid_Set").ok().and_then(|v| match v {
+                    Value::Text(s) if !s.is_empty() => Some(s.clone()),
+                    _ => None,
+                });
+                SnapshotPosition::MysqlBinlog {
+                    file,
+                    position: as_i64(r.values().get(1)).unwrap_or(0).max(0) as u64,
+                    gtid,
+                }
+            }
+            None => SnapshotPosition::Unavailable {
+                reason: "the binary log is off (SHOW MASTER STATUS is empty)".into(),
+            },
+        },
+        Err(e) => SnapshotPosition::Unavailable {
+            reason: format!("SHOW MASTER STATUS failed: {}", e.message()),
+        },
+    };
+    let rows = tx
+        .query(&Statement::new(
+            "SELECT TABLE_NAME, ENGINE, AUTO_INCREMENT, TABLE_ROWS FROM information_schema.TABLES \
+             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE'",
+        ))
+        .await
+        .map_err(|e| db_err("reading information_schema.TABLES", e))?;
+    let text = |v: Option<&Value>| match v {
+        Some(Value::Text(s)) => s.clone(),
+        Some(Value::Bytes(b)) => String::from_utf8_lossy(b).into_owned(),
+        _ => String::new(),
+    };
+    let mut est = 0u64;
+    for r in &rows.rows {
+        let name = text(r.values().first());
+        let engine = text(r.values().get(1));
+        if !engine.eq_ignore_ascii_case("InnoDB") {
+            warnings.push(format!(
+                "table {name} uses the non-transactional engine {engine}: its rows are read outside the snapshot and may be inconsistent"
+            ));
+        }
+        est += as_i64(r.values().get(3)).unwrap_or(0).max(0) as u64;
+        if let Some(t) = schema.iter_mut().find(|t| t.table.name == name)
+            && t.table.columns.iter().any(|c| c.auto_increment)
+        {
+            t.next_auto_value = as_i64(r.values().get(2));
+        }
+    }
+    for w in &warnings {
+        tracing::warn!("{w}");
+    }
+    Ok(Snapshot {
+        position,
+        pg_snapshot_id: None,
+        warnings,
+        estimate: (est > 0).then_some(est),
+    })
+}
+
+async fn sqlite_snapshot(tx: &mut dyn Transaction, schema: &mut [TableSchema]) -> Result<Snapshot> {
+    // A deferred transaction takes its snapshot at the first read; read
+    // now, so every table comes from this one.
+    let has_seq = tx
+        .query(&Statement::new(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'",
+        ))
+        .await
+        .map_err(|e| db_err("reading sqlite_master", e))?;
+    if !has_seq.is_empty() {
+        let rows = tx
+            .query(&Statement::new("SELECT name, seq FROM sqlite_sequence"))
+            .await
+            .map_err(|e| db_err("reading sqlite_sequence", e))?;
+        for r in &rows.rows {
+            let Some(Value::Text(name)) = r.values().first() else {
+                continue;
+            };
+            if let Some(t) = schema.iter_mut().find(|t| &t.table.name == name) {
+                t.next_auto_value = as_i64(r.values().get(1)).map(|s| s + 1);
+            }
+        }
+    }
+    Ok(Snapshot {
+        position: SnapshotPosition::Unavailable {
+            reason: "SQLite keeps no log position; the backup is one read transaction".into(),
+        },
+        pg_snapshot_id: None,
+        warnings: Vec::new(),
+        estimate: None,
+    })
+}
+
+enum Msg {
+    Chunk(EncodedChunk),
+    TableDone,
+}
+
+/// Streams the queued tables through `tx`, sending encoded chunks.
+async fn export_worker(
+    tx: &mut dyn Transaction,
+    engine: Engine,
+    schema: Arc<BackupSchema>,
+    queue: Arc<Mutex<VecDeque<usize>>>,
+    opts: WriteOptions,
+    out: mpsc::Sender<Msg>,
+    rows_read: Arc<AtomicU64>,
+) -> Result<()> {
+    loop {
+        let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+        let Some(ti) = next else {
+            return Ok(());
+        };
+        let t = &schema.tables[ti];
+        let ncols = t.table.columns.len();
+        let sql = ddl::select_all(engine, &t.table);
+        let mut enc = TableEncoder::new(ti, opts.chunk_size, opts.compression);
+        {
+            let mut stream = tx
+                .query_stream(&Statement::new(sql))
+                .await
+                .map_err(|e| db_err(&format!("reading table {}", t.table.name), e))?;
+            while let Some(row) = stream.next().await {
+                let row = row.map_err(|e| db_err(&format!("reading table {}", t.table.name), e))?;
+                if row.len() != ncols {
+                    return Err(BackupError::Database(covet_core::Error::decode(format!(
+                        "table {}: a row of {} columns, the schema has {ncols}",
+                        t.table.name,
+                        row.len()
+                    ))));
+                }
+                rows_read.fetch_add(1, Ordering::Relaxed);
+                if let Some(chunk) = enc.push(row.values())?
+                    && out.send(Msg::Chunk(chunk)).await.is_err()
+                {
+                    return Ok(());
+                }
+            }
+        }
+        if let Some(chunk) = enc.flush()?
+            && out.send(Msg::Chunk(chunk)).await.is_err()
+        {
+            return Ok(());
+        }
+        if out.send(Msg::TableDone).await.is_err() {
+            return Ok(());
+        }
+    }
+}
+
+/// Exports every table of `adapter`'s database into `sink` from one
+/// consistent snapshot and returns the committed backup's index entry.
+///
+/// `database` names the source in the manifest (the database name, or the
+/// SQLite file name). On any failure the partial backup is discarded: it
+/// never lists.
+pub async fn create_backup(
+    adapter: Arc<dyn Adapter>,
+    database: &str,
+    sink: &dyn BackupSink,
+    opts: CreateOptions,
+) -> Result<BackupEntry> {
+    let started_at = Utc::now();
+    let engine = adapter.engine();
+    let server_version = adapter
+        .server_version()
+        .await
+        .map_err(|e| db_err("server version", e))?;
+    let isolation = match engine {
+        Engine::Sqlite => None,
+        _ => Some(IsolationLevel::RepeatableRead),
+    };
+    let mut main = adapter
+        .begin_with(TxOptions {
+            isolation,
+            read_only: engine != Engine::Sqlite,
+        })
+        .await
+        .map_err(|e| db_err("beginning the snapshot transaction", e))?;
+    // Introspected after the snapshot began: DDL racing with the backup is
+    // not supported (PostgreSQL would block it on the tables' locks anyway).
+    let core_schema = adapter
+        .schema()
+        .await
+        .map_err(|e| db_err("reading the schema", e))?;
+    let mut tables: Vec<TableSchema> = core_schema
+        .tables
+        .into_iter()
+        .map(|table| TableSchema {
+            table,
+            next_auto_value: None,
+        })
+        .collect();
+    let snap = match engine {
+        Engine::Postgres => postgres_snapshot(main.as_mut(), &mut tables).await?,
+        Engine::MySql => mysql_snapshot(main.as_mut(), &mut tables).await?,
+        Engine::Sqlite => sqlite_snapshot(main.as_mut(), &mut tables).await?,
+        other => return Err(BackupError::Unsupported(format!("engine {other}"))),
+    };
+    let schema = BackupSchema {
+        engine: engine.as_str().to_owned(),
+        tables,
+    };
+    let ntables = schema.tables.len();
+    let name = opts
+        .name
+        .clone()
+        .unwrap_or_else(|| crate::writer::default_name(database, started_at));
+    let source = SourceInfo {
+        engine: engine.as_str().to_owned(),
+        server_version,
+        database: database.to_owned(),
+        snapshot: snap.position.clone(),
+        started_at,
+        warnings: snap.warnings.clone(),
+    };
+    let mut writer = BackupWriter::create(sink, &name, schema, source, opts.write.clone()).await?;
+    let schema = writer.schema().clone();
+
+    // Workers: PostgreSQL shares the exported snapshot with extra
+    // connections; the others stream everything through the main one.
+    let parallel = match (&snap.pg_snapshot_id, engine) {
+        (Some(_), Engine::Postgres) => opts.parallelism.clamp(1, ntables.max(1)),
+        _ => 1,
+    };
+    let queue = Arc::new(Mutex::new((0..ntables).collect::<VecDeque<_>>()));
+    let rows_read = Arc::new(AtomicU64::new(0));
+    let (tx_chunks, mut rx) = mpsc::channel::<Msg>(parallel * 2);
+    let mut workers = Vec::new();
+    let mut extra_txs = Vec::new();
+    if parallel > 1 {
+        let id = snap.pg_snapshot_id.clone().unwrap_or_default();
+        for _ in 0..parallel {
+            let mut tx = match adapter
+                .begin_with(TxOptions {
+                    isolation: Some(IsolationLevel::RepeatableRead),
+                    read_only: true,
+                })
+                .await
+            {
+                Ok(tx) => tx,
+                Err(e) => {
+                    writer.abort().await;
+                    return Err(db_err("opening a worker transaction", e));
+                }
+            };
+            let set = format!(
+                "SET TRANSACTION SNAPSHOT {}",
+                ddl::literal(Engine::Postgres, &Value::Text(id.clone()))
+            );
+            if let Err(e) = tx.execute(&Statement::new(set)).await {
+                writer.abort().await;
+                return Err(db_err("SET TRANSACTION SNAPSHOT", e));
+            }
+            extra_txs.push(tx);
+        }
+    }
+    let main_worker = parallel == 1;
+    let (mut worker_txs, held_main): (Vec<Box<dyn Transaction>>, _) = if main_worker {
+        (vec![main], None)
+    } else {
+        (extra_txs, Some(main))
+    };
+    for mut tx in worker_txs.drain(..) {
+        let (schema, queue, wopts, out, rows) = (
+            schema.clone(),
+            queue.clone(),
+            opts.write.clone(),
+            tx_chunks.clone(),
+            rows_read.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            let r = export_worker(tx.as_mut(), engine, schema, queue, wopts, out, rows).await;
+            (tx, r)
+        }));
+    }
+    drop(tx_chunks);
+
+    let start = Instant::now();
+    let mut tables_done = 0u64;
+    let mut write_err = None;
+    while let Some(msg) = rx.recv().await {
+        match msg {
+            Msg::Chunk(c) => {
+                if let Err(e) = writer.write_encoded(c).await {
+                    write_err = Some(e);
+                    break;
+                }
+            }
+            Msg::TableDone => tables_done += 1,
+        }
+        if let Some(p) = &opts.progress {
+            p(&Progress {
+                phase: "export",
+                rows: rows_read.load(Ordering::Relaxed),
+                rows_total: snap.estimate,
+                bytes: writer.stored_bytes(),
+                tables_done,
+                tables: ntables as u64,
+            });
+        }
+    }
+    drop(rx);
+    let mut first_err = write_err;
+    for w in workers {
+        match w.await {
+            Ok((tx, r)) => {
+                let _ = tx.rollback().await;
+                if let (Err(e), None) = (r, &first_err) {
+                    first_err = Some(e);
+                }
+            }
+            Err(e) => {
+                if first_err.is_none() {
+                    first_err = Some(BackupError::Unsupported(format!("export worker: {e}")));
+                }
+            }
+        }
+    }
+    if let Some(main) = held_main {
+        let _ = main.rollback().await;
+    }
+    if first_err.is_none() && tables_done != ntables as u64 {
+        first_err = Some(BackupError::Unsupported(format!(
+            "only {tables_done} of {ntables} tables were exported"
+        )));
+    }
+    if let Some(e) = first_err {
+        writer.abort().await;
+        return Err(e);
+    }
+    tracing::debug!(elapsed = ?start.elapsed(), "export finished");
+    writer.finish().await
+}

@@ -1,0 +1,52 @@
+//! Encrypted, verified, streaming backup and restore for Covet's engines.
+//!
+//! - [`create_backup`] exports every table of a database from one
+//!   consistent snapshot, tables in parallel where the engine allows it,
+//!   in constant memory, into a [`BackupSink`] ([`LocalDirSink`], the S3
+//!   sink, [`MemorySink`]).
+//! - The format (see `docs/backup-format.md`) is a header and chunks sealed
+//!   with AES-256-GCM (or integrity checksums when encryption is turned off
+//!   on purpose), with an authenticated JSON [`Manifest`] as the last chunk.
+//! - [`verify`] checks a backup without a database; [`restore`] verifies
+//!   first and leaves the target as it was when it fails; [`drill`]
+//!   restores into a scratch database and compares with the manifest.
+//! - [`retention`] prunes old backups, never the newest verified one;
+//!   [`schedule`] runs backups daily or by a cron expression.
+#![forbid(unsafe_code)]
+
+mod codec;
+mod compress;
+mod crypto;
+mod ddl;
+mod error;
+mod export;
+mod format;
+mod manifest;
+mod restore;
+mod sink;
+mod verify;
+mod writer;
+
+pub use codec::{ContentChecksum, ROW_ENCODING_VERSION};
+pub use compress::Compression;
+pub use crypto::{KdfParams, KeySource, MasterKey, generate_key_file, read_key_file};
+pub use error::{BackupError, Result};
+pub use export::{CreateOptions, Progress, ProgressFn, create_backup};
+pub use format::{
+    BackupSchema, Encryption, FORMAT_VERSION, HEADER_LEN, MAGIC, MAX_CHUNK_BODY, TableSchema,
+};
+pub use manifest::{CipherInfo, CompressionInfo, Manifest, SnapshotPosition, TableEntry, Totals};
+pub use restore::{
+    Connector, DrillReport, DrillTable, RestoreOptions, RestoreReport, compare_with_manifest,
+    drill, export_sql, restore, table_checksum,
+};
+pub use sink::{
+    BackupEntry, BackupRead, BackupSink, LocalDirSink, MemorySink, SinkWriter, index_name,
+    sink_for, sink_for_file,
+};
+pub use verify::{VerifyReport, verify, verify_stream};
+pub use writer::{BackupWriter, DEFAULT_CHUNK_SIZE, SourceInfo, WriteOptions, default_name};
+#[cfg(feature = "s3")]
+mod s3;
+#[cfg(feature = "s3")]
+pub use s3::{S3Sink, object_names};
