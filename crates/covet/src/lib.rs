@@ -1,0 +1,125 @@
+//! Covet in one dependency.
+//!
+//! [`connect`] picks the adapter from the URL's scheme (`postgres://`,
+//! `mysql://` or `mariadb://`, `sqlite://`) and returns it as an
+//! `Arc<dyn Adapter>`, so switching backends is a change of URL. Every type
+//! of covet-core is re-exported here, and each adapter crate is reachable as
+//! a module ([`pg`], [`mysql`], [`sqlite`]) for its engine-specific API.
+//!
+//! Cargo features `pg`, `mysql` and `sqlite` (all on by default) choose
+//! which adapters are compiled in; a URL for one left out is a
+//! [`ErrorKind::Config`] error that says which feature to enable.
+//!
+//! ```no_run
+//! # async fn demo() -> covet::Result<()> {
+//! use covet::Statement;
+//!
+//! let db = covet::connect("sqlite://app.db").await?;
+//! db.execute(&Statement::new("CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v TEXT)")).await?;
+//! let rows = db.query(&Statement::new("SELECT k, v FROM kv")).await?;
+//! println!("{} rows from {}", rows.len(), db.engine());
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+
+use std::sync::Arc;
+
+pub use covet_core::*;
+
+/// The PostgreSQL adapter crate.
+#[cfg(feature = "pg")]
+pub use covet_adapter_pg as pg;
+
+/// The MySQL / MariaDB adapter crate.
+#[cfg(feature = "mysql")]
+pub use covet_adapter_mysql as mysql;
+
+/// The SQLite adapter crate.
+#[cfg(feature = "sqlite")]
+pub use covet_adapter_sqlite as sqlite;
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// Anything [`connect`] accepts as a URL: `&str`, `String` or
+/// [`DatabaseUrl`] (owned or borrowed).
+pub trait IntoDatabaseUrl: sealed::Sealed {
+    /// Parses (or clones) the URL.
+    fn into_database_url(self) -> Result<DatabaseUrl>;
+}
+
+impl sealed::Sealed for &str {}
+impl IntoDatabaseUrl for &str {
+    fn into_database_url(self) -> Result<DatabaseUrl> {
+        DatabaseUrl::parse(self)
+    }
+}
+impl sealed::Sealed for &String {}
+impl IntoDatabaseUrl for &String {
+    fn into_database_url(self) -> Result<DatabaseUrl> {
+        DatabaseUrl::parse(self)
+    }
+}
+impl sealed::Sealed for String {}
+impl IntoDatabaseUrl for String {
+    fn into_database_url(self) -> Result<DatabaseUrl> {
+        DatabaseUrl::parse(&self)
+    }
+}
+impl sealed::Sealed for &DatabaseUrl {}
+impl IntoDatabaseUrl for &DatabaseUrl {
+    fn into_database_url(self) -> Result<DatabaseUrl> {
+        Ok(self.clone())
+    }
+}
+impl sealed::Sealed for DatabaseUrl {}
+impl IntoDatabaseUrl for DatabaseUrl {
+    fn into_database_url(self) -> Result<DatabaseUrl> {
+        Ok(self)
+    }
+}
+
+#[cfg(not(all(feature = "pg", feature = "mysql", feature = "sqlite")))]
+fn not_compiled(engine: Engine, feature: &str) -> Error {
+    Error::config(format!(
+        "support for {engine} was not compiled in: enable the `{feature}` feature of the covet crate"
+    ))
+}
+
+/// Connects to the database at `url` with the adapter its scheme names.
+///
+/// The adapters open one connection at once, so a refused connection, a
+/// wrong password or an unknown database is reported here, in one line that
+/// never contains the password.
+pub async fn connect(url: impl IntoDatabaseUrl) -> Result<Arc<dyn Adapter>> {
+    let url = url.into_database_url()?;
+    match url.engine() {
+        #[cfg(feature = "pg")]
+        Engine::Postgres => Ok(Arc::new(pg::PgAdapter::connect(&url).await?)),
+        #[cfg(not(feature = "pg"))]
+        Engine::Postgres => Err(not_compiled(Engine::Postgres, "pg")),
+        #[cfg(feature = "mysql")]
+        Engine::MySql => Ok(Arc::new(mysql::MySqlAdapter::connect(&url).await?)),
+        #[cfg(not(feature = "mysql"))]
+        Engine::MySql => Err(not_compiled(Engine::MySql, "mysql")),
+        #[cfg(feature = "sqlite")]
+        Engine::Sqlite => Ok(Arc::new(sqlite::SqliteAdapter::connect(&url).await?)),
+        #[cfg(not(feature = "sqlite"))]
+        Engine::Sqlite => Err(not_compiled(Engine::Sqlite, "sqlite")),
+        #[allow(unreachable_patterns)]
+        other => Err(Error::unsupported(format!("no adapter for {other}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn a_bad_url_is_a_config_error_without_the_password() {
+        let Err(e) = super::connect("postgress://u:hunter2@h/db").await else {
+            panic!("a bad scheme must not connect");
+        };
+        assert_eq!(e.kind(), super::ErrorKind::Config);
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+    }
+}
