@@ -85,7 +85,7 @@ pub async fn crud<B: Backend>(b: Arc<B>) -> Result<()> {
     let r = exec(
         a,
         "UPDATE users SET hair_color = $1, age = age + 1 WHERE age < $2",
-        vec!["red".into(), Value::I32(40)],
+        vec!["red".into(), Value::I32(30)],
     )
     .await?;
     ensure!(r.rows_affected == 1, "update touched {}", r.rows_affected);

@@ -1,0 +1,270 @@
+//! The blocking side: statements run on a locked `rusqlite::Connection`.
+
+use std::sync::Arc;
+
+use covet_core::{
+    Column, Columns, Dialect, Error, ErrorKind, ExecResult, Result, Row, Rows, Statement, Value,
+};
+use rusqlite::CachedStatement;
+
+use crate::error::from_rusqlite;
+use crate::value::{ColumnDecoder, Kind, Param};
+
+/// SQL and parameters ready to move onto a blocking thread, with portable
+/// `$n` placeholders rewritten.
+pub(crate) struct Job {
+    pub(crate) sql: Arc<str>,
+    pub(crate) params: Vec<Value>,
+}
+
+impl Job {
+    /// `$1`-style placeholders become `?` with the parameters repeated per
+    /// occurrence (SQLite would read `$1` as a *named* parameter called
+    /// "$1", which binds by first appearance and breaks `$2 ... $1`).
+    pub(crate) fn new(stmt: &Statement) -> Job {
+        let sql = stmt.sql();
+        let has_dollar = sql
+            .as_bytes()
+            .windows(2)
+            .any(|w| w[0] == b'$' && w[1].is_ascii_digit());
+        if !has_dollar {
+            return Job {
+                sql: stmt.sql_arc().clone(),
+                params: stmt.params().to_vec(),
+            };
+        }
+        let d = Dialect::SQLITE;
+        let order = d.placeholder_order(sql);
+        let params = stmt.params();
+        Job {
+            sql: Arc::from(d.rewrite_placeholders(sql).as_ref()),
+            params: order
+                .iter()
+                .map(|&i| params.get(i).cloned().unwrap_or(Value::Null))
+                .collect(),
+        }
+    }
+}
+
+fn bind(st: &mut CachedStatement<'_>, params: &[Value]) -> Result<()> {
+    let expected = st.parameter_count();
+    if expected != params.len() {
+        return Err(Error::new(
+            ErrorKind::Encode,
+            format!(
+                "the statement has {expected} parameter(s) but {} were bound",
+                params.len()
+            ),
+        ));
+    }
+    for (i, p) in params.iter().enumerate() {
+        st.raw_bind_parameter(i + 1, Param(p))
+            .map_err(from_rusqlite)?;
+    }
+    Ok(())
+}
+
+fn is_insert(sql: &str) -> bool {
+    let head = sql.trim_start();
+    let word: String = head
+        .chars()
+        .take_while(char::is_ascii_alphabetic)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    matches!(word.as_str(), "insert" | "replace")
+}
+
+/// Runs a statement that returns no rows (rows it does return are read and
+/// dropped). A parameterless script of several statements runs as a batch.
+pub(crate) fn execute(db: &mut rusqlite::Connection, job: &Job) -> Result<ExecResult> {
+    let before = db.total_changes();
+    let mut st = match db.prepare_cached(&job.sql) {
+        Ok(st) => st,
+        Err(rusqlite::Error::MultipleStatement) if job.params.is_empty() => {
+            db.execute_batch(&job.sql).map_err(from_rusqlite)?;
+            return Ok(ExecResult {
+                rows_affected: db.total_changes() - before,
+                last_insert_id: None,
+            });
+        }
+        Err(e) => return Err(from_rusqlite(e)),
+    };
+    bind(&mut st, &job.params)?;
+    if st.column_count() == 0 {
+        st.raw_execute().map_err(from_rusqlite)?;
+    } else {
+        let mut rows = st.raw_query();
+        while rows.next().map_err(from_rusqlite)?.is_some() {}
+    }
+    drop(st);
+    let changed = db.total_changes() != before;
+    Ok(ExecResult {
+        rows_affected: if changed { db.changes() } else { 0 },
+        last_insert_id: (changed && is_insert(&job.sql)).then(|| db.last_insert_rowid()),
+    })
+}
+
+fn decoders(st: &CachedStatement<'_>) -> (Vec<ColumnDecoder>, Arc<Columns>) {
+    let decoders: Vec<ColumnDecoder> = st
+        .columns()
+        .iter()
+        .map(|c| ColumnDecoder {
+            name: c.name().to_owned(),
+            decl: c.decl_type().unwrap_or("").to_owned(),
+            kind: Kind::of(c.decl_type()),
+        })
+        .collect();
+    let columns = Columns::new(
+        decoders
+            .iter()
+            .map(|d| Column::new(d.name.clone(), d.decl.clone()))
+            .collect(),
+    );
+    (decoders, columns)
+}
+
+fn read_row(
+    row: &rusqlite::Row<'_>,
+    decoders: &[ColumnDecoder],
+    columns: &Arc<Columns>,
+) -> Result<Row> {
+    let mut values = Vec::with_capacity(decoders.len());
+    for (i, d) in decoders.iter().enumerate() {
+        let v = row.get_ref(i).map_err(from_rusqlite)?;
+        values.push(d.decode(v)?);
+    }
+    Ok(Row::new(columns.clone(), values))
+}
+
+/// Runs a query and reads every row.
+pub(crate) fn query(db: &mut rusqlite::Connection, job: &Job) -> Result<Rows> {
+    let mut st = db.prepare_cached(&job.sql).map_err(from_rusqlite)?;
+    bind(&mut st, &job.params)?;
+    let (decoders, columns) = decoders(&st);
+    let mut out = Vec::new();
+    let mut rows = st.raw_query();
+    while let Some(row) = rows.next().map_err(from_rusqlite)? {
+        out.push(read_row(row, &decoders, &columns)?);
+    }
+    Ok(Rows { columns, rows: out })
+}
+
+/// Runs a query and hands rows to `sink` in batches of `batch` rows. Stops
+/// early (without error) when `sink` returns false: the reader is gone.
+pub(crate) fn stream(
+    db: &mut rusqlite::Connection,
+    job: &Job,
+    batch: usize,
+    mut sink: impl FnMut(Result<Vec<Row>>) -> bool,
+) -> Result<()> {
+    let mut st = db.prepare_cached(&job.sql).map_err(from_rusqlite)?;
+    bind(&mut st, &job.params)?;
+    let (decoders, columns) = decoders(&st);
+    let mut rows = st.raw_query();
+    let mut buf = Vec::with_capacity(batch);
+    while let Some(row) = rows.next().map_err(from_rusqlite)? {
+        buf.push(read_row(row, &decoders, &columns)?);
+        if buf.len() == batch && !sink(Ok(std::mem::replace(&mut buf, Vec::with_capacity(batch)))) {
+            return Ok(());
+        }
+    }
+    if !buf.is_empty() {
+        sink(Ok(buf));
+    }
+    Ok(())
+}
+
+/// Prepared inserts of every row inside one savepoint: all rows or none,
+/// whether or not a transaction is already open.
+pub(crate) fn bulk_insert(
+    db: &mut rusqlite::Connection,
+    table: &str,
+    columns: &[String],
+    rows: &[Vec<Value>],
+) -> Result<u64> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    if columns.is_empty() {
+        return Err(Error::new(
+            ErrorKind::Encode,
+            "bulk_insert needs at least one column",
+        ));
+    }
+    let d = Dialect::SQLITE;
+    let sql = format!(
+        "INSERT INTO {} ({}) VALUES ({})",
+        quote_table(table),
+        columns
+            .iter()
+            .map(|c| d.quote_ident(c))
+            .collect::<Vec<_>>()
+            .join(", "),
+        vec!["?"; columns.len()].join(", ")
+    );
+    db.execute_batch("SAVEPOINT covet_bulk")
+        .map_err(from_rusqlite)?;
+    let result = (|| {
+        let mut st = db.prepare_cached(&sql).map_err(from_rusqlite)?;
+        let mut n = 0u64;
+        for (i, row) in rows.iter().enumerate() {
+            if row.len() != columns.len() {
+                return Err(Error::new(
+                    ErrorKind::Encode,
+                    format!(
+                        "bulk_insert row {i} has {} values for {} columns",
+                        row.len(),
+                        columns.len()
+                    ),
+                ));
+            }
+            bind(&mut st, row)?;
+            st.raw_execute().map_err(from_rusqlite)?;
+            n += 1;
+        }
+        Ok(n)
+    })();
+    let end = if result.is_ok() {
+        "RELEASE covet_bulk"
+    } else {
+        "ROLLBACK TO covet_bulk; RELEASE covet_bulk"
+    };
+    let ended = db.execute_batch(end).map_err(from_rusqlite);
+    let n = result?;
+    ended?;
+    Ok(n)
+}
+
+/// `schema.table` is quoted part by part.
+fn quote_table(table: &str) -> String {
+    let d = Dialect::SQLITE;
+    table
+        .split('.')
+        .map(|p| d.quote_ident(p))
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dollar_placeholders_are_rewritten_in_order() {
+        let s = Statement::new("SELECT $2, '$1', $1")
+            .bind(1_i64)
+            .bind("two");
+        let j = Job::new(&s);
+        assert_eq!(&*j.sql, "SELECT ?, '$1', ?");
+        assert_eq!(j.params, vec![Value::from("two"), Value::I64(1)]);
+        let s = Statement::new("SELECT ?1, :name").bind(1_i64);
+        assert_eq!(&*Job::new(&s).sql, "SELECT ?1, :name");
+    }
+
+    #[test]
+    fn insert_detection() {
+        assert!(is_insert("  INSERT INTO t VALUES (1)"));
+        assert!(is_insert("replace into t values (1)"));
+        assert!(!is_insert("UPDATE t SET a = 1"));
+    }
+}
