@@ -11,7 +11,8 @@
 //! Every pool keeps its default checkout behaviour (covet validates only
 //! connections idle longer than its 500 ms skip window, deadpool recycles on
 //! every get, bb8 tests on every checkout; all three are no-ops here) and
-//! every pool gets a 30 s acquire timeout.
+//! every pool gets a 30 s acquire timeout. Acquire latency is sampled on
+//! every 8th cycle of each task; only completed cycles count.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -95,24 +96,34 @@ async fn hold_for(hold: Duration) {
     }
 }
 
+/// Latency is sampled on one cycle in this many: reading the clock twice
+/// per cycle would cost more than some pools' whole cycle on this machine.
+const SAMPLE_EVERY: u64 = 8;
+
+/// What one cycle did.
+enum Outcome {
+    Cancelled,
+    Done(Option<Duration>),
+}
+
 /// One acquire (cancelled after one scheduling round when `cancel`), hold
-/// and release. Returns the acquire latency, or `None` if cancelled.
+/// and release; the acquire latency when `timed`.
 macro_rules! cycle {
-    ($get:expr, $hold:expr, $cancel:expr) => {{
-        let t0 = Instant::now();
+    ($get:expr, $hold:expr, $cancel:expr, $timed:expr) => {{
+        let t0 = $timed.then(Instant::now);
         let conn = if $cancel {
             tokio::select! {
                 biased;
                 r = $get => r.expect("acquire failed"),
-                () = tokio::task::yield_now() => return None,
+                () = tokio::task::yield_now() => return Outcome::Cancelled,
             }
         } else {
             $get.await.expect("acquire failed")
         };
-        let latency = t0.elapsed();
+        let latency = t0.map(|t| t.elapsed());
         hold_for($hold).await;
         drop(conn);
-        Some(latency)
+        Outcome::Done(latency)
     }};
 }
 
@@ -148,11 +159,11 @@ impl Subject {
         subject
     }
 
-    async fn cycle(&self, hold: Duration, cancel: bool) -> Option<Duration> {
+    async fn cycle(&self, hold: Duration, cancel: bool, timed: bool) -> Outcome {
         match self {
-            Subject::Covet(p) => cycle!(p.get(), hold, cancel),
-            Subject::Deadpool(p) => cycle!(p.get(), hold, cancel),
-            Subject::Bb8(p) => cycle!(p.get(), hold, cancel),
+            Subject::Covet(p) => cycle!(p.get(), hold, cancel, timed),
+            Subject::Deadpool(p) => cycle!(p.get(), hold, cancel, timed),
+            Subject::Bb8(p) => cycle!(p.get(), hold, cancel, timed),
         }
     }
 
@@ -201,6 +212,7 @@ async fn run_once(subject: &Subject, cell: &Cell, measure: Duration) -> Run {
                 let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 2)
                     .expect("histogram bounds");
                 let mut cycles = 0u64;
+                let mut n = u64::from(t);
                 let mut rng = 0x9E37_79B9_7F4A_7C15u64 ^ u64::from(t).wrapping_mul(0xA24B_AED4);
                 loop {
                     let p = phase.load(Ordering::Relaxed);
@@ -211,8 +223,10 @@ async fn run_once(subject: &Subject, cell: &Cell, measure: Duration) -> Run {
                     rng ^= rng >> 7;
                     rng ^= rng << 17;
                     let cancel = pct > 0 && (rng % 100) < u64::from(pct);
-                    let latency = subject.cycle(hold, cancel).await;
-                    if p == MEASURE {
+                    n += 1;
+                    let timed = p == MEASURE && n % SAMPLE_EVERY == 0;
+                    let outcome = subject.cycle(hold, cancel, timed).await;
+                    if let (MEASURE, Outcome::Done(latency)) = (p, outcome) {
                         cycles += 1;
                         if let Some(l) = latency {
                             hist.saturating_record(l.as_nanos() as u64);
@@ -351,6 +365,11 @@ fn main() {
             hold: Duration::ZERO,
             cancel_pct: 25,
         });
+        // COVET_BENCH_CELLS=4x256x0,16x128x20 runs only those M x N x hold(us) cells.
+        if let Ok(only) = std::env::var("COVET_BENCH_CELLS") {
+            let keep: Vec<String> = only.split(',').map(str::to_owned).collect();
+            cells.retain(|c| keep.contains(&format!("{}x{}x{}", c.m, c.n, c.hold.as_micros())));
+        }
         let mut notes = Vec::new();
         for cell in &cells {
             let r = run_cell(cell, reps, measure, &mut notes).await;

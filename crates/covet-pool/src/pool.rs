@@ -19,13 +19,38 @@ use crate::loom::sync::{Arc, Mutex};
 use crate::manager::Manager;
 use crate::metrics::{Metrics, State, Stats};
 
-/// A connection with the pool's bookkeeping.
+/// A connection with the pool's bookkeeping. Times are [`Clock`] ticks.
 pub(crate) struct Conn<C> {
     raw: C,
-    /// When it must be closed (max_lifetime minus jitter).
-    expires: Option<Instant>,
+    /// When it must be closed (max_lifetime minus jitter); `u64::MAX` never.
+    expires: u64,
     /// When it was last returned (or created).
-    last_used: Instant,
+    last_used: u64,
+}
+
+/// Milliseconds since the pool started, read without a system call on the
+/// hot path: checkout and return read a value the housekeeper refreshes
+/// every few milliseconds (a tenth of the validation skip window), because
+/// `clock_gettime` per checkout is a measurable share of a cycle.
+struct Clock {
+    origin: Instant,
+    ms: AtomicU64,
+}
+
+impl Clock {
+    fn coarse(&self) -> u64 {
+        self.ms.load(Ordering::Relaxed)
+    }
+
+    fn exact(&self) -> u64 {
+        let now = ms(self.origin.elapsed());
+        self.ms.fetch_max(now, Ordering::Relaxed);
+        now
+    }
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Reports leaked checkouts. Called from the housekeeper with the place
@@ -39,7 +64,7 @@ struct LeakTable {
 }
 
 struct LeakEntry {
-    since: Instant,
+    since: u64,
     site: &'static Location<'static>,
     reported: bool,
 }
@@ -61,6 +86,7 @@ pub(crate) struct Shared<M: Manager> {
     wait_nanos_total: AtomicU64,
     wait_nanos_max: AtomicU64,
     rng: AtomicU64,
+    clock: Clock,
 }
 
 /// Stops the housekeeper when the last user handle goes away.
@@ -225,6 +251,10 @@ impl<M: Manager> PoolBuilder<M> {
             wait_nanos_total: AtomicU64::new(0),
             wait_nanos_max: AtomicU64::new(0),
             rng: AtomicU64::new(seed | 1),
+            clock: Clock {
+                origin: Instant::now(),
+                ms: AtomicU64::new(0),
+            },
         });
         let warm = shared.core.reserve_min_idle(shared.config.min_idle);
         for _ in 0..warm {
@@ -420,9 +450,9 @@ impl<M: Manager> Shared<M> {
                 reset_done: false,
                 leak_slot: None,
             };
-            let now = Instant::now();
+            let now = this.clock.coarse();
             let c = pooled.conn.as_mut().expect("just set");
-            if c.expires.is_some_and(|e| e <= now) {
+            if c.expires <= now {
                 pooled.discard = Some(CloseReason::MaxLifetime);
                 continue;
             }
@@ -430,10 +460,13 @@ impl<M: Manager> Shared<M> {
                 pooled.discard = Some(CloseReason::Broken);
                 continue;
             }
-            if cfg.validate_on_checkout && now - c.last_used >= cfg.validation_skip_window {
+            if cfg.validate_on_checkout
+                && now.saturating_sub(c.last_used) >= ms(cfg.validation_skip_window)
+            {
                 // Dropped mid-validation, the connection's protocol state is
                 // unknown: it is discarded rather than returned.
                 pooled.discard = Some(CloseReason::Discarded);
+                let now = Instant::now();
                 let start = *started.get_or_insert(now);
                 let until = (now + cfg.validation_timeout).min(start + cfg.acquire_timeout);
                 let c = pooled.conn.as_mut().expect("just set");
@@ -502,15 +535,15 @@ impl<M: Manager> Shared<M> {
     }
 
     fn new_conn(&self, raw: M::Connection) -> Conn<M::Connection> {
-        let now = Instant::now();
-        let expires = self.config.max_lifetime.map(|life| {
+        let now = self.clock.exact();
+        let expires = self.config.max_lifetime.map_or(u64::MAX, |life| {
             let jitter = self.config.lifetime_jitter;
             let cut = if jitter.is_zero() {
                 Duration::ZERO
             } else {
                 jitter.mul_f64(self.random_unit())
             };
-            now + (life - cut)
+            now.saturating_add(ms(life - cut))
         });
         Conn {
             raw,
@@ -617,8 +650,8 @@ impl<M: Manager> Shared<M> {
             });
             return;
         }
-        let now = Instant::now();
-        if conn.expires.is_some_and(|e| e <= now) {
+        let now = this.clock.coarse();
+        if conn.expires <= now {
             let fx = this.core.discard(CloseReason::MaxLifetime);
             drop(conn);
             Self::apply(this, fx);
@@ -632,13 +665,21 @@ impl<M: Manager> Shared<M> {
     /// Background maintenance until the pool is closed or its last handle
     /// is dropped.
     async fn housekeeper(this: Arc<Self>) {
-        let mut tick = tokio::time::interval(this.config.housekeeping_interval);
+        let cfg = &this.config;
+        let every = ms(cfg.housekeeping_interval);
+        let mut tick = tokio::time::interval(clock_tick(cfg));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last = 0;
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
                 () = this.shutdown.notified() => break,
             }
+            let now = this.clock.exact();
+            if now.saturating_sub(last) < every {
+                continue;
+            }
+            last = now;
             if this.core.snapshot().0.closed {
                 break;
             }
@@ -650,11 +691,14 @@ impl<M: Manager> Shared<M> {
 
     fn housekeep(this: &Arc<Self>) {
         let cfg = &this.config;
-        let now = Instant::now();
+        let now = this.clock.exact();
         let evicted = this.core.evict_idle(cfg.min_idle, |c| {
-            if c.expires.is_some_and(|e| e <= now) {
+            if c.expires <= now {
                 Some(CloseReason::MaxLifetime)
-            } else if cfg.idle_timeout.is_some_and(|t| now - c.last_used >= t) {
+            } else if cfg
+                .idle_timeout
+                .is_some_and(|t| now.saturating_sub(c.last_used) >= ms(t))
+            {
                 Some(CloseReason::IdleTimeout)
             } else {
                 None
@@ -664,7 +708,7 @@ impl<M: Manager> Shared<M> {
         if let Some(interval) = cfg.keepalive_interval {
             for conn in this
                 .core
-                .take_for_maintenance(|c| now - c.last_used >= interval)
+                .take_for_maintenance(|c| now.saturating_sub(c.last_used) >= ms(interval))
             {
                 this.runtime.spawn(Self::keepalive(Arc::clone(this), conn));
             }
@@ -701,7 +745,7 @@ impl<M: Manager> Shared<M> {
             Ok(Ok(()))
         );
         if ok {
-            conn.last_used = Instant::now();
+            conn.last_used = this.clock.exact();
         }
         let fx = this
             .core
@@ -710,8 +754,18 @@ impl<M: Manager> Shared<M> {
     }
 }
 
+/// How often the coarse clock is refreshed: a tenth of the shortest window
+/// it measures, between 1 ms and 100 ms.
+fn clock_tick(cfg: &PoolConfig) -> Duration {
+    let mut shortest = cfg.housekeeping_interval;
+    if cfg.validate_on_checkout && !cfg.validation_skip_window.is_zero() {
+        shortest = shortest.min(cfg.validation_skip_window);
+    }
+    (shortest / 10).clamp(Duration::from_millis(1), Duration::from_millis(100))
+}
+
 impl LeakTable {
-    fn insert(&mut self, since: Instant, site: &'static Location<'static>) -> u32 {
+    fn insert(&mut self, since: u64, site: &'static Location<'static>) -> u32 {
         let entry = Some(LeakEntry {
             since,
             site,
@@ -733,12 +787,12 @@ impl LeakTable {
 
     fn scan(
         &mut self,
-        now: Instant,
+        now: u64,
         threshold: Duration,
     ) -> Vec<(&'static Location<'static>, Duration)> {
         let mut out = Vec::new();
         for e in self.slots.iter_mut().flatten() {
-            let held = now - e.since;
+            let held = Duration::from_millis(now.saturating_sub(e.since));
             if !e.reported && held >= threshold {
                 e.reported = true;
                 out.push((e.site, held));
