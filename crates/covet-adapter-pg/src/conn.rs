@@ -399,15 +399,14 @@ impl PgConnection {
                 if self.in_tx {
                     self.tx_aborted = true;
                 }
-                let cancelled = self.send_cancel().await;
-                let mut err = Error::new(
+                let outcome = match self.send_cancel().await {
+                    Ok(()) => "it was cancelled on the server",
+                    Err(_) => "the cancel request failed, so the connection is closed",
+                };
+                Err(Error::new(
                     ErrorKind::Timeout,
-                    format!("statement timed out after {d:?}"),
-                );
-                if cancelled.is_ok() {
-                    err = err.context("cancelled on the server");
-                }
-                Err(err)
+                    format!("statement timed out after {d:?}; {outcome}"),
+                ))
             }
         }
     }
@@ -598,8 +597,7 @@ impl PgConnection {
             Ok(row.try_get::<_, String>(0)?)
         })
         .await;
-        let v = self.settle("SHOW server_version", outcome).await?;
-        Ok(format!("PostgreSQL {v}"))
+        self.settle("SHOW server_version", outcome).await
     }
 
     pub(crate) async fn ping(&mut self) -> Result<()> {

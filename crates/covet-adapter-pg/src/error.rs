@@ -56,11 +56,11 @@ pub(crate) fn from_pg(e: &tokio_postgres::Error) -> Error {
     let mut source = e.source();
     while let Some(s) = source {
         if let Some(enc) = s.downcast_ref::<EncodeError>() {
-            return Error::new(ErrorKind::Encode, one_line(&e.to_string()))
+            return Error::new(ErrorKind::Encode, one_line(&format!("{e}: {enc}")))
                 .with_source(enc.clone());
         }
         if let Some(dec) = s.downcast_ref::<DecodeError>() {
-            return Error::new(ErrorKind::Decode, one_line(&e.to_string()))
+            return Error::new(ErrorKind::Decode, one_line(&format!("{e}: {dec}")))
                 .with_source(dec.clone());
         }
         source = s.source();
