@@ -121,7 +121,23 @@ pub(crate) fn create_indexes(engine: Engine, t: &TableSchema) -> Vec<String> {
     let tab = &t.table;
     tab.indexes
         .iter()
+        .filter(|ix| {
+            // SQLite reports an expression column as a placeholder that
+            // cannot be restored; the index is skipped rather than guessed.
+            let expr = ix.columns.iter().any(|c| c == "<expression>");
+            if expr {
+                tracing::warn!(index = %ix.name, "skipping an expression index SQLite cannot describe");
+            }
+            !expr
+        })
         .map(|ix| {
+            // UNIQUE constraints show up as `sqlite_autoindex_*`, a name
+            // SQLite reserves: an equivalent unique index gets a new name.
+            let name = if engine == Engine::Sqlite && ix.name.starts_with("sqlite_") {
+                format!("covet_{}_{}_{}", tab.name, ix.columns.join("_"), if ix.unique { "key" } else { "idx" })
+            } else {
+                ix.name.clone()
+            };
             let cols: Vec<_> = ix
                 .columns
                 .iter()
@@ -138,7 +154,7 @@ pub(crate) fn create_indexes(engine: Engine, t: &TableSchema) -> Vec<String> {
             format!(
                 "CREATE {}INDEX {} ON {} ({})",
                 if ix.unique { "UNIQUE " } else { "" },
-                q(&d, &ix.name),
+                q(&d, &name),
                 q(&d, &tab.name),
                 cols.join(", ")
             )

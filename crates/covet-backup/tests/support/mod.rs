@@ -1,6 +1,9 @@
 //! Helpers shared by covet-backup's integration tests.
 #![allow(dead_code)]
 
+pub mod db;
+pub mod suite;
+
 use covet_backup::*;
 use covet_core::{ColumnInfo, Table, Value};
 
