@@ -302,7 +302,8 @@ macro_rules! guarded_op {
         let id = conn.id;
         let (result, clean) = {
             let $c: &mut mysql_async::Conn = &mut conn.conn;
-            $crate::ops::guarded($canceller, id, $timeout, $body).await
+            let fut = $body;
+            $crate::ops::guarded($canceller, id, $timeout, fut).await
         };
         if clean {
             conn.busy = false;
