@@ -1,4 +1,3 @@
-#![doc = include_str!("../README.md")]
 //! Monitoring layers for any Covet [`Adapter`](covet_core::Adapter): the
 //! slow-query log ([`SlowLog`], [`SlowQueryLogger`], [`SlowLogLayer`]),
 //! statement [`Fingerprint`]s, plan capture, [`metrics`] instruments and

@@ -29,11 +29,47 @@ async fn retries_reconnect_errors_then_succeeds() {
     mock.fail_next(Error::new(ErrorKind::Connection, "reset"));
     mock.fail_next(Error::new(ErrorKind::TooManyConnections, "busy"));
     let db = stack(&mock, policy(3));
-    db.execute(&Statement::new("INSERT INTO t VALUES (1)"))
+    db.query(&Statement::new("SELECT 1").idempotent(true))
         .await
         .unwrap();
     assert_eq!(mock.calls(), 3);
-    assert_eq!(mock.executed(), vec!["INSERT INTO t VALUES (1)"]);
+
+    // A write that is not idempotent: a lost connection may have lost the
+    // answer rather than the statement, so by default it is not repeated.
+    mock.fail_next(Error::new(ErrorKind::Connection, "reset"));
+    let e = db
+        .execute(&Statement::new("INSERT INTO t VALUES (1)"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Connection);
+    assert_eq!(mock.calls(), 4);
+    // Pool and overload errors never ran the statement: retried.
+    mock.fail_next(Error::new(ErrorKind::TooManyConnections, "busy"));
+    db.execute(&Statement::new("INSERT INTO t VALUES (2)"))
+        .await
+        .unwrap();
+    assert_eq!(mock.calls(), 6);
+
+    // An adapter trusted to say Reconnect only before sending.
+    let trusting = RetryPolicy::builder()
+        .trust_reconnect(true)
+        .budget(Arc::new(RetryBudget::unlimited()))
+        .build()
+        .unwrap();
+    let db = stack(&mock, trusting);
+    mock.fail_next(Error::new(ErrorKind::Connection, "refused"));
+    db.execute(&Statement::new("INSERT INTO t VALUES (3)"))
+        .await
+        .unwrap();
+    assert_eq!(mock.calls(), 8);
+    assert_eq!(
+        mock.executed(),
+        vec![
+            "SELECT 1",
+            "INSERT INTO t VALUES (2)",
+            "INSERT INTO t VALUES (3)"
+        ]
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -10,6 +10,13 @@
 //! | `RetryTransaction` | yes for a single autocommit statement; inside a transaction only [`transaction`] re-runs the whole closure |
 //! | `Ambiguous` | only statements marked idempotent |
 //! | `Never` | no |
+//!
+//! One exception, on the side of safety: a [`covet_core::ErrorKind::Connection`]
+//! error on a statement not marked idempotent is not retried unless the
+//! policy is built with `trust_reconnect(true)`. A driver that sees its
+//! socket close mid-call cannot always tell whether the statement was lost
+//! or only its answer; repeating an INSERT on that guess duplicates rows
+//! (the fault-injection test in covet-monitor caught exactly that).
 
 mod budget;
 mod layer;

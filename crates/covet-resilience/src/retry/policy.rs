@@ -23,6 +23,7 @@ pub struct RetryPolicy {
     pub(crate) cap: Duration,
     pub(crate) deadline: Option<Duration>,
     pub(crate) budget: Arc<RetryBudget>,
+    pub(crate) trust_reconnect: bool,
 }
 
 impl Default for RetryPolicy {
@@ -33,6 +34,7 @@ impl Default for RetryPolicy {
             cap: Duration::from_secs(1),
             deadline: Some(Duration::from_secs(10)),
             budget: Arc::new(RetryBudget::default()),
+            trust_reconnect: false,
         }
     }
 }
@@ -82,6 +84,18 @@ impl RetryPolicyBuilder {
     #[must_use]
     pub fn budget(mut self, budget: Arc<RetryBudget>) -> Self {
         self.policy.budget = budget;
+        self
+    }
+
+    /// Whether to believe an adapter that calls a lost connection
+    /// [`RetryClass::Reconnect`] ("the statement never reached the
+    /// server") for a statement not marked idempotent. Default `false`: a
+    /// connection lost mid-call may have lost the answer, not the
+    /// statement, and not every driver can tell the two apart, so such
+    /// statements are treated as ambiguous and not repeated.
+    #[must_use]
+    pub fn trust_reconnect(mut self, yes: bool) -> Self {
+        self.policy.trust_reconnect = yes;
         self
     }
 
@@ -168,13 +182,24 @@ impl RetryPolicy {
         }
     }
 
-    /// [`RetryPolicy::run`] with the standard rule ([`is_retryable`]).
+    /// Whether this policy retries `error` for a call that is (or is not)
+    /// idempotent: [`is_retryable`], except that a connection error on a
+    /// non-idempotent call counts as ambiguous unless
+    /// [`RetryPolicyBuilder::trust_reconnect`] is set.
+    pub fn allows(&self, error: &Error, idempotent: bool) -> bool {
+        if !idempotent && !self.trust_reconnect && error.kind() == ErrorKind::Connection {
+            return false;
+        }
+        is_retryable(error, idempotent)
+    }
+
+    /// [`RetryPolicy::run`] with this policy's rule ([`RetryPolicy::allows`]).
     pub async fn retry<T, F, Fut>(&self, idempotent: bool, call: F) -> Result<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        self.run(call, |e| is_retryable(e, idempotent)).await
+        self.run(call, |e| self.allows(e, idempotent)).await
     }
 }
 

@@ -1,0 +1,174 @@
+//! A TCP fault proxy: forwards 127.0.0.1:<port> to a server, and on
+//! command refuses new connections, closes or resets the open ones, or
+//! delays every chunk.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kill {
+    None,
+    Close,
+    Reset,
+}
+
+struct State {
+    refuse: AtomicBool,
+    delay_ms: AtomicU64,
+    accepted: AtomicU64,
+    bytes: AtomicU64,
+    kill: watch::Sender<(u64, Kill)>,
+}
+
+/// The proxy; dropping it stops accepting (open connections end with it).
+pub struct FaultProxy {
+    addr: SocketAddr,
+    state: Arc<State>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+        self.kill(Kill::Close);
+    }
+}
+
+impl FaultProxy {
+    /// Starts forwarding to `upstream`.
+    pub async fn start(upstream: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let addr = listener.local_addr().expect("proxy addr");
+        let (kill, _) = watch::channel((0, Kill::None));
+        let state = Arc::new(State {
+            refuse: AtomicBool::new(false),
+            delay_ms: AtomicU64::new(0),
+            accepted: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            kill,
+        });
+        let st = state.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                st.accepted.fetch_add(1, Ordering::SeqCst);
+                if st.refuse.load(Ordering::SeqCst) {
+                    // Accept-and-close: what a client sees as a refused
+                    // or dropped connection.
+                    let _ = client.set_zero_linger();
+                    drop(client);
+                    continue;
+                }
+                let st = st.clone();
+                tokio::spawn(async move {
+                    let _ = forward(client, upstream, st).await;
+                });
+            }
+        });
+        FaultProxy { addr, state, task }
+    }
+
+    /// The address clients connect to.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Connections accepted so far (forwarded or refused).
+    pub fn accepted(&self) -> u64 {
+        self.state.accepted.load(Ordering::SeqCst)
+    }
+
+    /// Bytes forwarded in either direction so far.
+    pub fn bytes(&self) -> u64 {
+        self.state.bytes.load(Ordering::SeqCst)
+    }
+
+    fn kill(&self, how: Kill) {
+        self.state.kill.send_modify(|(generation, k)| {
+            *generation += 1;
+            *k = how;
+        });
+    }
+
+    /// Refuses new connections and closes the open ones.
+    pub fn cut(&self) {
+        self.state.refuse.store(true, Ordering::SeqCst);
+        self.kill(Kill::Close);
+    }
+
+    /// Refuses new connections and resets (RST) the open ones.
+    pub fn reset(&self) {
+        self.state.refuse.store(true, Ordering::SeqCst);
+        self.kill(Kill::Reset);
+    }
+
+    /// Holds every chunk this long before passing it on.
+    pub fn delay(&self, d: Duration) {
+        self.state
+            .delay_ms
+            .store(d.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    /// Back to plain forwarding.
+    pub fn heal(&self) {
+        self.state.refuse.store(false, Ordering::SeqCst);
+        self.state.delay_ms.store(0, Ordering::SeqCst);
+    }
+}
+
+async fn forward(client: TcpStream, upstream: SocketAddr, st: Arc<State>) -> std::io::Result<()> {
+    let server = TcpStream::connect(upstream).await?;
+    client.set_nodelay(true)?;
+    server.set_nodelay(true)?;
+    let mut kill = st.kill.subscribe();
+    let start_gen = kill.borrow().0;
+    let (mut cr, mut cw) = client.into_split();
+    let (mut sr, mut sw) = server.into_split();
+    let killed = async {
+        loop {
+            if kill.changed().await.is_err() {
+                return Kill::Close;
+            }
+            let (generation, how) = *kill.borrow();
+            if generation != start_gen && how != Kill::None {
+                return how;
+            }
+        }
+    };
+    let how = tokio::select! {
+        _ = pump(&mut cr, &mut sw, &st) => Kill::None,
+        _ = pump(&mut sr, &mut cw, &st) => Kill::None,
+        how = killed => how,
+    };
+    if how == Kill::Reset
+        && let Ok(c) = cr.reunite(cw)
+    {
+        let _ = c.set_zero_linger();
+    }
+    Ok(())
+}
+
+async fn pump<R, W>(r: &mut R, w: &mut W, st: &State) -> std::io::Result<()>
+where
+    R: AsyncReadExt + Unpin,
+    W: AsyncWriteExt + Unpin,
+{
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = r.read(&mut buf).await?;
+        if n == 0 {
+            return w.shutdown().await;
+        }
+        let d = st.delay_ms.load(Ordering::SeqCst);
+        if d > 0 {
+            tokio::time::sleep(Duration::from_millis(d)).await;
+        }
+        w.write_all(&buf[..n]).await?;
+        st.bytes.fetch_add(n as u64, Ordering::SeqCst);
+    }
+}
