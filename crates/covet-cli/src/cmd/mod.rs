@@ -12,6 +12,7 @@ use covet::{Adapter, DatabaseUrl, ErrorKind};
 
 pub mod loadtest;
 pub mod ping;
+pub mod slow_queries;
 pub mod sql;
 
 const AFTER_HELP: &str = "\
@@ -46,6 +47,8 @@ pub enum Command {
     Sql(sql::Args),
     /// Open-loop load test (the embedded SQLite database when no --db).
     Loadtest(Box<loadtest::Args>),
+    /// Rank the statements of a slow-query log (JSON lines).
+    SlowQueries(slow_queries::Args),
 }
 
 impl Command {
@@ -55,6 +58,7 @@ impl Command {
             Command::Ping(a) => ping::run(a).await,
             Command::Sql(a) => sql::run(a).await,
             Command::Loadtest(a) => loadtest::run(*a).await,
+            Command::SlowQueries(a) => slow_queries::run(a).await,
         }
     }
 }
