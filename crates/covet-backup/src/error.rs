@@ -130,6 +130,20 @@ pub enum BackupError {
         /// How it differs.
         detail: String,
     },
+    /// Prune found no backup that verifies, so it deletes nothing.
+    #[error("none of the {count} backup(s) verifies: prune refuses to delete anything")]
+    NothingVerified {
+        /// Backups listed.
+        count: usize,
+    },
+    /// A schedule expression is invalid.
+    #[error("invalid schedule {expr:?}: {reason}")]
+    BadSchedule {
+        /// The expression.
+        expr: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The operation does not apply to this engine or configuration.
     #[error("unsupported: {0}")]
     Unsupported(String),

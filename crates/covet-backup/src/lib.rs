@@ -23,6 +23,8 @@ mod export;
 mod format;
 mod manifest;
 mod restore;
+pub mod retention;
+pub mod schedule;
 mod sink;
 mod verify;
 mod writer;
