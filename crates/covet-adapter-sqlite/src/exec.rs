@@ -21,28 +21,35 @@ impl Job {
     /// `$1`-style placeholders become `?` with the parameters repeated per
     /// occurrence (SQLite would read `$1` as a *named* parameter called
     /// "$1", which binds by first appearance and breaks `$2 ... $1`).
-    pub(crate) fn new(stmt: &Statement) -> Job {
+    pub(crate) fn new(stmt: &Statement) -> Result<Job> {
         let sql = stmt.sql();
         let has_dollar = sql
             .as_bytes()
             .windows(2)
             .any(|w| w[0] == b'$' && w[1].is_ascii_digit());
         if !has_dollar {
-            return Job {
+            return Ok(Job {
                 sql: stmt.sql_arc().clone(),
                 params: stmt.params().to_vec(),
-            };
+            });
         }
         let d = Dialect::SQLITE;
         let order = d.placeholder_order(sql);
         let params = stmt.params();
-        Job {
-            sql: Arc::from(d.rewrite_placeholders(sql).as_ref()),
-            params: order
-                .iter()
-                .map(|&i| params.get(i).cloned().unwrap_or(Value::Null))
-                .collect(),
+        let highest = order.iter().max().map_or(0, |m| m + 1);
+        if highest != params.len() {
+            return Err(Error::new(
+                ErrorKind::Encode,
+                format!(
+                    "the SQL uses placeholders up to ${highest} but {} parameter(s) were bound",
+                    params.len()
+                ),
+            ));
         }
+        Ok(Job {
+            sql: Arc::from(d.rewrite_placeholders(sql).as_ref()),
+            params: order.iter().map(|&i| params[i].clone()).collect(),
+        })
     }
 }
 
@@ -64,6 +71,53 @@ fn bind(st: &mut CachedStatement<'_>, params: &[Value]) -> Result<()> {
     Ok(())
 }
 
+/// Whether `sql` holds more than one statement: a `;` outside literals,
+/// quoted identifiers and comments, followed by more than whitespace.
+pub(crate) fn is_script(sql: &str) -> bool {
+    let b = sql.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            q @ (b'\'' | b'"' | b'`') => {
+                i += 1;
+                while i < b.len() && b[i] != q {
+                    i += 1;
+                }
+            }
+            b'[' => {
+                while i < b.len() && b[i] != b']' {
+                    i += 1;
+                }
+            }
+            b'-' if b.get(i + 1) == Some(&b'-') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i + 1 < b.len() && !(b[i] == b'*' && b[i + 1] == b'/') {
+                    i += 1;
+                }
+                i += 1;
+            }
+            b';' => {
+                return sql[i + 1..].split(';').any(|rest| !rest.trim().is_empty());
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    false
+}
+
+fn script_unsupported() -> Error {
+    Error::new(
+        ErrorKind::Unsupported,
+        "the SQL holds more than one statement; only `execute` without parameters runs scripts",
+    )
+}
+
 fn is_insert(sql: &str) -> bool {
     let head = sql.trim_start();
     let word: String = head
@@ -78,17 +132,17 @@ fn is_insert(sql: &str) -> bool {
 /// dropped). A parameterless script of several statements runs as a batch.
 pub(crate) fn execute(db: &mut rusqlite::Connection, job: &Job) -> Result<ExecResult> {
     let before = db.total_changes();
-    let mut st = match db.prepare_cached(&job.sql) {
-        Ok(st) => st,
-        Err(rusqlite::Error::MultipleStatement) if job.params.is_empty() => {
-            db.execute_batch(&job.sql).map_err(from_rusqlite)?;
-            return Ok(ExecResult {
-                rows_affected: db.total_changes() - before,
-                last_insert_id: None,
-            });
+    if is_script(&job.sql) {
+        if !job.params.is_empty() {
+            return Err(script_unsupported());
         }
-        Err(e) => return Err(from_rusqlite(e)),
-    };
+        db.execute_batch(&job.sql).map_err(from_rusqlite)?;
+        return Ok(ExecResult {
+            rows_affected: db.total_changes() - before,
+            last_insert_id: None,
+        });
+    }
+    let mut st = db.prepare_cached(&job.sql).map_err(from_rusqlite)?;
     bind(&mut st, &job.params)?;
     if st.column_count() == 0 {
         st.raw_execute().map_err(from_rusqlite)?;
@@ -138,6 +192,9 @@ fn read_row(
 
 /// Runs a query and reads every row.
 pub(crate) fn query(db: &mut rusqlite::Connection, job: &Job) -> Result<Rows> {
+    if is_script(&job.sql) {
+        return Err(script_unsupported());
+    }
     let mut st = db.prepare_cached(&job.sql).map_err(from_rusqlite)?;
     bind(&mut st, &job.params)?;
     let (decoders, columns) = decoders(&st);
@@ -157,6 +214,9 @@ pub(crate) fn stream(
     batch: usize,
     mut sink: impl FnMut(Result<Vec<Row>>) -> bool,
 ) -> Result<()> {
+    if is_script(&job.sql) {
+        return Err(script_unsupported());
+    }
     let mut st = db.prepare_cached(&job.sql).map_err(from_rusqlite)?;
     bind(&mut st, &job.params)?;
     let (decoders, columns) = decoders(&st);
@@ -254,11 +314,25 @@ mod tests {
         let s = Statement::new("SELECT $2, '$1', $1")
             .bind(1_i64)
             .bind("two");
-        let j = Job::new(&s);
+        let j = Job::new(&s).unwrap();
         assert_eq!(&*j.sql, "SELECT ?, '$1', ?");
         assert_eq!(j.params, vec![Value::from("two"), Value::I64(1)]);
         let s = Statement::new("SELECT ?1, :name").bind(1_i64);
-        assert_eq!(&*Job::new(&s).sql, "SELECT ?1, :name");
+        assert_eq!(&*Job::new(&s).unwrap().sql, "SELECT ?1, :name");
+        let s = Statement::new("SELECT $1, $2").bind(1_i64);
+        assert!(Job::new(&s).is_err());
+        let s = Statement::new("SELECT $1").bind(1_i64).bind(2_i64);
+        assert!(Job::new(&s).is_err());
+    }
+
+    #[test]
+    fn script_detection() {
+        assert!(is_script("CREATE TABLE a (x); CREATE TABLE b (y);"));
+        assert!(!is_script("SELECT 1;"));
+        assert!(!is_script("SELECT 1;  \n ; "));
+        assert!(!is_script("SELECT ';' , \"a;b\" -- ; x\n"));
+        assert!(!is_script("SELECT 1 /* ; SELECT 2 */"));
+        assert!(is_script("SELECT 1 /* x */; SELECT 2"));
     }
 
     #[test]

@@ -164,8 +164,8 @@ impl Adapter for SqliteAdapter {
     }
 
     async fn execute(&self, stmt: &Statement) -> Result<ExecResult> {
+        let job = Job::new(stmt)?;
         let conn = self.conn().await?;
-        let job = Job::new(stmt);
         run(&conn.inner, self.timeout(stmt), move |db| {
             exec::execute(db, &job)
         })
@@ -173,8 +173,8 @@ impl Adapter for SqliteAdapter {
     }
 
     async fn query(&self, stmt: &Statement) -> Result<Rows> {
+        let job = Job::new(stmt)?;
         let conn = self.conn().await?;
-        let job = Job::new(stmt);
         run(&conn.inner, self.timeout(stmt), move |db| {
             exec::query(db, &job)
         })
@@ -182,11 +182,12 @@ impl Adapter for SqliteAdapter {
     }
 
     async fn query_stream(&self, stmt: &Statement) -> Result<RowStream> {
+        let job = Job::new(stmt)?;
         let conn = self.conn().await?;
         let inner = conn.inner.clone();
         Ok(Box::pin(stream::start(
             inner,
-            Job::new(stmt),
+            job,
             self.timeout(stmt),
             conn,
             false,

@@ -49,7 +49,7 @@ impl<'a> Ctx<'a> {
     }
 
     async fn execute(&self, stmt: &Statement) -> Result<ExecResult> {
-        let job = Job::new(stmt);
+        let job = Job::new(stmt)?;
         run(self.inner, self.timeout(stmt), move |db| {
             ensure_open(db)?;
             exec::execute(db, &job)
@@ -58,7 +58,7 @@ impl<'a> Ctx<'a> {
     }
 
     async fn query(&self, stmt: &Statement) -> Result<Rows> {
-        let job = Job::new(stmt);
+        let job = Job::new(stmt)?;
         run(self.inner, self.timeout(stmt), move |db| {
             ensure_open(db)?;
             exec::query(db, &job)
@@ -66,14 +66,14 @@ impl<'a> Ctx<'a> {
         .await
     }
 
-    fn query_stream<'s>(&self, stmt: &Statement) -> TxRowStream<'s> {
-        Box::pin(stream::start(
+    fn query_stream<'s>(&self, stmt: &Statement) -> Result<TxRowStream<'s>> {
+        Ok(Box::pin(stream::start(
             self.inner.clone(),
-            Job::new(stmt),
+            Job::new(stmt)?,
             self.timeout(stmt),
             (),
             true,
-        ))
+        )))
     }
 
     async fn bulk_insert(
@@ -195,7 +195,7 @@ impl Transaction for SqliteTransaction {
     }
 
     async fn query_stream(&mut self, stmt: &Statement) -> Result<TxRowStream<'_>> {
-        Ok(self.ctx().query_stream(stmt))
+        self.ctx().query_stream(stmt)
     }
 
     async fn bulk_insert(
@@ -255,7 +255,7 @@ impl Transaction for SqliteSavepoint<'_> {
     }
 
     async fn query_stream(&mut self, stmt: &Statement) -> Result<TxRowStream<'_>> {
-        Ok(self.ctx.query_stream(stmt))
+        self.ctx.query_stream(stmt)
     }
 
     async fn bulk_insert(
