@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand};
 use covet::{Adapter, DatabaseUrl, ErrorKind};
 
+pub mod backup;
 pub mod loadtest;
 pub mod ping;
 pub mod slow_queries;
@@ -49,6 +50,8 @@ pub enum Command {
     Loadtest(Box<loadtest::Args>),
     /// Rank the statements of a slow-query log (JSON lines).
     SlowQueries(slow_queries::Args),
+    /// Encrypted, verified backups: create, list, verify, restore, drill, prune, schedule, export.
+    Backup(backup::Args),
 }
 
 impl Command {
@@ -59,6 +62,7 @@ impl Command {
             Command::Sql(a) => sql::run(a).await,
             Command::Loadtest(a) => loadtest::run(*a).await,
             Command::SlowQueries(a) => slow_queries::run(a).await,
+            Command::Backup(a) => backup::run(a).await,
         }
     }
 }
