@@ -7,9 +7,9 @@
 //! | `covet_query_duration_seconds` | histogram | `engine`, `operation` | [`MetricsAdapter`], every statement |
 //! | `covet_query_errors_total` | counter | `engine`, `operation`, `kind` | [`MetricsAdapter`] |
 //! | `covet_slow_query_duration_seconds` | histogram | `fingerprint` (top-K by total time, else `other`) | [`crate::SlowQueryLogger`] |
-//! | `covet_pool_connections` | gauge | `state` = `idle` / `in_use` | [`MetricsAdapter`], from `Adapter::pool_state` |
-//! | `covet_pool_size` | gauge | | same |
-//! | `covet_pool_waiters` | gauge | | same |
+//! | `covet_adapter_pool_connections` | gauge | `engine`, `state` = `idle` / `in_use` | [`MetricsAdapter`], from `Adapter::pool_state` |
+//! | `covet_adapter_pool_size` | gauge | `engine` | same |
+//! | `covet_adapter_pool_waiters` | gauge | `engine` | same |
 //! | `covet_retries_total` | counter | `class` | `covet_resilience::Retry` |
 //! | `covet_retry_budget_exhausted_total` | counter | | `covet_resilience::Retry` |
 //! | `covet_breaker_state` | gauge | `breaker` (0 closed, 1 open, 2 half-open, 3 forced open, 4 disabled) | `covet_resilience::CircuitBreaker` |
@@ -44,12 +44,13 @@ pub const QUERY_DURATION: &str = "covet_query_duration_seconds";
 pub const QUERY_ERRORS: &str = "covet_query_errors_total";
 /// `covet_slow_query_duration_seconds`.
 pub const SLOW_QUERY_DURATION: &str = "covet_slow_query_duration_seconds";
-/// `covet_pool_connections`.
-pub const POOL_CONNECTIONS: &str = "covet_pool_connections";
-/// `covet_pool_size`.
-pub const POOL_SIZE: &str = "covet_pool_size";
-/// `covet_pool_waiters`.
-pub const POOL_WAITERS: &str = "covet_pool_waiters";
+/// `covet_adapter_pool_connections` (named apart from covet-pool's own
+/// `covet_pool_*{pool}` series, which carry different labels).
+pub const POOL_CONNECTIONS: &str = "covet_adapter_pool_connections";
+/// `covet_adapter_pool_size`.
+pub const POOL_SIZE: &str = "covet_adapter_pool_size";
+/// `covet_adapter_pool_waiters`.
+pub const POOL_WAITERS: &str = "covet_adapter_pool_waiters";
 
 const OPS: [&str; 8] = [
     "select", "insert", "update", "delete", "with", "begin", "commit", "other",
@@ -120,10 +121,13 @@ impl MetricsAdapter {
     /// Sets the pool gauges from the adapter's [`PoolState`] now.
     pub fn record_pool_gauges(&self) {
         if let Some(p) = self.inner.pool_state() {
-            metrics::gauge!(POOL_CONNECTIONS, "state" => "idle").set(f64::from(p.idle));
-            metrics::gauge!(POOL_CONNECTIONS, "state" => "in_use").set(f64::from(p.in_use));
-            metrics::gauge!(POOL_SIZE).set(f64::from(p.size));
-            metrics::gauge!(POOL_WAITERS).set(f64::from(p.waiters));
+            let engine = self.engine.as_str();
+            metrics::gauge!(POOL_CONNECTIONS, "engine" => engine, "state" => "idle")
+                .set(f64::from(p.idle));
+            metrics::gauge!(POOL_CONNECTIONS, "engine" => engine, "state" => "in_use")
+                .set(f64::from(p.in_use));
+            metrics::gauge!(POOL_SIZE, "engine" => engine).set(f64::from(p.size));
+            metrics::gauge!(POOL_WAITERS, "engine" => engine).set(f64::from(p.waiters));
         }
     }
 
