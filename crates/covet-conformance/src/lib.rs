@@ -304,6 +304,7 @@ macro_rules! conformance_suite {
             dropped_transaction_rolls_back = $crate::SetupOptions::new(1),
             nested_savepoints = $crate::SetupOptions::new(2),
             stream_inside_transaction = $crate::SetupOptions::new(2),
+            transaction_options = $crate::SetupOptions::new(2),
             unique_violation_is_classified = $crate::SetupOptions::new(2),
             foreign_key_violation_is_classified = $crate::SetupOptions::new(2),
             not_null_violation_is_classified = $crate::SetupOptions::new(2),

@@ -30,7 +30,7 @@ pub use schema::schema_introspection;
 pub use timeouts::{default_statement_timeout_applies, statement_timeout_cancels_on_server};
 pub use tx::{
     commit_and_rollback, dropped_transaction_rolls_back, nested_savepoints,
-    stream_inside_transaction,
+    stream_inside_transaction, transaction_options,
 };
 pub use types::{
     blob_16mb_round_trips, every_type_round_trips, extreme_values_round_trip, null_in_every_type,

@@ -209,3 +209,54 @@ pub async fn stream_inside_transaction<B: Backend>(b: Arc<B>) -> Result<()> {
     );
     Ok(())
 }
+
+/// `begin_with`: every isolation level begins and commits; a read-only
+/// transaction reads but refuses writes (the error is returned, not
+/// swallowed), and after it the connection writes normally again.
+pub async fn transaction_options<B: Backend>(b: Arc<B>) -> Result<()> {
+    use covet_core::{IsolationLevel, TxOptions};
+    let a = adapter_of(&b);
+    let a = &*a;
+    create_users(&*b, a).await?;
+    insert_user(a, 1, "reader", 30).await?;
+    for (i, level) in [
+        IsolationLevel::ReadUncommitted,
+        IsolationLevel::ReadCommitted,
+        IsolationLevel::RepeatableRead,
+        IsolationLevel::Serializable,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut tx = a
+            .begin_with(TxOptions {
+                isolation: Some(level),
+                read_only: false,
+            })
+            .await?;
+        tx_insert(&mut *tx, a, 10 + i as i64).await?;
+        tx.commit().await?;
+    }
+    ensure!(count(a, "users").await? == 5, "one row per isolation level");
+
+    let mut tx = a
+        .begin_with(TxOptions {
+            isolation: None,
+            read_only: true,
+        })
+        .await?;
+    ensure!(tx_count(&mut *tx).await? == 5, "a read-only tx reads");
+    let write = tx_insert(&mut *tx, a, 99).await;
+    ensure!(write.is_err(), "a read-only transaction accepted an INSERT");
+    tx.rollback().await?;
+    ensure!(
+        count(a, "users").await? == 5,
+        "nothing written by the read-only tx"
+    );
+    // The same pooled connections accept writes again.
+    for id in 100..104 {
+        insert_user(a, id, "writer", 40).await?;
+    }
+    ensure!(count(a, "users").await? == 9, "writes after a read-only tx");
+    Ok(())
+}
