@@ -26,6 +26,7 @@ pub struct S3Sink {
     store: Arc<dyn ObjectStore>,
     bucket: String,
     prefix: String,
+    part_size: usize,
 }
 
 impl S3Sink {
@@ -64,7 +65,17 @@ impl S3Sink {
             store,
             bucket: bucket.to_owned(),
             prefix: prefix.trim_matches('/').to_owned(),
+            part_size: 8 << 20,
         }
+    }
+
+    /// Sets the multipart upload's part size (default 8 MiB; S3 requires at
+    /// least 5 MiB for every part but the last). Memory holds about two
+    /// parts per upload.
+    #[must_use]
+    pub fn part_size(mut self, bytes: usize) -> Self {
+        self.part_size = bytes.max(5 << 20);
+        self
     }
 
     fn path(&self, name: &str) -> ObjPath {
@@ -103,7 +114,7 @@ impl BackupSink for S3Sink {
         Ok(Box::new(S3Writer {
             sink: self.clone(),
             name: name.to_owned(),
-            upload: Some(WriteMultipart::new_with_chunk_size(upload, 8 << 20)),
+            upload: Some(WriteMultipart::new_with_chunk_size(upload, self.part_size)),
         }))
     }
 

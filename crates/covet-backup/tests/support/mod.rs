@@ -76,6 +76,30 @@ pub async fn small_backup(
     w.finish().await.unwrap()
 }
 
+/// [`small_backup`] into any sink, unencrypted.
+pub async fn small_backup_to(sink: &dyn BackupSink, name: &str) -> BackupEntry {
+    let opts = WriteOptions {
+        compression: Compression::Zstd3,
+        encryption: Encryption::None,
+        chunk_size: 512,
+    };
+    let mut w = BackupWriter::create(
+        sink,
+        name,
+        two_tables(),
+        SourceInfo::now("test", "db"),
+        opts,
+    )
+    .await
+    .unwrap();
+    for i in 0..50i64 {
+        w.write_rows(0, &[vec![Value::I64(i), Value::Text(format!("n{i}"))]])
+            .await
+            .unwrap();
+    }
+    w.finish().await.unwrap()
+}
+
 /// The byte ranges of each chunk frame (length word included) after the
 /// header.
 pub fn frames(bytes: &[u8]) -> Vec<std::ops::Range<usize>> {
