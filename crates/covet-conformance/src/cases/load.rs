@@ -96,7 +96,9 @@ pub async fn concurrent_200_tasks_over_pool_of_10<B: Backend>(b: Arc<B>) -> Resu
 }
 
 /// Streams 1,000,000 rows of ~110 bytes (about 200 MB if buffered) while
-/// this process's resident memory grows by less than 64 MB.
+/// this process's resident memory grows by less than 64 MB, pausing 1.5 s
+/// after the first row as a slow reader would, so that an adapter without
+/// back-pressure shows up.
 pub async fn stream_million_rows_bounded_memory<B: Backend>(b: Arc<B>) -> Result<()> {
     const ROWS: u64 = 1_000_000;
     const BOUND: u64 = 64 * 1024 * 1024;
@@ -113,6 +115,14 @@ pub async fn stream_million_rows_bounded_memory<B: Backend>(b: Arc<B>) -> Result
         ensure!(row.get::<String>(1)?.len() == 100, "pad length");
         n += 1;
         sum += i as u64;
+        if n == 1 {
+            // A slow reader: a producer without back-pressure would buffer
+            // hundreds of thousands of rows during this pause.
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            if let Some(p) = probe.as_mut() {
+                p.sample();
+            }
+        }
         if n % 10_000 == 0
             && let Some(p) = probe.as_mut()
         {
