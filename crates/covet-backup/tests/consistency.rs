@@ -29,7 +29,7 @@ async fn transfers(a: Arc<dyn Adapter>, stop: Arc<AtomicBool>, done: Arc<AtomicU
         let from = rng.range(1, ACCOUNTS as u64) as i64;
         let to = rng.range(1, ACCOUNTS as u64) as i64;
         let mut amount = rng.range(1, 50) as i64;
-        if rng.next() % 2 == 0 {
+        if rng.next() & 1 == 0 {
             amount = -amount;
         }
         let Ok(mut tx) = a.begin().await else {
