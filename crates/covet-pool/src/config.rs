@@ -67,7 +67,10 @@ pub struct PoolConfig {
     /// beyond this many are closed after `idle_timeout`. Default 0.
     pub min_idle: u32,
     /// How long [`crate::Pool::get`] may take in total: waiting, creating
-    /// and validating. Default 30 s.
+    /// and validating. Default 30 s. Waiters are timed out by the
+    /// housekeeper's clock tick (a tenth of the shortest of this,
+    /// `validation_skip_window` and `housekeeping_interval`, at most
+    /// 100 ms), so a timeout fires never early and at most two ticks late.
     pub acquire_timeout: Duration,
     /// Bound on one `Manager::create` call. Default 10 s.
     pub create_timeout: Duration,

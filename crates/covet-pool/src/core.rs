@@ -121,6 +121,8 @@ pub(crate) enum Grant<T> {
     Conn(T),
     /// The pool closed while it waited.
     Closed,
+    /// Its deadline passed ([`Core::expire`]).
+    TimedOut,
 }
 
 #[derive(Debug)]
@@ -132,6 +134,8 @@ enum Slot<T> {
         prev: u32,
         next: u32,
         waker: Option<Waker>,
+        /// When [`Core::expire`] times it out; opaque clock units.
+        deadline: u64,
     },
     Ready(Grant<T>),
 }
@@ -168,11 +172,12 @@ impl<T> WaitList<T> {
         }
     }
 
-    fn push_back(&mut self) -> WaitKey {
+    fn push_back(&mut self, deadline: u64) -> WaitKey {
         let slot = Slot::Waiting {
             prev: self.tail,
             next: NIL,
             waker: None,
+            deadline,
         };
         let idx = if self.free != NIL {
             let idx = self.free;
@@ -219,10 +224,13 @@ impl<T> WaitList<T> {
 
     /// Unlinks a waiting node and returns its waker.
     fn unlink(&mut self, idx: u32) -> Option<Waker> {
-        let Slot::Waiting { prev, next, waker } = std::mem::replace(
+        let Slot::Waiting {
+            prev, next, waker, ..
+        } = std::mem::replace(
             &mut self.nodes[idx as usize].slot,
             Slot::Free { next_free: NIL },
-        ) else {
+        )
+        else {
             unreachable!("unlink of a node that is not waiting")
         };
         if prev != NIL {
@@ -245,10 +253,13 @@ impl<T> WaitList<T> {
         if self.head == NIL {
             return Err(grant);
         }
-        let idx = self.head;
+        Ok(self.grant(self.head, grant))
+    }
+
+    fn grant(&mut self, idx: u32, grant: Grant<T>) -> Option<Waker> {
         let waker = self.unlink(idx);
         self.nodes[idx as usize].slot = Slot::Ready(grant);
-        Ok(waker)
+        waker
     }
 
     fn node(&mut self, key: WaitKey) -> &mut Node<T> {
@@ -381,7 +392,7 @@ impl<T> State<T> {
                     fx.wake = waker;
                 }
                 Err(Grant::Conn(conn)) => self.idle.push_back(conn),
-                Err(Grant::Closed) => unreachable!(),
+                Err(Grant::Closed | Grant::TimedOut) => unreachable!(),
             }
         }
     }
@@ -412,8 +423,9 @@ impl<T> Core<T> {
         }
     }
 
-    /// Takes the most recently used idle connection, or queues the caller.
-    pub(crate) fn acquire(&self) -> Acquire<T> {
+    /// Takes the most recently used idle connection, or queues the caller
+    /// until `deadline` (see [`Core::expire`]).
+    pub(crate) fn acquire(&self, deadline: u64) -> Acquire<T> {
         let mut s = self.state.lock();
         if s.closed {
             return Acquire::Closed;
@@ -423,7 +435,7 @@ impl<T> Core<T> {
             s.counters.acquired += 1;
             return Acquire::Ready(conn);
         }
-        let key = s.waiters.push_back();
+        let key = s.waiters.push_back(deadline);
         s.counters.waits += 1;
         let creates = s.reserve_for_waiters();
         Acquire::Wait { key, creates }
@@ -454,26 +466,24 @@ impl<T> Core<T> {
         }
     }
 
-    /// A waiter gave up (timed out or its future was dropped). A connection
-    /// granted to it in the meantime is passed on.
-    pub(crate) fn cancel(&self, key: WaitKey, timed_out: bool) -> Effects<T> {
+    /// A waiter's future was dropped. A connection granted to it in the
+    /// meantime is passed on.
+    pub(crate) fn cancel(&self, key: WaitKey) -> Effects<T> {
         let mut fx = Effects::default();
         let mut s = self.state.lock();
-        if timed_out {
-            s.counters.timeouts += 1;
-        } else {
+        if matches!(s.waiters.node(key).slot, Slot::Waiting { .. }) {
             s.counters.cancelled_waits += 1;
+            drop(s.waiters.unlink(key.idx));
+            s.waiters.free_node(key.idx);
+            return fx;
         }
         let node = s.waiters.node(key);
         match std::mem::replace(&mut node.slot, Slot::Free { next_free: NIL }) {
-            Slot::Waiting { prev, next, waker } => {
-                node.slot = Slot::Waiting { prev, next, waker };
-                drop(s.waiters.unlink(key.idx));
-                s.waiters.free_node(key.idx);
-            }
+            Slot::Waiting { .. } => unreachable!("handled above"),
             Slot::Ready(grant) => {
                 s.waiters.free_node(key.idx);
                 if let Grant::Conn(conn) = grant {
+                    s.counters.cancelled_waits += 1;
                     s.in_use -= 1;
                     s.counters.released += 1;
                     // It was never used: the next waiter or the idle list
@@ -549,6 +559,25 @@ impl<T> Core<T> {
             fx.drained = s.drained();
         }
         (retry, fx)
+    }
+
+    /// Times out every waiter whose deadline is at or before `now`; returns
+    /// their wakers. One pass over the queue, only when someone waits.
+    pub(crate) fn expire(&self, now: u64) -> Vec<Waker> {
+        let mut s = self.state.lock();
+        let mut wakers = Vec::new();
+        let mut idx = s.waiters.head;
+        while idx != NIL {
+            let Slot::Waiting { next, deadline, .. } = s.waiters.nodes[idx as usize].slot else {
+                unreachable!("queued node not waiting")
+            };
+            if deadline <= now {
+                wakers.extend(s.waiters.grant(idx, Grant::TimedOut));
+                s.counters.timeouts += 1;
+            }
+            idx = next;
+        }
+        wakers
     }
 
     /// Reserves slots to bring idle + creating up to `min_idle`.
@@ -694,6 +723,7 @@ mod tests {
 
     mod loom_cancel;
     mod loom_close;
+    mod loom_expire;
     mod loom_handout;
     mod loom_wake;
 }

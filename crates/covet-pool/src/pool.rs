@@ -87,6 +87,8 @@ pub(crate) struct Shared<M: Manager> {
     wait_nanos_max: AtomicU64,
     rng: AtomicU64,
     clock: Clock,
+    /// How often the housekeeper refreshes `clock` and expires waiters.
+    tick: Duration,
 }
 
 /// Stops the housekeeper when the last user handle goes away.
@@ -232,6 +234,7 @@ impl<M: Manager> PoolBuilder<M> {
         let seed = Instant::now().elapsed().as_nanos() as u64
             ^ (std::ptr::from_ref(&runtime) as usize as u64).rotate_left(17)
             ^ 0x9E37_79B9_7F4A_7C15;
+        let tick = clock_tick(&self.config);
         let shared = Arc::new(Shared {
             core: Core::new(self.config.max_size),
             metrics: Metrics::new(&self.config.name),
@@ -255,6 +258,7 @@ impl<M: Manager> PoolBuilder<M> {
                 origin: Instant::now(),
                 ms: AtomicU64::new(0),
             },
+            tick,
         });
         let warm = shared.core.reserve_min_idle(shared.config.min_idle);
         for _ in 0..warm {
@@ -379,7 +383,6 @@ impl<M: Manager> Pool<M> {
 struct Wait<'a, M: Manager> {
     shared: &'a Arc<Shared<M>>,
     key: Option<WaitKey>,
-    timed_out: bool,
 }
 
 impl<M: Manager> Future for Wait<'_, M> {
@@ -398,7 +401,7 @@ impl<M: Manager> Future for Wait<'_, M> {
 impl<M: Manager> Drop for Wait<'_, M> {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
-            let fx = self.shared.core.cancel(key, self.timed_out);
+            let fx = self.shared.core.cancel(key);
             Shared::apply(self.shared, fx);
         }
     }
@@ -411,8 +414,11 @@ impl<M: Manager> Shared<M> {
     ) -> Result<Pooled<M>, PoolError<M::Error>> {
         let cfg = &this.config;
         let mut started: Option<Instant> = None;
+        // The housekeeper times waiters out at this coarse-clock deadline,
+        // rounded up a tick so no wait is cut short; no timer per wait.
+        let deadline = this.clock.coarse() + ms(cfg.acquire_timeout) + ms(this.tick) + 1;
         loop {
-            let conn = match this.core.acquire() {
+            let conn = match this.core.acquire(deadline) {
                 Acquire::Ready(conn) => conn,
                 Acquire::Closed => return Err(PoolError::Closed),
                 Acquire::Wait { key, creates } => {
@@ -420,26 +426,19 @@ impl<M: Manager> Shared<M> {
                         Self::spawn_create(this);
                     }
                     let start = *started.get_or_insert_with(Instant::now);
-                    let mut wait = Wait {
+                    let grant = Wait {
                         shared: this,
                         key: Some(key),
-                        timed_out: false,
-                    };
-                    let sleep = tokio::time::sleep_until(start + cfg.acquire_timeout);
-                    tokio::pin!(sleep);
-                    let grant = tokio::select! {
-                        biased;
-                        grant = &mut wait => grant,
-                        () = &mut sleep => {
-                            wait.timed_out = true;
-                            drop(wait);
-                            return Err(this.timeout_error(start));
-                        }
-                    };
+                    }
+                    .await;
+                    if let Grant::TimedOut = grant {
+                        return Err(this.timeout_error(start));
+                    }
                     this.record_wait(start.elapsed());
                     match grant {
                         Grant::Conn(conn) => conn,
                         Grant::Closed => return Err(PoolError::Closed),
+                        Grant::TimedOut => unreachable!("handled above"),
                     }
                 }
             };
@@ -667,7 +666,7 @@ impl<M: Manager> Shared<M> {
     async fn housekeeper(this: Arc<Self>) {
         let cfg = &this.config;
         let every = ms(cfg.housekeeping_interval);
-        let mut tick = tokio::time::interval(clock_tick(cfg));
+        let mut tick = tokio::time::interval(this.tick);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last = 0;
         loop {
@@ -676,6 +675,9 @@ impl<M: Manager> Shared<M> {
                 () = this.shutdown.notified() => break,
             }
             let now = this.clock.exact();
+            for w in this.core.expire(now) {
+                w.wake();
+            }
             if now.saturating_sub(last) < every {
                 continue;
             }
@@ -754,10 +756,10 @@ impl<M: Manager> Shared<M> {
     }
 }
 
-/// How often the coarse clock is refreshed: a tenth of the shortest window
-/// it measures, between 1 ms and 100 ms.
+/// How often the coarse clock is refreshed and waiters are timed out: a
+/// tenth of the shortest window it measures, between 1 ms and 100 ms.
 fn clock_tick(cfg: &PoolConfig) -> Duration {
-    let mut shortest = cfg.housekeeping_interval;
+    let mut shortest = cfg.housekeeping_interval.min(cfg.acquire_timeout);
     if cfg.validate_on_checkout && !cfg.validation_skip_window.is_zero() {
         shortest = shortest.min(cfg.validation_skip_window);
     }

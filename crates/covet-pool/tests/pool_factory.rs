@@ -48,7 +48,11 @@ async fn always_failing_factory_returns_the_last_error_after_the_timeout() {
     let t0 = Instant::now();
     let err = pool.get().await.expect_err("nothing can be created");
     let waited = t0.elapsed();
-    assert!(waited >= Duration::from_secs(2) && waited < Duration::from_millis(2100));
+    // Timeouts fire on the housekeeper's tick (50 ms here), never early.
+    assert!(
+        waited >= Duration::from_secs(2) && waited <= Duration::from_millis(2150),
+        "{waited:?}"
+    );
     let attempts = knobs.creates.load(Ordering::SeqCst);
     assert!(attempts > 1, "retried: {attempts}");
     match &err {

@@ -29,7 +29,7 @@ pub(super) fn apply(fx: Effects<usize>) {
 /// Acquires, waiting if needed; `None` when the pool closed. Creates the
 /// core asks for are completed inline with `next_id`.
 pub(super) fn acquire(core: &Core<usize>, next_id: usize) -> Option<usize> {
-    match core.acquire() {
+    match core.acquire(u64::MAX) {
         Acquire::Ready(c) => Some(c),
         Acquire::Closed => None,
         Acquire::Wait { key, creates } => {
@@ -38,7 +38,22 @@ pub(super) fn acquire(core: &Core<usize>, next_id: usize) -> Option<usize> {
             }
             match loom::future::block_on(poll_fn(|cx| core.poll_wait(key, cx.waker()))) {
                 Grant::Conn(c) => Some(c),
-                Grant::Closed => None,
+                Grant::Closed | Grant::TimedOut => None,
+            }
+        }
+    }
+}
+
+/// Acquires with a deadline; `Err(())` when it timed out.
+pub(super) fn acquire_until(core: &Core<usize>, deadline: u64) -> Result<usize, ()> {
+    match core.acquire(deadline) {
+        Acquire::Ready(c) => Ok(c),
+        Acquire::Closed => Err(()),
+        Acquire::Wait { key, creates } => {
+            assert_eq!(creates, 0, "models using deadlines start full");
+            match loom::future::block_on(poll_fn(|cx| core.poll_wait(key, cx.waker()))) {
+                Grant::Conn(c) => Ok(c),
+                Grant::Closed | Grant::TimedOut => Err(()),
             }
         }
     }
@@ -47,16 +62,16 @@ pub(super) fn acquire(core: &Core<usize>, next_id: usize) -> Option<usize> {
 /// Enqueues (or takes an idle connection), polls once, then gives up.
 /// Returns the connection if it was handed over before giving up.
 pub(super) fn acquire_then_cancel(core: &Core<usize>) -> Option<usize> {
-    match core.acquire() {
+    match core.acquire(u64::MAX) {
         Acquire::Ready(c) => Some(c),
         Acquire::Closed => None,
         Acquire::Wait { key, creates } => {
             assert_eq!(creates, 0, "models using cancel start full");
             match core.poll_wait(key, Waker::noop()) {
                 std::task::Poll::Ready(Grant::Conn(c)) => Some(c),
-                std::task::Poll::Ready(Grant::Closed) => None,
+                std::task::Poll::Ready(Grant::Closed | Grant::TimedOut) => None,
                 std::task::Poll::Pending => {
-                    apply(core.cancel(key, false));
+                    apply(core.cancel(key));
                     None
                 }
             }
