@@ -85,6 +85,10 @@ pub struct Args {
     /// circuit-breaker layers.
     #[arg(long)]
     no_layers: bool,
+    /// Statements slower than this (service time) count as slow in the
+    /// slow-query log layer.
+    #[arg(long, default_value = "100ms", value_parser = duration)]
+    slow: Duration,
     /// Progress output: `auto` (a live line on a terminal, plain lines
     /// otherwise), `line`, `plain` or `none`.
     #[arg(long, default_value = "auto", value_parser = ["auto", "line", "plain", "none"])]
@@ -219,7 +223,7 @@ pub async fn run(args: Args) -> Result<(), Failure> {
     let stack = if args.no_layers {
         layers::Stack::bare(Arc::clone(&adapter))
     } else {
-        layers::Stack::resilient(Arc::clone(&adapter))?
+        layers::Stack::resilient(Arc::clone(&adapter), args.slow)?
     };
     let runner_adapter: Arc<dyn Adapter> = stack.adapter();
     eprintln!(

@@ -11,6 +11,7 @@ use covet::{
     Transaction, TxOptions, Value,
 };
 use covet_loadtest::LayerReport;
+use covet_monitor::{PlanCapture, SlowLogAdapter, SlowQueryLogger};
 use covet_resilience::{
     BreakerAdapter, BreakerState, CircuitBreaker, Retry, RetryPolicy, StateChange,
 };
@@ -90,6 +91,7 @@ pub struct Stack {
     outer: Option<Arc<Counting>>,
     below_retry: Option<Arc<Counting>>,
     openings: Arc<AtomicU64>,
+    slow: Option<(Arc<SlowQueryLogger>, std::time::Duration)>,
 }
 
 impl Stack {
@@ -101,12 +103,24 @@ impl Stack {
             outer: None,
             below_retry: None,
             openings: Arc::new(AtomicU64::new(0)),
+            slow: None,
         }
     }
 
     /// Retry (covet-resilience's default policy: 3 attempts, only what is
-    /// safe to repeat) over a circuit breaker over `backend`.
-    pub fn resilient(backend: Arc<dyn Adapter>) -> Result<Self> {
+    /// safe to repeat) over a circuit breaker over covet-monitor's slow-query
+    /// log (statements over `slow`, plans not captured) over `backend`.
+    pub fn resilient(backend: Arc<dyn Adapter>, slow: std::time::Duration) -> Result<Self> {
+        let logger = Arc::new(
+            SlowQueryLogger::builder()
+                .threshold(slow)
+                .plan_capture(PlanCapture::disabled())
+                .build(),
+        );
+        let backend: Arc<dyn Adapter> = Arc::new(SlowLogAdapter::new(
+            backend,
+            Arc::clone(&logger) as Arc<dyn covet_monitor::SlowLog>,
+        ));
         let openings = Arc::new(AtomicU64::new(0));
         let counter = Arc::clone(&openings);
         let breaker = CircuitBreaker::builder()
@@ -127,10 +141,16 @@ impl Stack {
         let outer = Counting::new(retry);
         Ok(Stack {
             top: Arc::clone(&outer) as Arc<dyn Adapter>,
-            names: vec!["retry".into(), "circuit breaker".into(), "adapter".into()],
+            names: vec![
+                "retry".into(),
+                "circuit breaker".into(),
+                "slow-query log".into(),
+                "adapter".into(),
+            ],
             outer: Some(outer),
             below_retry: Some(below_retry),
             openings,
+            slow: Some((logger, slow)),
         })
     }
 
@@ -149,7 +169,10 @@ impl Stack {
             stack: self.names.clone(),
             retries,
             breaker_openings: self.openings.load(Ordering::Relaxed),
-            ..LayerReport::default()
+            slow_statements: self.slow.as_ref().map_or(0, |(log, _)| {
+                log.snapshot().fingerprints.iter().map(|f| f.calls).sum()
+            }),
+            slow_threshold_ms: self.slow.as_ref().map(|(_, t)| t.as_secs_f64() * 1e3),
         }
     }
 }
