@@ -282,3 +282,39 @@ async fn schema_introspection() {
     assert_eq!(fk.referenced_columns, ["id"]);
     assert_eq!(s.table("pt").unwrap().primary_key, ["a", "b"]);
 }
+
+async fn prepares(a: &impl Adapter) -> i64 {
+    let rows = a
+        .query(&Statement::new(
+            "SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS \
+             WHERE VARIABLE_NAME = 'COM_STMT_PREPARE'",
+        ))
+        .await
+        .unwrap();
+    rows.rows[0].get::<String>(0).unwrap().parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prepared_statements_are_cached_per_connection() {
+    let Some(server) = server_url() else { return };
+    let db = TestDb::create(&server).await;
+    // Cached (the default, 100): ten runs of one statement prepare it once.
+    // Uncached: every run prepares, and so does each status query.
+    for (size, expected) in [(None, 1), (Some("0"), 11)] {
+        let mut params = vec![("max_connections", "1")];
+        if let Some(size) = size {
+            params.push(("statement_cache_size", size));
+        }
+        let a = db.adapter(&params).await;
+        let before = prepares(&a).await;
+        for i in 0..10_i64 {
+            let rows = a
+                .query(&Statement::new("SELECT $1 + 1").bind(i))
+                .await
+                .unwrap();
+            assert_eq!(rows.rows[0].get::<i64>(0).unwrap(), i + 1);
+        }
+        let after = prepares(&a).await;
+        assert_eq!(after - before, expected, "statement_cache_size={size:?}");
+    }
+}

@@ -37,6 +37,7 @@ async fn refused_connection_is_one_line() {
         .parse()
         .unwrap();
     let e = MySqlAdapter::connect(&url).await.unwrap_err();
+    eprintln!("refused: {e}");
     assert_eq!(e.kind(), ErrorKind::Connection, "{e:?}");
     one_line(&e);
     let s = format!("{e} {e:?}");
@@ -60,6 +61,7 @@ async fn wrong_password_and_unknown_database() {
     .parse()
     .unwrap();
     let e = MySqlAdapter::connect(&wrong).await.unwrap_err();
+    eprintln!("wrong password: {e}");
     let _ = c.query_drop(format!("DROP USER '{user}'@'%'")).await;
     let _ = c.disconnect().await;
     assert_eq!(e.kind(), ErrorKind::Auth, "{e:?}");
@@ -71,6 +73,7 @@ async fn wrong_password_and_unknown_database() {
 
     let missing = server.with_database("covet_no_such_db_here");
     let e = MySqlAdapter::connect(&missing).await.unwrap_err();
+    eprintln!("unknown database: {e}");
     assert_eq!(e.kind(), ErrorKind::Config, "{e:?}");
     assert!(e.message().contains("covet_no_such_db_here"), "{e}");
     one_line(&e);
@@ -86,12 +89,23 @@ async fn ssl_modes_against_a_server_without_tls() {
     assert_eq!(e.kind(), ErrorKind::Connection, "{e:?}");
     assert_eq!(e.retry_class(), RetryClass::Never);
     assert!(e.message().contains("TLS"), "{e}");
+    eprintln!("sslmode=require: {e}");
     one_line(&e);
     // ...and so must verify-full.
     let e = MySqlAdapter::connect(&server.with_param("sslmode", "verify-full"))
         .await
         .unwrap_err();
     assert!(e.message().contains("TLS"), "{e}");
+    // A CA file that is not there is a configuration error.
+    let e = MySqlAdapter::connect(
+        &server
+            .with_param("sslmode", "verify-full")
+            .with_param("ssl_ca", "/nonexistent/ca.pem"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config, "{e:?}");
+    assert!(e.message().contains("/nonexistent/ca.pem"), "{e}");
     // prefer falls back to a plain connection; disable never tries TLS.
     for mode in ["prefer", "disable"] {
         let a = MySqlAdapter::connect(&server.with_param("sslmode", mode))
