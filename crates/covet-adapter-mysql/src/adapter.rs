@@ -195,7 +195,7 @@ impl Adapter for MySqlAdapter {
             &self.shared.canceller,
             &mut *conn,
             self.shared.timeout_for(stmt),
-            |c| run_query(c, &prepared.sql, prepared.params)
+            |c, p| run_query(c, p, &prepared.sql, prepared.params)
         )
     }
 
@@ -206,7 +206,7 @@ impl Adapter for MySqlAdapter {
             &self.shared.canceller,
             &mut *conn,
             self.shared.timeout_for(stmt),
-            |c| run_start_stream(c, &prepared.sql, prepared.params)
+            |c, p| run_start_stream(c, p, &prepared.sql, prepared.params)
         )?;
         let state = RowStreamState {
             conn,
@@ -403,8 +403,8 @@ async fn tx_execute(
 async fn tx_query(shared: &Shared, conn: &mut MySqlConnection, stmt: &Statement) -> Result<Rows> {
     tx_ready(shared, conn).await?;
     let prepared = prepare(stmt)?;
-    guarded_op!(&shared.canceller, conn, shared.timeout_for(stmt), |c| {
-        run_query(c, &prepared.sql, prepared.params)
+    guarded_op!(&shared.canceller, conn, shared.timeout_for(stmt), |c, p| {
+        run_query(c, p, &prepared.sql, prepared.params)
     })
 }
 
@@ -419,7 +419,7 @@ async fn tx_stream<'a>(
         &shared.canceller,
         &mut *conn,
         shared.timeout_for(stmt),
-        |c| { run_start_stream(c, &prepared.sql, prepared.params) }
+        |c, p| { run_start_stream(c, p, &prepared.sql, prepared.params) }
     )?;
     let state = RowStreamState {
         conn,

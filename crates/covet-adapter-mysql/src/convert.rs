@@ -36,7 +36,7 @@ pub(crate) enum Kind {
 #[derive(Debug, Clone)]
 pub(crate) struct Plan {
     pub(crate) columns: Arc<Columns>,
-    kinds: Vec<Kind>,
+    kinds: Arc<[Kind]>,
 }
 
 impl Plan {
@@ -50,7 +50,7 @@ impl Plan {
         }
         Plan {
             columns: Columns::new(meta),
-            kinds,
+            kinds: kinds.into(),
         }
     }
 

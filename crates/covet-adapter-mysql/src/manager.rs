@@ -34,6 +34,8 @@ pub struct MySqlConnection {
     /// A savepoint dropped without commit or rollback, to roll back to
     /// before the transaction's next statement.
     pub(crate) pending_sp_rollback: Option<u32>,
+    /// Result plans of recent queries.
+    pub(crate) plans: crate::ops::PlanCache,
 }
 
 impl std::fmt::Debug for MySqlConnection {
@@ -221,6 +223,7 @@ impl MySqlManager {
             busy: false,
             sp_depth: 0,
             pending_sp_rollback: None,
+            plans: crate::ops::PlanCache::default(),
         })
     }
 }

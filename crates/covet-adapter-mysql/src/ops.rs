@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::future::Future;
 use std::ops::DerefMut;
+use std::sync::Arc;
 use std::time::Duration;
 
 use covet_core::{Dialect, Error, ErrorKind, ExecResult, Result, Row, Rows, Statement, Value};
@@ -87,21 +88,50 @@ async fn start(
     conn: &mut Conn,
     sql: &str,
     params: Vec<mysql_async::Value>,
-) -> Result<(Proto, Plan, ExecResult), OpError> {
+) -> Result<(Proto, Option<Arc<[mysql_async::Column]>>, ExecResult), OpError> {
     let no_params = params.is_empty();
     match conn.exec_iter(sql, params_of(params)).await {
         Ok(qr) => {
-            let plan = Plan::new(qr.columns_ref());
             let exec = exec_result(qr.affected_rows(), qr.last_insert_id());
-            Ok((Proto::Binary, plan, exec))
+            Ok((Proto::Binary, qr.columns(), exec))
         }
         Err(e) if no_params && unsupported_in_ps(&e) => {
             let qr = conn.query_iter(sql).await?;
-            let plan = Plan::new(qr.columns_ref());
             let exec = exec_result(qr.affected_rows(), qr.last_insert_id());
-            Ok((Proto::Text, plan, exec))
+            Ok((Proto::Text, qr.columns(), exec))
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Result plans of recent statements on one connection, keyed by the
+/// driver's column metadata. MariaDB lets a cached prepared statement skip
+/// resending its metadata, and the driver then hands back the same shared
+/// columns, so a repeated query reuses its plan instead of rebuilding the
+/// column names and types for every call.
+#[derive(Default)]
+pub(crate) struct PlanCache {
+    entries: Vec<(Arc<[mysql_async::Column]>, Plan)>,
+}
+
+const PLAN_CACHE_SIZE: usize = 32;
+
+impl PlanCache {
+    fn plan(&mut self, columns: Option<Arc<[mysql_async::Column]>>) -> Plan {
+        let Some(columns) = columns else {
+            return Plan::new(&[]);
+        };
+        if let Some((_, plan)) = self.entries.iter().find(|(c, _)| Arc::ptr_eq(c, &columns)) {
+            return plan.clone();
+        }
+        let plan = Plan::new(&columns);
+        if self.entries.len() >= PLAN_CACHE_SIZE {
+            self.entries.remove(0);
+        }
+        // Holding the Arc keeps its address from being reused by other
+        // metadata while the entry lives.
+        self.entries.push((columns, plan.clone()));
+        plan
     }
 }
 
@@ -156,10 +186,12 @@ pub(crate) async fn run_execute(
 /// fails the query after the rest is read, so the connection stays clean.
 pub(crate) async fn run_query(
     conn: &mut Conn,
+    plans: &mut PlanCache,
     sql: &str,
     params: Vec<mysql_async::Value>,
 ) -> Result<Rows, OpError> {
-    let (proto, plan, _) = start(conn, sql, params).await?;
+    let (proto, columns, _) = start(conn, sql, params).await?;
+    let plan = plans.plan(columns);
     let mut rows = Vec::new();
     let mut failed = None;
     while let Some(raw) = next_row(conn, proto).await? {
@@ -183,11 +215,12 @@ pub(crate) async fn run_query(
 /// Starts a query whose rows are then read one by one by [`RowStreamState`].
 pub(crate) async fn run_start_stream(
     conn: &mut Conn,
+    plans: &mut PlanCache,
     sql: &str,
     params: Vec<mysql_async::Value>,
 ) -> Result<(Proto, Plan), OpError> {
-    let (proto, plan, _) = start(conn, sql, params).await?;
-    Ok((proto, plan))
+    let (proto, columns, _) = start(conn, sql, params).await?;
+    Ok((proto, plans.plan(columns)))
 }
 
 /// Runs text-protocol commands (BEGIN, SAVEPOINT, ...).
@@ -296,12 +329,17 @@ pub(crate) fn broken_tx() -> Error {
 /// marking it busy while the statement is in flight, so a dropped future
 /// leaves it marked for discard.
 macro_rules! guarded_op {
-    ($canceller:expr, $conn:expr, $timeout:expr, |$c:ident| $body:expr) => {{
+    ($canceller:expr, $conn:expr, $timeout:expr, |$c:ident| $body:expr) => {
+        $crate::ops::guarded_op!($canceller, $conn, $timeout, |$c, _plans| $body)
+    };
+    ($canceller:expr, $conn:expr, $timeout:expr, |$c:ident, $p:ident| $body:expr) => {{
         let conn: &mut $crate::manager::MySqlConnection = $conn;
         conn.busy = true;
         let id = conn.id;
         let (result, clean) = {
             let $c: &mut mysql_async::Conn = &mut conn.conn;
+            #[allow(unused_variables)]
+            let $p: &mut $crate::ops::PlanCache = &mut conn.plans;
             let fut = $body;
             $crate::ops::guarded($canceller, id, $timeout, fut).await
         };

@@ -38,7 +38,7 @@ async fn q(shared: &Shared, conn: &mut MySqlConnection, sql: &str) -> Result<Row
         &shared.canceller,
         &mut *conn,
         shared.default_timeout(),
-        |c| { run_query(c, sql, Vec::new()) }
+        |c, p| { run_query(c, p, sql, Vec::new()) }
     )
 }
 

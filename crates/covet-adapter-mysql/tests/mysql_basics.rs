@@ -318,3 +318,33 @@ async fn prepared_statements_are_cached_per_connection() {
         assert_eq!(after - before, expected, "statement_cache_size={size:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn result_metadata_is_reused_until_the_table_changes() {
+    let Some(server) = server_url() else { return };
+    let db = TestDb::create(&server).await;
+    let a = db.adapter(&[("max_connections", "1")]).await;
+    a.execute(&Statement::new(
+        "CREATE TABLE t (id INT PRIMARY KEY, a INT)",
+    ))
+    .await
+    .unwrap();
+    a.execute(&Statement::new("INSERT INTO t VALUES (1, 2)"))
+        .await
+        .unwrap();
+    let q = || Statement::new("SELECT * FROM t WHERE id = $1").bind(1_i32);
+    let r1 = a.query(&q()).await.unwrap();
+    let r2 = a.query(&q()).await.unwrap();
+    assert_eq!(r1.columns.len(), 2);
+    // MariaDB skips resending the metadata of a cached statement; the
+    // adapter then shares one column list between calls.
+    assert!(std::sync::Arc::ptr_eq(&r1.columns, &r2.columns));
+    a.execute(&Statement::new(
+        "ALTER TABLE t ADD COLUMN b VARCHAR(10) DEFAULT 'x'",
+    ))
+    .await
+    .unwrap();
+    let r3 = a.query(&q()).await.unwrap();
+    assert_eq!(r3.columns.len(), 3, "{:?}", r3.columns);
+    assert_eq!(r3.rows[0].get::<String>("b").unwrap(), "x");
+}
