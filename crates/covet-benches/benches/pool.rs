@@ -200,6 +200,8 @@ struct Cell {
 struct Run {
     ops_per_sec: f64,
     p99: Duration,
+    /// Share of tasks that completed at least one cycle while measured.
+    served: f64,
 }
 
 async fn run_once(subject: &Subject, cell: &Cell, measure: Duration) -> Run {
@@ -247,15 +249,18 @@ async fn run_once(subject: &Subject, cell: &Cell, measure: Duration) -> Run {
     phase.store(STOP, Ordering::Relaxed);
     let elapsed = t0.elapsed();
     let mut total = 0u64;
+    let mut served = 0u32;
     let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 2).expect("bounds");
     for t in tasks {
         let (c, h) = t.await.expect("bench task panicked");
         total += c;
+        served += u32::from(c > 0);
         hist.add(h).expect("same bounds");
     }
     Run {
         ops_per_sec: total as f64 / elapsed.as_secs_f64(),
         p99: Duration::from_nanos(hist.value_at_quantile(0.99)),
+        served: f64::from(served) / f64::from(cell.n),
     }
 }
 
@@ -277,13 +282,27 @@ async fn run_cell(
     }
     let mut ops: [Vec<f64>; 3] = Default::default();
     let mut p99: [Vec<f64>; 3] = Default::default();
+    let mut served: [Vec<f64>; 3] = Default::default();
     for rep in 0..reps {
         for i in 0..3 {
             let kind = (rep + i) % 3;
             let r = run_once(&subjects[kind], cell, measure).await;
             ops[kind].push(r.ops_per_sec);
             p99[kind].push(r.p99.as_secs_f64());
+            served[kind].push(r.served);
         }
+    }
+    if cell.n >= 8 * cell.m {
+        let pct = |k: usize| median(served[k].clone()) * 100.0;
+        notes.push(format!(
+            "fairness M={} N={} hold={:?}: tasks served at least once per run: covet {:.0}%, deadpool {:.0}%, bb8 {:.0}%",
+            cell.m,
+            cell.n,
+            cell.hold,
+            pct(0),
+            pct(1),
+            pct(2)
+        ));
     }
     if cell.cancel_pct > 0 {
         for (kind, s) in subjects.iter().enumerate() {
