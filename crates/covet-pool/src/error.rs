@@ -13,7 +13,10 @@ pub enum PoolError<E> {
         waited: Duration,
         /// The last real error from `Manager::create` (wrong password,
         /// connection refused, ...) when creates were failing; `None` when
-        /// the pool was simply busy.
+        /// the pool was simply busy. Errors are not `Clone`, so one error
+        /// goes to one caller: when several time out together, the first
+        /// takes it and the others get the next failure's error, or `None`.
+        /// A successful create clears it.
         last_error: Option<E>,
     },
     /// The pool was closed.

@@ -42,6 +42,14 @@ pub struct Knobs {
     pub validate_delay: Mutex<Duration>,
     /// Connections reporting broken.
     pub broken: Mutex<Vec<u64>>,
+    /// Connections that need a reset on return.
+    pub dirty: Mutex<Vec<u64>>,
+    /// reset() calls so far.
+    pub resets: AtomicU64,
+    /// reset() fails.
+    pub fail_reset: AtomicBool,
+    /// reset() waits this long (tokio time).
+    pub reset_delay: Mutex<Duration>,
 }
 
 /// One connection: an id; dropping it decrements `live`.
@@ -112,5 +120,22 @@ impl Manager for TestManager {
 
     fn has_broken(&self, conn: &mut TestConn) -> bool {
         self.knobs.broken.lock().unwrap().contains(&conn.id)
+    }
+
+    fn needs_reset(&self, conn: &TestConn) -> bool {
+        self.knobs.dirty.lock().unwrap().contains(&conn.id)
+    }
+
+    async fn reset(&self, conn: &mut TestConn) -> Result<(), TestError> {
+        self.knobs.resets.fetch_add(1, Ordering::SeqCst);
+        let delay = *self.knobs.reset_delay.lock().unwrap();
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        if self.knobs.fail_reset.load(Ordering::SeqCst) {
+            return Err(TestError::Invalid);
+        }
+        self.knobs.dirty.lock().unwrap().retain(|id| *id != conn.id);
+        Ok(())
     }
 }
