@@ -227,7 +227,9 @@ impl<M: Manager> PoolBuilder<M> {
 
     /// Validates the configuration and starts the pool: `min_idle`
     /// connections are opened in the background and the housekeeper starts.
-    /// Must be called inside a tokio runtime.
+    /// Must be called inside a tokio runtime; the pool's background work
+    /// (creates, resets, the housekeeper that also times out waiters) runs
+    /// on that runtime, so it must outlive the pool's use.
     pub fn build(self) -> Result<Pool<M>, ConfigError> {
         self.config.validate()?;
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| ConfigError::NoRuntime)?;

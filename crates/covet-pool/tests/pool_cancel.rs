@@ -118,7 +118,14 @@ async fn dropped_while_creating_connection_goes_idle() {
             .await
             .is_err()
     );
-    sleep(Duration::from_secs(2)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while pool.state().creating > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "create never finished"
+        );
+        sleep(Duration::from_millis(10)).await;
+    }
     let s = pool.stats();
     assert_eq!((s.state.idle, s.state.size, s.state.creating), (1, 1, 0));
     assert_eq!(knobs.live.load(Ordering::SeqCst), 1);
