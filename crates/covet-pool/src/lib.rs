@@ -57,7 +57,7 @@ pub use crate::config::{ConfigError, PoolConfig};
 pub use crate::core::CloseReason;
 pub use crate::error::{CloseError, PoolError};
 pub use crate::manager::Manager;
-pub use crate::metrics::{State, Stats, names as metric_names};
+pub use crate::metrics::{State, Stats, WAIT_BUCKETS, names as metric_names};
 pub use crate::pool::{LeakHook, Pool, PoolBuilder, Pooled};
 
 /// The README's example, compiled and run as a doc test.

@@ -5,6 +5,37 @@ use std::time::Duration;
 use metrics::{Counter, Gauge, Histogram};
 
 use crate::core::{CloseReason, Counters, Gauges};
+use crate::loom::sync::atomic::{AtomicU64, Ordering};
+
+/// Buckets of the wait-time histogram: bucket `i` counts waits shorter than
+/// 2^i microseconds; the last counts the rest (over about 67 s).
+pub const WAIT_BUCKETS: usize = 28;
+
+/// Wait times, recorded lock-free as waits finish.
+pub(crate) struct WaitHistogram {
+    buckets: [AtomicU64; WAIT_BUCKETS],
+    total_nanos: AtomicU64,
+    max_nanos: AtomicU64,
+}
+
+impl WaitHistogram {
+    pub(crate) fn new() -> Self {
+        Self {
+            buckets: std::array::from_fn(|_| AtomicU64::new(0)),
+            total_nanos: AtomicU64::new(0),
+            max_nanos: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn record(&self, waited: Duration) {
+        let nanos = u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX);
+        let micros = nanos / 1000;
+        let idx = (64 - micros.leading_zeros() as usize).min(WAIT_BUCKETS - 1);
+        self.buckets[idx].fetch_add(1, Ordering::Relaxed);
+        self.total_nanos.fetch_add(nanos, Ordering::Relaxed);
+        self.max_nanos.fetch_max(nanos, Ordering::Relaxed);
+    }
+}
 
 /// Metric names. Every metric carries a `pool` label (the configured name);
 /// `covet_pool_connections_closed_total` also carries `reason`
@@ -83,7 +114,7 @@ impl From<Gauges> for State {
 /// A snapshot of the pool's counters, taken under the pool's lock so they
 /// agree with each other and with [`Stats::state`]:
 /// `created - closed == state.size` and `acquired - released == state.in_use`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
     /// Occupancy at the time of the snapshot.
@@ -115,10 +146,11 @@ pub struct Stats {
     /// Longest single wait.
     pub wait_time_max: Duration,
     closed_by_reason: [u64; CloseReason::ALL.len()],
+    wait_buckets: [u64; WAIT_BUCKETS],
 }
 
 impl Stats {
-    pub(crate) fn new(g: Gauges, c: &Counters, wait_total: Duration, wait_max: Duration) -> Self {
+    pub(crate) fn new(g: Gauges, c: &Counters, waits: &WaitHistogram) -> Self {
         Stats {
             state: g.into(),
             created: c.created,
@@ -132,10 +164,25 @@ impl Stats {
             create_retries: c.create_retries,
             validation_failures: c.validation_failures,
             leaks_detected: c.leaks_detected,
-            wait_time_total: wait_total,
-            wait_time_max: wait_max,
+            wait_time_total: Duration::from_nanos(waits.total_nanos.load(Ordering::Relaxed)),
+            wait_time_max: Duration::from_nanos(waits.max_nanos.load(Ordering::Relaxed)),
             closed_by_reason: c.closed,
+            wait_buckets: std::array::from_fn(|i| waits.buckets[i].load(Ordering::Relaxed)),
         }
+    }
+
+    /// The wait-time histogram: `(upper bound, count)` per bucket, the
+    /// bounds doubling from 1 us; the last bound is `Duration::MAX`. Counts
+    /// every acquire that queued and was served (not timeouts).
+    pub fn wait_histogram(&self) -> impl Iterator<Item = (Duration, u64)> + '_ {
+        self.wait_buckets.iter().enumerate().map(|(i, &n)| {
+            let bound = if i + 1 == WAIT_BUCKETS {
+                Duration::MAX
+            } else {
+                Duration::from_micros(1 << i)
+            };
+            (bound, n)
+        })
     }
 
     /// Connections closed for one reason.

@@ -17,7 +17,7 @@ use crate::error::{CloseError, PoolError};
 use crate::loom::sync::atomic::{AtomicU64, Ordering};
 use crate::loom::sync::{Arc, Mutex};
 use crate::manager::Manager;
-use crate::metrics::{Metrics, State, Stats};
+use crate::metrics::{Metrics, State, Stats, WaitHistogram};
 
 /// A connection with the pool's bookkeeping. Times are [`Clock`] ticks.
 pub(crate) struct Conn<C> {
@@ -83,8 +83,7 @@ pub(crate) struct Shared<M: Manager> {
     metrics: Metrics,
     leaks: Option<Mutex<LeakTable>>,
     leak_hook: Option<LeakHook>,
-    wait_nanos_total: AtomicU64,
-    wait_nanos_max: AtomicU64,
+    waits: WaitHistogram,
     rng: AtomicU64,
     clock: Clock,
     /// How often the housekeeper refreshes `clock` and expires waiters.
@@ -253,8 +252,7 @@ impl<M: Manager> PoolBuilder<M> {
             last_error: Mutex::new(None),
             drained: Notify::new(),
             shutdown: Notify::new(),
-            wait_nanos_total: AtomicU64::new(0),
-            wait_nanos_max: AtomicU64::new(0),
+            waits: WaitHistogram::new(),
             rng: AtomicU64::new(seed | 1),
             clock: Clock {
                 origin: Instant::now(),
@@ -502,20 +500,13 @@ impl<M: Manager> Shared<M> {
     }
 
     fn record_wait(&self, waited: Duration) {
-        let nanos = u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX);
-        self.wait_nanos_total.fetch_add(nanos, Ordering::Relaxed);
-        self.wait_nanos_max.fetch_max(nanos, Ordering::Relaxed);
+        self.waits.record(waited);
         self.metrics.wait_seconds.record(waited.as_secs_f64());
     }
 
     fn stats(&self) -> Stats {
         let (g, c) = self.core.snapshot();
-        Stats::new(
-            g,
-            &c,
-            Duration::from_nanos(self.wait_nanos_total.load(Ordering::Relaxed)),
-            Duration::from_nanos(self.wait_nanos_max.load(Ordering::Relaxed)),
-        )
+        Stats::new(g, &c, &self.waits)
     }
 
     /// Carries out what the core asked for, outside its lock.

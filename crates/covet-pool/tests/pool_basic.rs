@@ -28,6 +28,31 @@ async fn get_reuses_the_most_recently_used_connection() {
     assert_eq!(knobs.live.load(std::sync::atomic::Ordering::SeqCst), 2);
 }
 
+#[tokio::test(start_paused = true)]
+async fn stats_carry_a_wait_time_histogram() {
+    let (m, _) = TestManager::new();
+    let pool = Pool::builder(m).max_size(1).build().unwrap();
+    let held = pool.get().await.unwrap();
+    let p = pool.clone();
+    let waiter = tokio::spawn(async move { drop(p.get().await.unwrap()) });
+    while pool.state().waiters == 0 {
+        tokio::task::yield_now().await;
+    }
+    tokio::time::sleep(Duration::from_millis(3)).await;
+    drop(held);
+    waiter.await.unwrap();
+    let s = pool.stats();
+    let buckets: Vec<_> = s.wait_histogram().collect();
+    assert_eq!(buckets.len(), covet_pool::WAIT_BUCKETS);
+    // The first get waited for its create (no time passes on the paused
+    // clock); the second waited 3 ms, which lands under the 4096 us bound.
+    let (bound, n) = buckets[12];
+    assert_eq!((bound, n), (Duration::from_micros(4096), 1), "{buckets:?}");
+    assert_eq!(buckets.iter().map(|b| b.1).sum::<u64>(), 2);
+    assert_eq!(s.waits, 2);
+    assert!(s.wait_time_max >= Duration::from_millis(3));
+}
+
 #[tokio::test]
 async fn bad_configurations_are_typed_errors() {
     let (m, _) = TestManager::new();
