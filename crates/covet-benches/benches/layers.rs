@@ -152,7 +152,8 @@ async fn pg_pair() -> Res<(Arc<dyn Adapter>, Arc<dyn Adapter>, &'static str)> {
 async fn sqlite_pair() -> Res<(Arc<dyn Adapter>, Arc<dyn Adapter>, &'static str)> {
     let path = std::env::temp_dir().join("covet_layers_bench.db");
     let _ = std::fs::remove_file(&path);
-    let url: DatabaseUrl = format!("sqlite://{}?max_connections={TASKS}", path.display()).parse()?;
+    let url: DatabaseUrl =
+        format!("sqlite://{}?max_connections={TASKS}", path.display()).parse()?;
     let setup = covet_adapter_sqlite::SqliteAdapter::connect(&url).await?;
     setup
         .execute(&Statement::new(
@@ -170,7 +171,8 @@ async fn sqlite_pair() -> Res<(Arc<dyn Adapter>, Arc<dyn Adapter>, &'static str)
         )))
         .await?;
     setup.close().await;
-    let bare: Arc<dyn Adapter> = Arc::new(covet_adapter_sqlite::SqliteAdapter::connect(&url).await?);
+    let bare: Arc<dyn Adapter> =
+        Arc::new(covet_adapter_sqlite::SqliteAdapter::connect(&url).await?);
     let other: Arc<dyn Adapter> =
         Arc::new(covet_adapter_sqlite::SqliteAdapter::connect(&url).await?);
     Ok((

@@ -5,6 +5,9 @@
 //!
 //! `cargo bench -p covet-benches --bench micro_layers`
 
+// criterion_group! generates an undocumented function.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,7 +57,9 @@ fn stack(c: &mut Criterion) {
     let full = Stack::new(bare.clone())
         .timeout(Duration::from_secs(5))
         .retry(RetryPolicy::default())
-        .breaker(Arc::new(CircuitBreaker::builder().build().expect("breaker")))
+        .breaker(Arc::new(
+            CircuitBreaker::builder().build().expect("breaker"),
+        ))
         .metrics(MetricsLayer::new())
         .slow_log(Arc::new(SlowQueryLogger::default()))
         .build();
