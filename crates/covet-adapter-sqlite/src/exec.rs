@@ -1,11 +1,13 @@
 //! The blocking side: statements run on a locked `rusqlite::Connection`.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use covet_core::{
     Column, Columns, Dialect, Error, ErrorKind, ExecResult, Result, Row, Rows, Statement, Value,
 };
-use rusqlite::CachedStatement;
+use rusqlite::fallible_streaming_iterator::FallibleStreamingIterator;
+use rusqlite::{CachedStatement, Statement as SqlStatement};
 
 use crate::error::from_rusqlite;
 use crate::value::{ColumnDecoder, Kind, Param};
@@ -15,13 +17,92 @@ use crate::value::{ColumnDecoder, Kind, Param};
 pub(crate) struct Job {
     pub(crate) sql: Arc<str>,
     pub(crate) params: Vec<Value>,
+    cache: Arc<MetaCache>,
+}
+
+/// Entries kept per cache before it is cleared (bounded like the
+/// prepared-statement cache).
+const META_CAPACITY: usize = 512;
+
+/// Per-adapter memo of what repeats for the same SQL text: the `$n`
+/// rewrite and the result's column metadata (names, declared types, read
+/// kinds). Column metadata is checked against the prepared statement on
+/// every use, so a table recreated with other types is noticed.
+type Rewrite = (Arc<str>, Arc<[usize]>);
+
+#[derive(Default)]
+pub(crate) struct MetaCache {
+    rewrites: Mutex<HashMap<Arc<str>, Rewrite>>,
+    columns: Mutex<HashMap<Arc<str>, Arc<ColumnsMeta>>>,
+}
+
+pub(crate) struct ColumnsMeta {
+    decoders: Vec<ColumnDecoder>,
+    columns: Arc<Columns>,
+}
+
+impl MetaCache {
+    fn rewrite(&self, sql: &Arc<str>) -> Rewrite {
+        let mut map = self.rewrites.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(hit) = map.get(sql) {
+            return hit.clone();
+        }
+        let d = Dialect::SQLITE;
+        let entry: Rewrite = (
+            Arc::from(d.rewrite_placeholders(sql).as_ref()),
+            d.placeholder_order(sql).into(),
+        );
+        if map.len() >= META_CAPACITY {
+            map.clear();
+        }
+        map.insert(sql.clone(), entry.clone());
+        entry
+    }
+
+    /// Call after the first step: a cached statement whose table was
+    /// recreated is re-prepared by SQLite at that step, and only then
+    /// reports the new declared types.
+    fn columns(&self, sql: &Arc<str>, st: &SqlStatement<'_>) -> Arc<ColumnsMeta> {
+        let cols = st.columns();
+        let mut map = self.columns.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(hit) = map.get(sql)
+            && hit.decoders.len() == cols.len()
+            && hit
+                .decoders
+                .iter()
+                .zip(&cols)
+                .all(|(d, c)| d.name == c.name() && d.decl == c.decl_type().unwrap_or(""))
+        {
+            return hit.clone();
+        }
+        let decoders: Vec<ColumnDecoder> = cols
+            .iter()
+            .map(|c| ColumnDecoder {
+                name: c.name().to_owned(),
+                decl: c.decl_type().unwrap_or("").to_owned(),
+                kind: Kind::of(c.decl_type()),
+            })
+            .collect();
+        let columns = Columns::new(
+            decoders
+                .iter()
+                .map(|d| Column::new(d.name.clone(), d.decl.clone()))
+                .collect(),
+        );
+        let meta = Arc::new(ColumnsMeta { decoders, columns });
+        if map.len() >= META_CAPACITY {
+            map.clear();
+        }
+        map.insert(sql.clone(), meta.clone());
+        meta
+    }
 }
 
 impl Job {
     /// `$1`-style placeholders become `?` with the parameters repeated per
     /// occurrence (SQLite would read `$1` as a *named* parameter called
     /// "$1", which binds by first appearance and breaks `$2 ... $1`).
-    pub(crate) fn new(stmt: &Statement) -> Result<Job> {
+    pub(crate) fn new(stmt: &Statement, cache: &Arc<MetaCache>) -> Result<Job> {
         let sql = stmt.sql();
         let has_dollar = sql
             .as_bytes()
@@ -31,10 +112,10 @@ impl Job {
             return Ok(Job {
                 sql: stmt.sql_arc().clone(),
                 params: stmt.params().to_vec(),
+                cache: cache.clone(),
             });
         }
-        let d = Dialect::SQLITE;
-        let order = d.placeholder_order(sql);
+        let (rewritten, order) = cache.rewrite(stmt.sql_arc());
         let params = stmt.params();
         let highest = order.iter().max().map_or(0, |m| m + 1);
         if highest != params.len() {
@@ -47,8 +128,9 @@ impl Job {
             ));
         }
         Ok(Job {
-            sql: Arc::from(d.rewrite_placeholders(sql).as_ref()),
+            sql: rewritten,
             params: order.iter().map(|&i| params[i].clone()).collect(),
+            cache: cache.clone(),
         })
     }
 }
@@ -158,25 +240,6 @@ pub(crate) fn execute(db: &mut rusqlite::Connection, job: &Job) -> Result<ExecRe
     })
 }
 
-fn decoders(st: &CachedStatement<'_>) -> (Vec<ColumnDecoder>, Arc<Columns>) {
-    let decoders: Vec<ColumnDecoder> = st
-        .columns()
-        .iter()
-        .map(|c| ColumnDecoder {
-            name: c.name().to_owned(),
-            decl: c.decl_type().unwrap_or("").to_owned(),
-            kind: Kind::of(c.decl_type()),
-        })
-        .collect();
-    let columns = Columns::new(
-        decoders
-            .iter()
-            .map(|d| Column::new(d.name.clone(), d.decl.clone()))
-            .collect(),
-    );
-    (decoders, columns)
-}
-
 fn read_row(
     row: &rusqlite::Row<'_>,
     decoders: &[ColumnDecoder],
@@ -192,18 +255,45 @@ fn read_row(
 
 /// Runs a query and reads every row.
 pub(crate) fn query(db: &mut rusqlite::Connection, job: &Job) -> Result<Rows> {
+    let mut out = Vec::new();
+    let columns = read_rows(db, job, |row| {
+        out.push(row);
+        true
+    })?;
+    Ok(Rows { columns, rows: out })
+}
+
+/// Steps the query, handing each row to `each` until it returns false;
+/// returns the result's columns.
+fn read_rows(
+    db: &mut rusqlite::Connection,
+    job: &Job,
+    mut each: impl FnMut(Row) -> bool,
+) -> Result<Arc<Columns>> {
     if is_script(&job.sql) {
         return Err(script_unsupported());
     }
     let mut st = db.prepare_cached(&job.sql).map_err(from_rusqlite)?;
     bind(&mut st, &job.params)?;
-    let (decoders, columns) = decoders(&st);
-    let mut out = Vec::new();
     let mut rows = st.raw_query();
-    while let Some(row) = rows.next().map_err(from_rusqlite)? {
-        out.push(read_row(row, &decoders, &columns)?);
+    rows.advance().map_err(from_rusqlite)?;
+    let meta = match rows.as_ref() {
+        Some(st) => job.cache.columns(&job.sql, st),
+        None => {
+            // No rows: the statement has run (and been re-prepared if it
+            // had to be); read the columns from it directly.
+            drop(rows);
+            return Ok(job.cache.columns(&job.sql, &st).columns.clone());
+        }
+    };
+    let (decoders, columns) = (&meta.decoders, &meta.columns);
+    while let Some(row) = rows.get() {
+        if !each(read_row(row, decoders, columns)?) {
+            break;
+        }
+        rows.advance().map_err(from_rusqlite)?;
     }
-    Ok(Rows { columns, rows: out })
+    Ok(columns.clone())
 }
 
 /// Runs a query and hands rows to `sink` in batches of `batch` rows. Stops
@@ -214,21 +304,16 @@ pub(crate) fn stream(
     batch: usize,
     mut sink: impl FnMut(Result<Vec<Row>>) -> bool,
 ) -> Result<()> {
-    if is_script(&job.sql) {
-        return Err(script_unsupported());
-    }
-    let mut st = db.prepare_cached(&job.sql).map_err(from_rusqlite)?;
-    bind(&mut st, &job.params)?;
-    let (decoders, columns) = decoders(&st);
-    let mut rows = st.raw_query();
     let mut buf = Vec::with_capacity(batch);
-    while let Some(row) = rows.next().map_err(from_rusqlite)? {
-        buf.push(read_row(row, &decoders, &columns)?);
-        if buf.len() == batch && !sink(Ok(std::mem::replace(&mut buf, Vec::with_capacity(batch)))) {
-            return Ok(());
+    let mut open = true;
+    read_rows(db, job, |row| {
+        buf.push(row);
+        if buf.len() == batch {
+            open = sink(Ok(std::mem::replace(&mut buf, Vec::with_capacity(batch))));
         }
-    }
-    if !buf.is_empty() {
+        open
+    })?;
+    if open && !buf.is_empty() {
         sink(Ok(buf));
     }
     Ok(())
@@ -314,15 +399,16 @@ mod tests {
         let s = Statement::new("SELECT $2, '$1', $1")
             .bind(1_i64)
             .bind("two");
-        let j = Job::new(&s).unwrap();
+        let cache = Arc::new(MetaCache::default());
+        let j = Job::new(&s, &cache).unwrap();
         assert_eq!(&*j.sql, "SELECT ?, '$1', ?");
         assert_eq!(j.params, vec![Value::from("two"), Value::I64(1)]);
         let s = Statement::new("SELECT ?1, :name").bind(1_i64);
-        assert_eq!(&*Job::new(&s).unwrap().sql, "SELECT ?1, :name");
+        assert_eq!(&*Job::new(&s, &cache).unwrap().sql, "SELECT ?1, :name");
         let s = Statement::new("SELECT $1, $2").bind(1_i64);
-        assert!(Job::new(&s).is_err());
+        assert!(Job::new(&s, &cache).is_err());
         let s = Statement::new("SELECT $1").bind(1_i64).bind(2_i64);
-        assert!(Job::new(&s).is_err());
+        assert!(Job::new(&s, &cache).is_err());
     }
 
     #[test]

@@ -48,6 +48,7 @@ struct Shared {
     default_timeout: Option<Duration>,
     closed: AtomicBool,
     path: String,
+    meta: Arc<exec::MetaCache>,
     /// For `sqlite::memory:`: a connection held outside the pool so the
     /// in-memory database lives as long as the adapter, even when the pool
     /// closes or replaces all of its connections.
@@ -113,6 +114,7 @@ impl SqliteAdapter {
                 default_timeout: s.statement_timeout,
                 closed: AtomicBool::new(false),
                 path: cfg.display_path(),
+                meta: Arc::default(),
                 _keeper: keeper,
             }),
         })
@@ -164,7 +166,7 @@ impl Adapter for SqliteAdapter {
     }
 
     async fn execute(&self, stmt: &Statement) -> Result<ExecResult> {
-        let job = Job::new(stmt)?;
+        let job = Job::new(stmt, &self.shared.meta)?;
         let conn = self.conn().await?;
         run(&conn.inner, self.timeout(stmt), move |db| {
             exec::execute(db, &job)
@@ -173,7 +175,7 @@ impl Adapter for SqliteAdapter {
     }
 
     async fn query(&self, stmt: &Statement) -> Result<Rows> {
-        let job = Job::new(stmt)?;
+        let job = Job::new(stmt, &self.shared.meta)?;
         let conn = self.conn().await?;
         run(&conn.inner, self.timeout(stmt), move |db| {
             exec::query(db, &job)
@@ -182,7 +184,7 @@ impl Adapter for SqliteAdapter {
     }
 
     async fn query_stream(&self, stmt: &Statement) -> Result<RowStream> {
-        let job = Job::new(stmt)?;
+        let job = Job::new(stmt, &self.shared.meta)?;
         let conn = self.conn().await?;
         let inner = conn.inner.clone();
         Ok(Box::pin(stream::start(
@@ -198,8 +200,13 @@ impl Adapter for SqliteAdapter {
         // SQLite transactions are serializable whatever level is asked for,
         // which satisfies every weaker level too.
         let conn = self.conn().await?;
-        let tx =
-            SqliteTransaction::begin(conn, self.shared.default_timeout, options.read_only).await?;
+        let tx = SqliteTransaction::begin(
+            conn,
+            self.shared.default_timeout,
+            options.read_only,
+            self.shared.meta.clone(),
+        )
+        .await?;
         Ok(Box::new(tx))
     }
 

@@ -12,7 +12,7 @@ use covet_pool::Pooled;
 
 use crate::conn::{ConnInner, SqliteManager, run};
 use crate::error::from_rusqlite;
-use crate::exec::{self, Job};
+use crate::exec::{self, Job, MetaCache};
 use crate::stream;
 
 /// Fails when SQLite has already ended the transaction (an interrupted
@@ -34,6 +34,7 @@ pub(crate) fn ensure_open(db: &rusqlite::Connection) -> Result<()> {
 struct Ctx<'a> {
     inner: &'a Arc<ConnInner>,
     default_timeout: Option<Duration>,
+    meta: &'a Arc<MetaCache>,
 }
 
 impl<'a> Ctx<'a> {
@@ -49,7 +50,7 @@ impl<'a> Ctx<'a> {
     }
 
     async fn execute(&self, stmt: &Statement) -> Result<ExecResult> {
-        let job = Job::new(stmt)?;
+        let job = Job::new(stmt, self.meta)?;
         run(self.inner, self.timeout(stmt), move |db| {
             ensure_open(db)?;
             exec::execute(db, &job)
@@ -58,7 +59,7 @@ impl<'a> Ctx<'a> {
     }
 
     async fn query(&self, stmt: &Statement) -> Result<Rows> {
-        let job = Job::new(stmt)?;
+        let job = Job::new(stmt, self.meta)?;
         run(self.inner, self.timeout(stmt), move |db| {
             ensure_open(db)?;
             exec::query(db, &job)
@@ -69,7 +70,7 @@ impl<'a> Ctx<'a> {
     fn query_stream<'s>(&self, stmt: &Statement) -> Result<TxRowStream<'s>> {
         Ok(Box::pin(stream::start(
             self.inner.clone(),
-            Job::new(stmt)?,
+            Job::new(stmt, self.meta)?,
             self.timeout(stmt),
             (),
             true,
@@ -99,10 +100,7 @@ impl<'a> Ctx<'a> {
         })
         .await?;
         Ok(SqliteSavepoint {
-            ctx: Ctx {
-                inner: self.inner,
-                default_timeout: self.default_timeout,
-            },
+            ctx: self,
             name,
             depth,
             done: false,
@@ -116,6 +114,7 @@ pub struct SqliteTransaction {
     conn: Pooled<SqliteManager>,
     default_timeout: Option<Duration>,
     read_only: bool,
+    meta: Arc<MetaCache>,
 }
 
 impl std::fmt::Debug for SqliteTransaction {
@@ -135,6 +134,7 @@ impl SqliteTransaction {
         conn: Pooled<SqliteManager>,
         default_timeout: Option<Duration>,
         read_only: bool,
+        meta: Arc<MetaCache>,
     ) -> Result<Self> {
         conn.inner.dirty.store(true, Ordering::Release);
         let sql = if read_only {
@@ -150,6 +150,7 @@ impl SqliteTransaction {
             conn,
             default_timeout,
             read_only,
+            meta,
         })
     }
 
@@ -157,6 +158,7 @@ impl SqliteTransaction {
         Ctx {
             inner: &self.conn.inner,
             default_timeout: self.default_timeout,
+            meta: &self.meta,
         }
     }
 

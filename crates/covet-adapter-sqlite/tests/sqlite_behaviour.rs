@@ -205,3 +205,31 @@ async fn read_only_transactions_refuse_writes_and_reset() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn cached_column_metadata_follows_a_recreated_table() {
+    let db = SqliteAdapter::connect(&"sqlite::memory:?max_connections=1".parse().unwrap())
+        .await
+        .unwrap();
+    let select = Statement::new("SELECT x FROM t WHERE $1 = $1").bind(1_i64);
+    db.execute(&"CREATE TABLE t (x INT); INSERT INTO t VALUES (5)".into())
+        .await
+        .unwrap();
+    let rows = db.query(&select).await.unwrap();
+    assert_eq!(rows.rows[0].value(0).unwrap(), &Value::I32(5));
+    assert_eq!(rows.columns.get(0).unwrap().type_name, "INT");
+    db.execute(
+        &"DROP TABLE t; CREATE TABLE t (x DATE); INSERT INTO t VALUES ('2024-01-02')".into(),
+    )
+    .await
+    .unwrap();
+    let rows = db.query(&select).await.unwrap();
+    assert_eq!(rows.columns.get(0).unwrap().type_name, "DATE");
+    assert_eq!(
+        rows.rows[0]
+            .get::<chrono::NaiveDate>(0)
+            .unwrap()
+            .to_string(),
+        "2024-01-02"
+    );
+}
