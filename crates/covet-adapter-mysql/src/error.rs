@@ -59,7 +59,6 @@ fn redact(code: u16, message: &str) -> String {
     let redacted = match code {
         1062 | 1586 => cut("entry '", "' for key"),
         1366 | 1292 | 1411 => cut("value: '", "' for"),
-        1265 => None,
         _ => None,
     };
     redacted.unwrap_or_else(|| message.to_owned())
