@@ -109,7 +109,10 @@ async fn stops_at_max_attempts() {
     let mock = MockAdapter::new();
     mock.set_down(true);
     let db = stack(&mock, policy(4));
-    let e = db.query(&Statement::new("SELECT 1")).await.unwrap_err();
+    let e = db
+        .query(&Statement::new("SELECT 1").idempotent(true))
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Connection);
     assert_eq!(mock.calls(), 4);
 }
@@ -128,7 +131,10 @@ async fn stops_at_the_deadline() {
         .unwrap();
     let db = stack(&mock, p);
     let start = Instant::now();
-    let e = db.query(&Statement::new("SELECT 1")).await.unwrap_err();
+    let e = db
+        .query(&Statement::new("SELECT 1").idempotent(true))
+        .await
+        .unwrap_err();
     let took = start.elapsed();
     assert!(took <= Duration::from_secs(1), "{took:?}");
     assert!(matches!(
@@ -235,4 +241,22 @@ async fn timeout_sets_statement_timeout_and_backstops() {
         .await
         .unwrap_err();
     assert_eq!(start.elapsed(), Duration::from_millis(150));
+}
+
+#[tokio::test(start_paused = true)]
+async fn statement_timeout_beyond_the_deadline_does_not_extend_it() {
+    let mock = MockAdapter::new();
+    mock.set_delay(Duration::from_secs(30));
+    let db = stack(&mock, policy(3));
+    let start = Instant::now();
+    let e = db
+        .query(
+            &Statement::new("SELECT 1")
+                .idempotent(true)
+                .timeout(Duration::from_secs(20)),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout);
+    assert_eq!(start.elapsed(), Duration::from_secs(2));
 }

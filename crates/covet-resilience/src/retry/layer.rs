@@ -75,17 +75,23 @@ impl Adapter for Retry {
     }
     async fn execute(&self, stmt: &Statement) -> Result<ExecResult> {
         self.policy
-            .retry(stmt.is_idempotent(), || self.inner.execute(stmt))
+            .retry_bounded(stmt.is_idempotent(), stmt.timeout_duration(), || {
+                self.inner.execute(stmt)
+            })
             .await
     }
     async fn query(&self, stmt: &Statement) -> Result<Rows> {
         self.policy
-            .retry(stmt.is_idempotent(), || self.inner.query(stmt))
+            .retry_bounded(stmt.is_idempotent(), stmt.timeout_duration(), || {
+                self.inner.query(stmt)
+            })
             .await
     }
     async fn query_stream(&self, stmt: &Statement) -> Result<RowStream> {
         self.policy
-            .retry(stmt.is_idempotent(), || self.inner.query_stream(stmt))
+            .retry_bounded(stmt.is_idempotent(), stmt.timeout_duration(), || {
+                self.inner.query_stream(stmt)
+            })
             .await
     }
     async fn begin_with(&self, options: TxOptions) -> Result<Box<dyn Transaction>> {

@@ -152,15 +152,35 @@ impl RetryPolicy {
 
     /// Runs `call` until it succeeds, fails for good, or the attempts,
     /// deadline or budget run out. `retryable` decides per error.
-    pub async fn run<T, F, Fut>(&self, mut call: F, retryable: impl Fn(&Error) -> bool) -> Result<T>
+    pub async fn run<T, F, Fut>(&self, call: F, retryable: impl Fn(&Error) -> bool) -> Result<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        let deadline = self.deadline.map(|d| Instant::now() + d);
+        self.run_bounded(None, call, retryable).await
+    }
+
+    /// [`RetryPolicy::run`] for calls already bounded by `own_limit` (a
+    /// statement timeout the adapter enforces): an attempt that its own
+    /// limit ends before the deadline needs no deadline timer of its own,
+    /// which saves a timer registration per call on the fast path.
+    pub async fn run_bounded<T, F, Fut>(
+        &self,
+        own_limit: Option<Duration>,
+        mut call: F,
+        retryable: impl Fn(&Error) -> bool,
+    ) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let start = Instant::now();
+        let deadline = self.deadline.map(|d| start + d);
         let mut attempt = 1;
         loop {
+            let covered = |at: Instant| own_limit.is_some_and(|l| Instant::now() + l <= at);
             let result = match deadline {
+                Some(at) if covered(at) => call().await,
                 Some(at) => match tokio::time::timeout_at(at, call()).await {
                     Ok(r) => r,
                     Err(_) => return Err(deadline_passed(self.deadline, attempt)),
@@ -200,6 +220,22 @@ impl RetryPolicy {
         Fut: Future<Output = Result<T>>,
     {
         self.run(call, |e| self.allows(e, idempotent)).await
+    }
+
+    /// [`RetryPolicy::retry`] for a call bounded by `own_limit` (see
+    /// [`RetryPolicy::run_bounded`]).
+    pub async fn retry_bounded<T, F, Fut>(
+        &self,
+        idempotent: bool,
+        own_limit: Option<Duration>,
+        call: F,
+    ) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        self.run_bounded(own_limit, call, |e| self.allows(e, idempotent))
+            .await
     }
 }
 
