@@ -229,12 +229,16 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "sent {} of {} scheduled ({:.1}/s), completed {:.1}/s (target {:.0}/s); errors {}, late {}, dropped {}{}",
+            "sent {} of {} scheduled ({:.1}/s), completed {:.1}/s ({}); errors {}, late {}, dropped {}{}",
             s.sent,
             s.scheduled,
             s.sent_rate,
             s.achieved_rate,
-            s.target_rate,
+            if m.mode.starts_with("closed") {
+                "closed loop: no target rate".to_string()
+            } else {
+                format!("target {:.0}/s", s.target_rate)
+            },
             s.errors,
             s.late,
             s.dropped,

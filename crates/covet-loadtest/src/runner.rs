@@ -359,6 +359,62 @@ impl Recorder {
     }
 }
 
+/// What the dispatcher records about its own sends. It is kept apart from
+/// the shared recorder so the dispatcher never waits on a lock held by a
+/// statement task (a preempted lock holder would show up as schedule lag).
+struct DispatchLog {
+    measure_from: Instant,
+    lag: LatencyHistogram,
+    sent: u64,
+    warmup: u64,
+    seconds: Vec<u64>,
+    dropped: Vec<(usize, Instant)>,
+}
+
+impl DispatchLog {
+    fn new(measure_from: Instant) -> Self {
+        DispatchLog {
+            measure_from,
+            lag: LatencyHistogram::default(),
+            sent: 0,
+            warmup: 0,
+            seconds: Vec::new(),
+            dropped: Vec::new(),
+        }
+    }
+
+    fn dispatched(&mut self, intended: Instant, lag: Duration) {
+        if intended < self.measure_from {
+            self.warmup += 1;
+            return;
+        }
+        self.sent += 1;
+        self.lag.record(lag);
+        let i = (intended - self.measure_from).as_secs() as usize;
+        if i >= self.seconds.len() {
+            self.seconds.resize(i + 1, 0);
+        }
+        self.seconds[i] += 1;
+    }
+}
+
+impl Recorder {
+    fn absorb(&mut self, log: DispatchLog) {
+        self.sent += log.sent;
+        self.warmup += log.warmup;
+        self.lag.add(&log.lag);
+        for (i, n) in log.seconds.iter().enumerate() {
+            let at = self.measure_from + Duration::from_secs(i as u64);
+            if let Some(s) = self.second(at) {
+                s.sent += n;
+            }
+        }
+        for (idx, intended) in log.dropped {
+            self.dropped(idx, intended);
+        }
+    }
+}
+
 struct Shared {
     adapter: Arc<dyn Adapter>,
     recorder: Mutex<Recorder>,
@@ -452,7 +508,8 @@ struct Dispatch {
     cfg: RunConfig,
 }
 
-async fn dispatch_open(d: Dispatch, mut workload: Workload) {
+async fn dispatch_open(d: Dispatch, mut workload: Workload) -> DispatchLog {
+    let mut log = DispatchLog::new(d.start + d.cfg.warmup);
     let mut schedule = Schedule::new(d.cfg.arrival, d.cfg.rate, d.cfg.seed);
     loop {
         let intended = d.start + schedule.next_offset();
@@ -472,9 +529,8 @@ async fn dispatch_open(d: Dispatch, mut workload: Workload) {
             Ok(p) => p,
             Err(_) => match d.cfg.overload {
                 Overload::Drop => {
-                    let mut r = d.shared.recorder.lock();
-                    r.dispatched(intended, Instant::now().saturating_duration_since(intended));
-                    r.dropped(idx, intended);
+                    log.dispatched(intended, Instant::now().saturating_duration_since(intended));
+                    log.dropped.push((idx, intended));
                     continue;
                 }
                 Overload::Late => match Arc::clone(&d.sem).acquire_owned().await {
@@ -484,7 +540,7 @@ async fn dispatch_open(d: Dispatch, mut workload: Workload) {
             },
         };
         let lag = Instant::now().saturating_duration_since(intended);
-        d.shared.recorder.lock().dispatched(intended, lag);
+        log.dispatched(intended, lag);
         d.shared.in_flight.fetch_add(1, Ordering::Relaxed);
         d.handle.spawn(run_one(
             Arc::clone(&d.shared),
@@ -495,6 +551,7 @@ async fn dispatch_open(d: Dispatch, mut workload: Workload) {
             Some(permit),
         ));
     }
+    log
 }
 
 async fn closed_worker(shared: Arc<Shared>, workload: Arc<Mutex<Workload>>, end: Instant) {
@@ -573,7 +630,10 @@ pub async fn run(adapter: Arc<dyn Adapter>, workload: Workload, cfg: RunConfig) 
                 cfg: cfg.clone(),
             };
             match cfg.pacer {
-                Pacer::Tokio => dispatch_open(d, workload).await,
+                Pacer::Tokio => {
+                    let log = dispatch_open(d, workload).await;
+                    shared.recorder.lock().absorb(log);
+                }
                 Pacer::Precise => {
                     let (tx, rx) = tokio::sync::oneshot::channel();
                     std::thread::Builder::new()
@@ -583,12 +643,18 @@ pub async fn run(adapter: Arc<dyn Adapter>, workload: Workload, cfg: RunConfig) 
                                 .enable_time()
                                 .build();
                             if let Ok(rt) = rt {
-                                rt.block_on(dispatch_open(d, workload));
+                                let _ = tx.send(rt.block_on(dispatch_open(d, workload)));
                             }
-                            let _ = tx.send(());
                         })
                         .map_err(|e| LoadtestError::io("starting the dispatcher thread", e))?;
-                    let _ = rx.await;
+                    match rx.await {
+                        Ok(log) => shared.recorder.lock().absorb(log),
+                        Err(_) => {
+                            return Err(LoadtestError::config(
+                                "the dispatcher thread could not start its timer",
+                            ));
+                        }
+                    }
                 }
             }
         }
