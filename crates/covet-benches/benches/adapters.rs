@@ -1,7 +1,7 @@
 //! point_select (../shared/workload.md): each Covet adapter against its raw
 //! driver, interleaved in one run, plus pgbench as the PostgreSQL ceiling.
 //!
-//! `cargo xtask bench adapters [--rounds N] [--secs S] [--only pg,mysql,sqlite]`
+//! `cargo xtask bench adapters [--rounds N (7)] [--secs S (2)] [--only pg,mysql,sqlite] [--diag]`
 //!
 //! `SELECT id, name, email, age FROM users WHERE id = $1`, id uniform over
 //! 10,000 users, 8 concurrent tasks, 8 connections on each side, prepared
@@ -122,7 +122,7 @@ impl Worker for CovetWorker {
     }
 }
 
-fn covet_workers(adapter: Arc<dyn Adapter>, sql: &str) -> Vec<CovetWorker> {
+fn covet_workers(adapter: &Arc<dyn Adapter>, sql: &str) -> Vec<CovetWorker> {
     let sql: Arc<str> = Arc::from(sql);
     (0..TASKS)
         .map(|_| CovetWorker {
@@ -130,6 +130,50 @@ fn covet_workers(adapter: Arc<dyn Adapter>, sql: &str) -> Vec<CovetWorker> {
             sql: sql.clone(),
         })
         .collect()
+}
+
+/// A task that holds one connection for the whole run (through an open
+/// read-only transaction), so the pool is out of the path: separates the
+/// adapter's own cost from the pool's (`--diag`).
+struct CovetTxWorker {
+    tx: Box<dyn covet_core::Transaction>,
+    sql: Arc<str>,
+}
+
+impl Worker for CovetTxWorker {
+    async fn one(&mut self, id: i64) -> Res<()> {
+        let rows = self
+            .tx
+            .query(&Statement::new(self.sql.clone()).bind(id))
+            .await?;
+        let row = rows.rows.first().ok_or("no row")?;
+        let v = (
+            row.get::<i64>(0)?,
+            row.get::<String>(1)?,
+            row.get::<String>(2)?,
+            row.get::<i32>(3)?,
+        );
+        std::hint::black_box(v);
+        Ok(())
+    }
+}
+
+async fn covet_tx_workers(adapter: &Arc<dyn Adapter>, sql: &str) -> Res<Vec<CovetTxWorker>> {
+    let sql: Arc<str> = Arc::from(sql);
+    let mut v = Vec::new();
+    for _ in 0..TASKS {
+        let tx = adapter
+            .begin_with(covet_core::TxOptions {
+                isolation: None,
+                read_only: true,
+            })
+            .await?;
+        v.push(CovetTxWorker {
+            tx,
+            sql: sql.clone(),
+        });
+    }
+    Ok(v)
 }
 
 // ---------------------------------------------------------------- PostgreSQL
@@ -166,9 +210,7 @@ fn pg_driver_config(url: &DatabaseUrl) -> tokio_postgres::Config {
 }
 
 async fn pg_client(url: &DatabaseUrl) -> Res<tokio_postgres::Client> {
-    let (client, conn) = pg_driver_config(url)
-        .connect(tokio_postgres::NoTls)
-        .await?;
+    let (client, conn) = pg_driver_config(url).connect(tokio_postgres::NoTls).await?;
     tokio::spawn(async move {
         let _ = conn.await;
     });
@@ -243,7 +285,10 @@ fn pgbench(url: &DatabaseUrl, secs: f64, script: &std::path::Path) -> Res<Sample
     if !out.status.success() {
         return Err(format!(
             "pgbench failed: {}",
-            String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("")
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
         )
         .into());
     }
@@ -298,7 +343,8 @@ fn my_opts(url: &DatabaseUrl, db: Option<&str>) -> mysql_async::Opts {
 async fn my_setup(url: &DatabaseUrl) -> Res<()> {
     use mysql_async::prelude::Queryable;
     let mut c = mysql_async::Conn::new(my_opts(url, None)).await?;
-    c.query_drop("CREATE DATABASE IF NOT EXISTS covet_bench").await?;
+    c.query_drop("CREATE DATABASE IF NOT EXISTS covet_bench")
+        .await?;
     c.query_drop(
         "CREATE TABLE IF NOT EXISTS covet_bench.users (
              id BIGINT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(100) NOT NULL,
@@ -436,6 +482,7 @@ async fn covet_lite() -> Res<Arc<dyn Adapter>> {
 /// The systems of one backend, measured in rotating order each round.
 enum System {
     Covet(Vec<CovetWorker>),
+    CovetTx(Vec<CovetTxWorker>),
     RawPg(Vec<RawPg>),
     RawMy(Vec<RawMy>),
     RawLite(Vec<RawLite>),
@@ -452,6 +499,10 @@ impl System {
             System::RawPg(w) => {
                 let (w, s) = measure(w, secs).await?;
                 (System::RawPg(w), s)
+            }
+            System::CovetTx(w) => {
+                let (w, s) = measure(w, secs).await?;
+                (System::CovetTx(w), s)
             }
             System::RawMy(w) => {
                 let (w, s) = measure(w, secs).await?;
@@ -483,9 +534,10 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
     Some(v[v.len() / 2])
 }
 
-fn args() -> (usize, f64, Vec<String>) {
-    let mut rounds = 5;
-    let mut secs = 3.0;
+fn args() -> (usize, f64, Vec<String>, bool) {
+    let mut diag = false;
+    let mut rounds = 7;
+    let mut secs = 2.0;
     let mut only = vec!["pg".to_owned(), "mysql".to_owned(), "sqlite".to_owned()];
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -498,14 +550,15 @@ fn args() -> (usize, f64, Vec<String>) {
                     .map(|v| v.split(',').map(str::to_owned).collect())
                     .unwrap_or(only);
             }
+            "--diag" => diag = true,
             // cargo bench passes --bench.
             _ => {}
         }
     }
-    (rounds, secs, only)
+    (rounds, secs, only, diag)
 }
 
-async fn build(only: &[String], notes: &mut Vec<String>) -> Vec<Backend> {
+async fn build(only: &[String], diag: bool, notes: &mut Vec<String>) -> Vec<Backend> {
     let mut backends = Vec::new();
     let want = |b: &str| only.iter().any(|o| o == b);
     if want("pg") {
@@ -515,6 +568,7 @@ async fn build(only: &[String], notes: &mut Vec<String>) -> Vec<Backend> {
             .expect("COVET_PG_URL");
         let r: Res<Backend> = async {
             pg_setup(&url).await?;
+            let covet = covet_pg(&url).await?;
             let mut systems = vec![
                 (
                     "tokio-postgres (raw)".to_owned(),
@@ -523,10 +577,25 @@ async fn build(only: &[String], notes: &mut Vec<String>) -> Vec<Backend> {
                 ),
                 (
                     "covet PgAdapter".to_owned(),
-                    Some(System::Covet(covet_workers(covet_pg(&url).await?, PG_SQL))),
+                    Some(System::Covet(covet_workers(&covet, PG_SQL))),
                     Vec::new(),
                 ),
             ];
+            if diag {
+                let diag_adapter = covet_pg(&url).await?;
+                systems.push((
+                    "covet, connection held (no pool)".to_owned(),
+                    Some(System::CovetTx(
+                        covet_tx_workers(&diag_adapter, PG_SQL).await?,
+                    )),
+                    Vec::new(),
+                ));
+                systems.push((
+                    "tokio-postgres (raw, 2nd copy)".to_owned(),
+                    Some(System::RawPg(raw_pg_workers(&url).await?)),
+                    Vec::new(),
+                ));
+            }
             if have("pgbench") {
                 let script = std::env::temp_dir().join("covet_bench_point_select.sql");
                 std::fs::write(
@@ -572,7 +641,7 @@ async fn build(only: &[String], notes: &mut Vec<String>) -> Vec<Backend> {
                     ),
                     (
                         "covet MySqlAdapter".to_owned(),
-                        Some(System::Covet(covet_workers(covet_my(&url).await?, QM_SQL))),
+                        Some(System::Covet(covet_workers(&covet_my(&url).await?, QM_SQL))),
                         Vec::new(),
                     ),
                 ],
@@ -600,7 +669,7 @@ async fn build(only: &[String], notes: &mut Vec<String>) -> Vec<Backend> {
                     ),
                     (
                         "covet SqliteAdapter".to_owned(),
-                        Some(System::Covet(covet_workers(covet_lite().await?, QM_SQL))),
+                        Some(System::Covet(covet_workers(&covet_lite().await?, QM_SQL))),
                         Vec::new(),
                     ),
                 ],
@@ -616,14 +685,14 @@ async fn build(only: &[String], notes: &mut Vec<String>) -> Vec<Backend> {
 }
 
 fn main() -> Res<()> {
-    let (rounds, secs, only) = args();
+    let (rounds, secs, only, diag) = args();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
     rt.block_on(async move {
         let mut notes = Vec::new();
-        let mut backends = build(&only, &mut notes).await;
+        let mut backends = build(&only, diag, &mut notes).await;
         println!(
             "adapters bench: point_select, {USERS} users, {TASKS} tasks / {TASKS} connections, \
              {rounds} rounds x {secs}s per system (plus one warm-up round of 1s)"
@@ -685,10 +754,10 @@ fn main() -> Res<()> {
         }
         for b in &backends {
             for (_, sys, _) in &b.systems {
-                if let Some(System::Covet(w)) = sys {
-                    if let Some(first) = w.first() {
-                        first.adapter.close().await;
-                    }
+                if let Some(System::Covet(w)) = sys
+                    && let Some(first) = w.first()
+                {
+                    first.adapter.close().await;
                 }
             }
         }
