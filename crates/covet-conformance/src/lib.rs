@@ -282,7 +282,7 @@ where
 
 /// Expands to one `#[test]` per conformance case for a [`Backend`] type.
 ///
-/// ```ignore
+/// ```text
 /// // crates/covet-adapter-xyz/tests/conformance.rs
 /// struct XyzBackend { /* ... */ }
 /// #[async_trait::async_trait]
