@@ -52,3 +52,8 @@ pub use writer::{BackupWriter, DEFAULT_CHUNK_SIZE, SourceInfo, WriteOptions, def
 mod s3;
 #[cfg(feature = "s3")]
 pub use s3::{S3Sink, object_names};
+
+/// The README's examples, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
