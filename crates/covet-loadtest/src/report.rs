@@ -89,7 +89,8 @@ pub struct StatementReport {
     pub late: u64,
     /// Dropped at the cap.
     pub dropped: u64,
-    /// Completed per second.
+    /// Completed per second, over the measured window or, when statements
+    /// still queued at its end finished later, until the last of them.
     pub rate: f64,
     /// Latency from the intended start (what a user waits).
     pub latency: Percentiles,
@@ -341,7 +342,6 @@ impl Report {
              50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%,\
              Late Count,Dropped Count,Service Median,Service 95%,Service 99%,Target Rate,Share\n",
         );
-        let secs = self.meta.duration_s.max(f64::MIN_POSITIVE);
         for r in self.statements.iter().chain(std::iter::once(&self.overall)) {
             let l = &r.latency;
             let kind = if r.name == "Aggregated" {
@@ -361,7 +361,11 @@ impl Report {
                 l.min_ms,
                 l.max_ms,
                 r.rate,
-                r.errors as f64 / secs,
+                if r.count > 0 {
+                    r.rate * r.errors as f64 / r.count as f64
+                } else {
+                    0.0
+                },
                 l.p50_ms,
                 l.p66_ms,
                 l.p75_ms,

@@ -273,6 +273,10 @@ struct Recorder {
     warmup: u64,
     examples: BTreeMap<&'static str, String>,
     completed_last: u64,
+    /// When the last measured statement finished: statements that were
+    /// still queued at the end of the window finish during the drain, and
+    /// rates are per second of the time they actually took.
+    last_end: Option<Instant>,
 }
 
 impl Recorder {
@@ -322,6 +326,7 @@ impl Recorder {
         if intended < self.measure_from {
             return;
         }
+        self.last_end = Some(self.last_end.map_or(end, |e| e.max(end)));
         let latency = end.saturating_duration_since(intended);
         let service = end.saturating_duration_since(start);
         let late = start.saturating_duration_since(intended) > self.late_threshold;
@@ -601,6 +606,7 @@ pub async fn run(adapter: Arc<dyn Adapter>, workload: Workload, cfg: RunConfig) 
             warmup: 0,
             examples: BTreeMap::new(),
             completed_last: 0,
+            last_end: None,
         }),
     });
     let done = Arc::new(AtomicBool::new(false));
@@ -695,13 +701,18 @@ pub async fn run(adapter: Arc<dyn Adapter>, workload: Workload, cfg: RunConfig) 
 
     let r = shared.recorder.lock();
     let secs = cfg.duration.as_secs_f64();
+    let window = r.last_end.map_or(secs, |e| {
+        e.saturating_duration_since(measure_from)
+            .as_secs_f64()
+            .max(secs)
+    });
     let statements: Vec<StatementReport> = names
         .iter()
         .zip(&shares)
         .zip(&r.stmts)
-        .map(|((n, s), rec)| rec.report(n, *s, secs))
+        .map(|((n, s), rec)| rec.report(n, *s, window))
         .collect();
-    let overall = r.overall.report("Aggregated", 1.0, secs);
+    let overall = r.overall.report("Aggregated", 1.0, window);
     let seconds = cfg.duration.as_secs().max(1) as usize;
     let mut series: Vec<SecondPoint> = (0..seconds)
         .map(|i| {
