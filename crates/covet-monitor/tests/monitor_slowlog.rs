@@ -249,3 +249,56 @@ async fn stack_keeps_engine_and_works_over_any_adapter() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analyze_only_for_read_only_selects() {
+    let mock = MockAdapter::new();
+    mock.set_delay(Duration::from_millis(25));
+    let log = Arc::new(
+        SlowQueryLogger::builder()
+            .threshold(Duration::from_millis(20))
+            .plan_capture(PlanCapture {
+                analyze: true,
+                ..PlanCapture::default()
+            })
+            .build(),
+    );
+    let db = Stack::new(Arc::new(mock.clone()))
+        .slow_log(log.clone())
+        .build();
+    db.query(&Statement::new("SELECT * FROM t WHERE a = 1"))
+        .await
+        .unwrap();
+    db.execute(&Statement::new("DELETE FROM t WHERE a = 1"))
+        .await
+        .unwrap();
+    db.query(&Statement::new("SELECT * FROM t WHERE a = 2 FOR UPDATE"))
+        .await
+        .unwrap();
+    db.execute(&Statement::new("CREATE USER bob PASSWORD 'pw'"))
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let explains = loop {
+        let e: Vec<String> = mock
+            .executed()
+            .into_iter()
+            .filter(|s| s.starts_with("EXPLAIN"))
+            .collect();
+        if e.len() >= 3 {
+            break e;
+        }
+        assert!(Instant::now() < deadline, "plans missing: {e:?}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    assert!(
+        explains.contains(&"EXPLAIN (ANALYZE, FORMAT TEXT) SELECT * FROM t WHERE a = 1".to_owned())
+    );
+    assert!(explains.contains(&"EXPLAIN (FORMAT TEXT) DELETE FROM t WHERE a = 1".to_owned()));
+    assert!(
+        explains
+            .contains(&"EXPLAIN (FORMAT TEXT) SELECT * FROM t WHERE a = 2 FOR UPDATE".to_owned())
+    );
+    // DDL (and anything carrying a password) gets no EXPLAIN at all.
+    assert_eq!(explains.len(), 3, "{explains:?}");
+}
