@@ -86,7 +86,9 @@ fn opts() -> Opts {
         let v = args.get(i + 1).cloned().unwrap_or_default();
         match args[i].as_str() {
             "--secs" => o.secs = v.parse().expect("--secs takes a number"),
-            "--capacity-secs" => o.capacity_secs = v.parse().expect("--capacity-secs takes a number"),
+            "--capacity-secs" => {
+                o.capacity_secs = v.parse().expect("--capacity-secs takes a number");
+            }
             "--rounds" => o.rounds = v.parse().expect("--rounds takes a number"),
             "--only" => o.only = Some(v),
             // cargo bench passes --bench; nothing else is expected.
@@ -106,7 +108,9 @@ fn wanted(o: &Opts, part: &str) -> bool {
 
 fn capacity(o: &Opts) {
     println!("\n## 1. generator capacity (no-op adapter, 1 tokio worker + dispatcher thread)\n");
-    println!("| target/s | sent/s | completed/s | lag p50 ms | lag p99 ms | lag max ms | late (>1 ms) | verdict |");
+    println!(
+        "| target/s | sent/s | completed/s | lag p50 ms | lag p99 ms | lag max ms | late (>1 ms) | verdict |"
+    );
     println!("|---|---|---|---|---|---|---|---|");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -114,7 +118,8 @@ fn capacity(o: &Opts) {
         .expect("runtime");
     let mut best = 0.0;
     for rate in [25_000.0, 50_000.0, 100_000.0, 150_000.0, 200_000.0] {
-        let w = Workload::new("ps", point_select(1.0), covet::Dialect::POSTGRES, 1).expect("workload");
+        let w =
+            Workload::new("ps", point_select(1.0), covet::Dialect::POSTGRES, 1).expect("workload");
         let cfg = RunConfig {
             rate,
             duration: Duration::from_secs(o.capacity_secs),
@@ -124,7 +129,9 @@ fn capacity(o: &Opts) {
             pacer: Pacer::Precise,
             ..RunConfig::default()
         };
-        let r = rt.block_on(covet_loadtest::run(Arc::new(Noop), w, cfg)).expect("run");
+        let r = rt
+            .block_on(covet_loadtest::run(Arc::new(Noop), w, cfg))
+            .expect("run");
         let ok = r.schedule_lag.p99_ms < 1.0 && r.summary.sent_rate >= rate * 0.99;
         if ok && rate > best {
             best = rate;
@@ -158,7 +165,11 @@ fn pct(sorted: &[f64], q: f64) -> f64 {
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
-    if v.is_empty() { f64::NAN } else { v[v.len() / 2] }
+    if v.is_empty() {
+        f64::NAN
+    } else {
+        v[v.len() / 2]
+    }
 }
 
 /// Creates (once) and returns a database for the benches on `admin`'s server.
@@ -172,12 +183,15 @@ async fn bench_db(admin: &str, pool: u32) -> Result<String> {
                 .query(&Statement::new("SELECT 1 FROM pg_database WHERE datname = $1").bind(name))
                 .await?;
             if exists.is_empty() {
-                db.execute(&Statement::new(format!("CREATE DATABASE {name}"))).await?;
+                db.execute(&Statement::new(format!("CREATE DATABASE {name}")))
+                    .await?;
             }
         }
         _ => {
-            db.execute(&Statement::new(format!("CREATE DATABASE IF NOT EXISTS {name}")))
-                .await?;
+            db.execute(&Statement::new(format!(
+                "CREATE DATABASE IF NOT EXISTS {name}"
+            )))
+            .await?;
         }
     }
     db.close().await;
@@ -187,9 +201,16 @@ async fn bench_db(admin: &str, pool: u32) -> Result<String> {
         .expose())
 }
 
-async fn covet_run(url: &str, specs: Vec<covet_loadtest::StatementSpec>, rate: f64, secs: u64, arrival: Arrival) -> Result<Report> {
+async fn covet_run(
+    url: &str,
+    specs: Vec<covet_loadtest::StatementSpec>,
+    rate: f64,
+    secs: u64,
+    arrival: Arrival,
+) -> Result<Report> {
     let db = covet::connect(url).await?;
-    let w = Workload::new("bench", specs, db.dialect(), 7).map_err(|e| Error::config(e.to_string()))?;
+    let w =
+        Workload::new("bench", specs, db.dialect(), 7).map_err(|e| Error::config(e.to_string()))?;
     let cfg = RunConfig {
         rate,
         duration: Duration::from_secs(secs),
@@ -232,7 +253,10 @@ fn pgbench(url: &str, rate: f64, secs: u64, dir: &Path) -> Option<(f64, f64, f64
         .output()
         .ok()?;
     if !status.status.success() {
-        eprintln!("pgbench failed: {}", String::from_utf8_lossy(&status.stderr));
+        eprintln!(
+            "pgbench failed: {}",
+            String::from_utf8_lossy(&status.stderr)
+        );
         return None;
     }
     let mut rows: Vec<(f64, f64)> = Vec::new();
@@ -244,19 +268,31 @@ fn pgbench(url: &str, rate: f64, secs: u64, dir: &Path) -> Option<(f64, f64, f64
             let p: Vec<&str> = line.split_whitespace().collect();
             if p.len() >= 6 {
                 let t: f64 = p[2].parse().unwrap_or(f64::NAN);
-                let at = p[4].parse::<f64>().unwrap_or(0.0) + p[5].parse::<f64>().unwrap_or(0.0) / 1e6;
+                let at =
+                    p[4].parse::<f64>().unwrap_or(0.0) + p[5].parse::<f64>().unwrap_or(0.0) / 1e6;
                 rows.push((at, t / 1e3));
             }
         }
     }
     let start = rows.iter().map(|r| r.0).fold(f64::INFINITY, f64::min);
-    let mut lat: Vec<f64> = rows.iter().filter(|r| r.0 >= start + 2.0).map(|r| r.1).collect();
+    let mut lat: Vec<f64> = rows
+        .iter()
+        .filter(|r| r.0 >= start + 2.0)
+        .map(|r| r.1)
+        .collect();
     lat.sort_by(f64::total_cmp);
-    Some((pct(&lat, 0.5), pct(&lat, 0.95), pct(&lat, 0.99), lat.len() as f64 / secs as f64))
+    Some((
+        pct(&lat, 0.5),
+        pct(&lat, 0.95),
+        pct(&lat, 0.99),
+        lat.len() as f64 / secs as f64,
+    ))
 }
 
 async fn honesty(o: &Opts) {
-    println!("\n## 2. honesty check: covet loadtest vs pgbench -R (point_select, Poisson arrivals, 8 connections, prepared)\n");
+    println!(
+        "\n## 2. honesty check: covet loadtest vs pgbench -R (point_select, Poisson arrivals, 8 connections, prepared)\n"
+    );
     let Ok(admin) = std::env::var("COVET_PG_URL") else {
         println!("skipped: COVET_PG_URL is not set");
         return;
@@ -270,7 +306,9 @@ async fn honesty(o: &Opts) {
         Err(e) => return println!("skipped: {e}"),
     };
     let db = covet::connect(&url).await.expect("connect");
-    let setup = ensure_dataset(&*db, &SetupOptions::default()).await.expect("setup");
+    let setup = ensure_dataset(&*db, &SetupOptions::default())
+        .await
+        .expect("setup");
     eprintln!("setup: {setup}");
     db.close().await;
     let dir = tempfile::tempdir().expect("tempdir");
@@ -280,7 +318,9 @@ async fn honesty(o: &Opts) {
     for rate in [1_000.0, 5_000.0] {
         let (mut c, mut p) = (Vec::new(), Vec::new());
         for _ in 0..o.rounds {
-            let r = covet_run(&url, point_select(1.0), rate, o.secs, Arrival::Poisson).await.expect("covet run");
+            let r = covet_run(&url, point_select(1.0), rate, o.secs, Arrival::Poisson)
+                .await
+                .expect("covet run");
             let l = r.overall.latency;
             c.push((l.p50_ms, l.p95_ms, l.p99_ms, r.summary.achieved_rate));
             if let Some(x) = pgbench(&url, rate, o.secs, dir.path()) {
@@ -290,14 +330,29 @@ async fn honesty(o: &Opts) {
         let m = |v: &Vec<(f64, f64, f64, f64)>, k: usize| {
             median(v.iter().map(|t| [t.0, t.1, t.2, t.3][k]).collect())
         };
-        println!("| {rate:.0} | covet | {:.0} | {:.3} | {:.3} | {:.3} |", m(&c, 3), m(&c, 0), m(&c, 1), m(&c, 2));
+        println!(
+            "| {rate:.0} | covet | {:.0} | {:.3} | {:.3} | {:.3} |",
+            m(&c, 3),
+            m(&c, 0),
+            m(&c, 1),
+            m(&c, 2)
+        );
         if p.is_empty() {
             println!("| {rate:.0} | pgbench | failed | | | |");
             continue;
         }
-        println!("| {rate:.0} | pgbench -R | {:.0} | {:.3} | {:.3} | {:.3} |", m(&p, 3), m(&p, 0), m(&p, 1), m(&p, 2));
+        println!(
+            "| {rate:.0} | pgbench -R | {:.0} | {:.3} | {:.3} | {:.3} |",
+            m(&p, 3),
+            m(&p, 0),
+            m(&p, 1),
+            m(&p, 2)
+        );
         let r: Vec<f64> = (0..3).map(|k| m(&c, k) / m(&p, k)).collect();
-        println!("| {rate:.0} | covet / pgbench | | {:.2} | {:.2} | {:.2} |", r[0], r[1], r[2]);
+        println!(
+            "| {rate:.0} | covet / pgbench | | {:.2} | {:.2} | {:.2} |",
+            r[0], r[1], r[2]
+        );
         ratios.extend(r);
     }
     let worst = ratios.iter().map(|r| (r - 1.0).abs()).fold(0.0, f64::max);
@@ -311,10 +366,17 @@ async fn honesty(o: &Opts) {
 }
 
 async fn seed(o: &Opts) {
-    println!("\n## 3. seed targets: the seed mix, p95 < 10 ms (open loop, constant rate, 32 connections)\n");
-    println!("| backend | target/s | completed/s | errors | late | p50 ms | p95 ms | p99 ms | max ms | service p95 ms | slowest statement p95 | p95 < 10 ms |");
+    println!(
+        "\n## 3. seed targets: the seed mix, p95 < 10 ms (open loop, constant rate, 32 connections)\n"
+    );
+    println!(
+        "| backend | target/s | completed/s | errors | late | p50 ms | p95 ms | p99 ms | max ms | service p95 ms | slowest statement p95 | p95 < 10 ms |"
+    );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
-    for (name, var) in [("postgresql", "COVET_PG_URL"), ("mariadb", "COVET_MYSQL_URL")] {
+    for (name, var) in [
+        ("postgresql", "COVET_PG_URL"),
+        ("mariadb", "COVET_MYSQL_URL"),
+    ] {
         let Ok(admin) = std::env::var(var) else {
             println!("| {name} | skipped: {var} not set | | | | | | | | | | |");
             continue;
@@ -327,7 +389,9 @@ async fn seed(o: &Opts) {
             }
         };
         let db = covet::connect(&url).await.expect("connect");
-        let setup = ensure_dataset(&*db, &SetupOptions::default()).await.expect("setup");
+        let setup = ensure_dataset(&*db, &SetupOptions::default())
+            .await
+            .expect("setup");
         eprintln!("{name} setup: {setup}");
         db.close().await;
         for rate in [1_000.0, 5_000.0, 10_000.0] {
@@ -360,7 +424,10 @@ async fn seed(o: &Opts) {
             );
             if !r.errors.is_empty() {
                 for e in &r.errors {
-                    eprintln!("  {name} {rate:.0}/s errors: {} x{} e.g. {}", e.kind, e.count, e.example);
+                    eprintln!(
+                        "  {name} {rate:.0}/s errors: {} x{} e.g. {}",
+                        e.kind, e.count, e.example
+                    );
                 }
             }
         }
