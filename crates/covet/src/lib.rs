@@ -123,3 +123,8 @@ mod tests {
         assert!(!e.to_string().contains("hunter2"), "{e}");
     }
 }
+
+/// The root README's examples, compiled as doc tests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct RootReadmeDoctests;
