@@ -183,11 +183,13 @@ impl Header {
                 if self.kdf == Kdf::Argon2id {
                     crypto::derive_passphrase(p, &self.salt, self.kdf_params)?
                 } else {
-                    // Written with a key file: no passphrase can be right,
-                    // and stretching one would only waste time.
-                    let mut h = Sha256::new();
-                    h.update(p.expose().as_bytes());
-                    MasterKey::from_bytes(h.finalize().into())
+                    // Written with a key file: no passphrase can be right.
+                    // No id is derived from it either, since a fast hash of
+                    // a passphrase in an error message invites guessing.
+                    return Err(BackupError::WrongKey {
+                        expected,
+                        given: "a passphrase (this backup was written with a key file)".into(),
+                    });
                 }
             }
         };
