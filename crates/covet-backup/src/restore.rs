@@ -145,6 +145,55 @@ async fn load_rows(
     Ok(rows_done)
 }
 
+/// Creates the backup's tables in `tx`, streams its rows in, and adds the
+/// rest of the schema. The order is the engine's: PostgreSQL adds foreign
+/// keys after the load (rows arrive in any table order) and builds indexes
+/// once over the loaded data; SQLite and MySQL declare foreign keys inline
+/// (their callers defer or switch off the checks); MySQL builds indexes
+/// before the load because its DDL commits implicitly and a private staging
+/// database makes that free. Sequence / auto-increment positions come last.
+async fn create_and_load(
+    engine: Engine,
+    sink: &dyn BackupSink,
+    name: &str,
+    opts: &RestoreOptions,
+    verified: &VerifyReport,
+    tx: &mut dyn Transaction,
+) -> Result<u64> {
+    let tables = &verified.schema.tables;
+    let inline_fks = engine != Engine::Postgres;
+    let indexes_first = engine == Engine::MySql;
+    for t in tables {
+        exec(tx, &ddl::create_table(engine, t, inline_fks)).await?;
+        if indexes_first {
+            for s in ddl::create_indexes(engine, t) {
+                exec(tx, &s).await?;
+            }
+        }
+    }
+    let rows = load_rows(sink, name, opts, verified, tx).await?;
+    for t in tables {
+        let indexes = if indexes_first {
+            Vec::new()
+        } else {
+            ddl::create_indexes(engine, t)
+        };
+        let fks = if inline_fks {
+            Vec::new()
+        } else {
+            ddl::add_foreign_keys(engine, t)
+        };
+        for s in indexes
+            .into_iter()
+            .chain(fks)
+            .chain(ddl::set_auto_value(engine, t))
+        {
+            exec(tx, &s).await?;
+        }
+    }
+    Ok(rows)
+}
+
 fn check_engine(manifest: &Manifest, target: Engine) -> Result<()> {
     if manifest.engine != target.as_str() {
         return Err(BackupError::Unsupported(format!(
@@ -315,20 +364,8 @@ async fn restore_postgres(
             )
             .await?;
         }
-        let schema: &BackupSchema = &verified.schema;
-        for t in &schema.tables {
-            exec(tx.as_mut(), &ddl::create_table(Engine::Postgres, t, false)).await?;
-        }
-        let rows = load_rows(sink, name, opts, verified, tx.as_mut()).await?;
-        for t in &schema.tables {
-            for s in ddl::create_indexes(Engine::Postgres, t)
-                .into_iter()
-                .chain(ddl::add_foreign_keys(Engine::Postgres, t))
-                .chain(ddl::set_auto_value(Engine::Postgres, t))
-            {
-                exec(tx.as_mut(), &s).await?;
-            }
-        }
+        let rows =
+            create_and_load(Engine::Postgres, sink, name, opts, verified, tx.as_mut()).await?;
         tx.commit()
             .await
             .map_err(|e| db("committing the restore", e))?;
@@ -407,18 +444,8 @@ async fn restore_sqlite(
                 .map_err(|e| db("beginning the restore transaction", e))?;
             // Rows arrive in any table order: check foreign keys at commit.
             exec(tx.as_mut(), "PRAGMA defer_foreign_keys = ON").await?;
-            for t in &verified.schema.tables {
-                exec(tx.as_mut(), &ddl::create_table(Engine::Sqlite, t, true)).await?;
-            }
-            let rows = load_rows(sink, name, opts, verified, tx.as_mut()).await?;
-            for t in &verified.schema.tables {
-                for s in ddl::create_indexes(Engine::Sqlite, t)
-                    .into_iter()
-                    .chain(ddl::set_auto_value(Engine::Sqlite, t))
-                {
-                    exec(tx.as_mut(), &s).await?;
-                }
-            }
+            let rows =
+                create_and_load(Engine::Sqlite, sink, name, opts, verified, tx.as_mut()).await?;
             tx.commit()
                 .await
                 .map_err(|e| db("committing the restore", e))?;
@@ -498,20 +525,8 @@ async fn restore_mysql(
                 .await
                 .map_err(|e| db("beginning the staging load", e))?;
             exec(tx.as_mut(), "SET FOREIGN_KEY_CHECKS = 0").await?;
-            // DDL commits implicitly in MySQL; the staging database is
-            // private, so that costs nothing.
-            for t in &verified.schema.tables {
-                exec(tx.as_mut(), &ddl::create_table(Engine::MySql, t, true)).await?;
-                for s in ddl::create_indexes(Engine::MySql, t) {
-                    exec(tx.as_mut(), &s).await?;
-                }
-            }
-            let rows = load_rows(sink, name, opts, verified, tx.as_mut()).await?;
-            for t in &verified.schema.tables {
-                for s in ddl::set_auto_value(Engine::MySql, t) {
-                    exec(tx.as_mut(), &s).await?;
-                }
-            }
+            let rows =
+                create_and_load(Engine::MySql, sink, name, opts, verified, tx.as_mut()).await?;
             exec(tx.as_mut(), "SET FOREIGN_KEY_CHECKS = 1").await?;
             tx.commit()
                 .await
