@@ -17,7 +17,7 @@ pub mod timeout;
 
 pub use breaker::{
     Breaker, BreakerAdapter, BreakerConfigError, BreakerLayer, BreakerState, CircuitBreaker,
-    StateChange,
+    StateChange, TripCause,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use retry::{Retry, RetryBudget, RetryLayer, RetryPolicy};

@@ -23,7 +23,7 @@ pub use state::CircuitBreaker;
 use std::fmt;
 use std::time::Duration;
 
-use covet_core::{Error, Result};
+use covet_core::{Error, ErrorKind, Result};
 
 /// The state a breaker is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -81,6 +81,53 @@ pub struct StateChange {
     pub to: BreakerState,
     /// The breaker clock's reading at the transition.
     pub at: Duration,
+    /// For a transition to [`BreakerState::Open`] caused by a failure, the
+    /// failure that tripped it; `None` for every other transition.
+    pub cause: Option<TripCause>,
+}
+
+/// The failure that opened a breaker: the last one counted before it
+/// tripped (or the failed half-open probe that sent it back to open).
+///
+/// Kept so that a report can say *why* calls were refused, not only that
+/// they were. The message is the error's own `Display`, which covet-core
+/// errors guarantee free of passwords and bound values, cut to one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TripCause {
+    /// The kind of the tripping error.
+    pub kind: ErrorKind,
+    /// Its message on one line, at most [`TripCause::MAX_MESSAGE`] bytes.
+    pub message: String,
+}
+
+impl TripCause {
+    /// The longest message kept, in bytes: a cause is for a report line.
+    pub const MAX_MESSAGE: usize = 300;
+
+    /// The cause for `error`.
+    pub fn from_error(error: &Error) -> Self {
+        Self::new(error.kind(), &error.to_string())
+    }
+
+    /// A cause of `kind` with `message` folded onto one bounded line.
+    pub fn new(kind: ErrorKind, message: &str) -> Self {
+        let mut message = message.split_whitespace().collect::<Vec<_>>().join(" ");
+        if message.len() > Self::MAX_MESSAGE {
+            let mut cut = Self::MAX_MESSAGE;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+            message.push('…');
+        }
+        TripCause { kind, message }
+    }
+}
+
+impl fmt::Display for TripCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind.as_str(), self.message)
+    }
 }
 
 /// Permission to make one call, returned by [`Breaker::try_acquire`].

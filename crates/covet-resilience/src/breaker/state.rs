@@ -13,7 +13,7 @@ use std::time::Duration;
 use covet_core::{Error, ErrorKind, Result};
 
 use super::config::{BreakerConfig, CircuitBreakerBuilder, FailureMode};
-use super::{Admission, Breaker, BreakerState, StateChange};
+use super::{Admission, Breaker, BreakerState, StateChange, TripCause};
 
 const CLOSED: u64 = 0;
 const OPEN: u64 = 1;
@@ -51,6 +51,30 @@ fn encode(state: BreakerState) -> u64 {
 struct Window {
     outcomes: VecDeque<bool>,
     failures: u32,
+    /// What opened the breaker last (kept across transitions).
+    last_trip: Option<TripCause>,
+    /// Times the breaker entered `Open` after a failure.
+    trips: u64,
+}
+
+/// A counted failure, turned into a [`TripCause`] only if it trips the
+/// breaker, so the failure path allocates nothing otherwise.
+#[derive(Clone, Copy)]
+enum Failure<'a> {
+    Error(&'a Error),
+    ProbeTimeout,
+}
+
+impl Failure<'_> {
+    fn cause(self) -> TripCause {
+        match self {
+            Failure::Error(e) => TripCause::from_error(e),
+            Failure::ProbeTimeout => TripCause::new(
+                ErrorKind::Timeout,
+                "a half-open probe took longer than the probe timeout",
+            ),
+        }
+    }
 }
 
 /// A circuit breaker: closed, open, half-open, forced-open or disabled.
@@ -129,6 +153,17 @@ impl CircuitBreaker {
         self.set_state(BreakerState::Closed);
     }
 
+    /// The failure that opened the breaker most recently, if any has.
+    pub fn last_trip(&self) -> Option<TripCause> {
+        self.lock().last_trip.clone()
+    }
+
+    /// How many times a failure has opened the breaker (forcing it open
+    /// with [`CircuitBreaker::force_open`] does not count).
+    pub fn trips(&self) -> u64 {
+        self.lock().trips
+    }
+
     /// How long until an open breaker admits a probe (zero if not open).
     pub fn remaining_open(&self) -> Duration {
         if self.word.load(Ordering::Acquire) & STATE_MASK != OPEN {
@@ -151,13 +186,20 @@ impl CircuitBreaker {
         let change = {
             let mut window = self.lock();
             let cur = self.word.load(Ordering::Acquire);
-            self.enter(&mut window, cur, to)
+            self.enter(&mut window, cur, to, None)
         };
         self.notify(change);
     }
 
     /// Moves from the word `cur` to `to`; called with the lock held.
-    fn enter(&self, window: &mut Window, cur: u64, to: BreakerState) -> Option<StateChange> {
+    /// `failure` is what tripped it, for a move to `Open`.
+    fn enter(
+        &self,
+        window: &mut Window,
+        cur: u64,
+        to: BreakerState,
+        failure: Option<Failure<'_>>,
+    ) -> Option<StateChange> {
         let from = decode(cur & STATE_MASK);
         let epoch = (cur >> 3) + 1;
         window.outcomes.clear();
@@ -172,11 +214,21 @@ impl CircuitBreaker {
             self.open_until.store(nanos, Ordering::Release);
         }
         self.word.store(pack(epoch, encode(to)), Ordering::Release);
+        let cause = match failure {
+            Some(f) if to == BreakerState::Open => {
+                let cause = f.cause();
+                window.last_trip = Some(cause.clone());
+                window.trips += 1;
+                Some(cause)
+            }
+            _ => None,
+        };
         (from != to).then(|| StateChange {
             name: self.config.name.to_string(),
             from,
             to,
             at: now,
+            cause,
         })
     }
 
@@ -211,14 +263,14 @@ impl CircuitBreaker {
     }
 
     /// Moves from `(epoch, from)` to `to` if nothing else moved first.
-    fn transition(&self, epoch: u64, from: u64, to: BreakerState) {
+    fn transition(&self, epoch: u64, from: u64, to: BreakerState, failure: Option<Failure<'_>>) {
         let change = {
             let mut window = self.lock();
             let cur = self.word.load(Ordering::Acquire);
             if cur != pack(epoch, from) {
                 return;
             }
-            self.enter(&mut window, cur, to)
+            self.enter(&mut window, cur, to, failure)
         };
         self.notify(change);
     }
@@ -231,13 +283,14 @@ impl CircuitBreaker {
         )
     }
 
-    fn record_closed(&self, epoch: u64, failed: bool) {
+    fn record_closed(&self, epoch: u64, failure: Option<Failure<'_>>) {
+        let failed = failure.is_some();
         match self.config.mode {
             FailureMode::Consecutive { threshold } => {
                 if failed {
                     let n = self.consecutive.fetch_add(1, Ordering::AcqRel) + 1;
                     if n >= threshold {
-                        self.transition(epoch, CLOSED, BreakerState::Open);
+                        self.transition(epoch, CLOSED, BreakerState::Open, failure);
                     }
                 } else if self.consecutive.load(Ordering::Relaxed) != 0 {
                     // Only write when needed: a store on every success would
@@ -270,27 +323,27 @@ impl CircuitBreaker {
                     if !tripped {
                         return;
                     }
-                    self.enter(&mut window, cur, BreakerState::Open)
+                    self.enter(&mut window, cur, BreakerState::Open, failure)
                 };
                 self.notify(change);
             }
         }
     }
 
-    fn record(&self, admission: Admission, failed: bool) {
+    fn record(&self, admission: Admission, failure: Option<Failure<'_>>) {
         let cur = self.word.load(Ordering::Acquire);
         if cur >> 3 != admission.epoch {
             return;
         }
         match cur & STATE_MASK {
-            CLOSED => self.record_closed(admission.epoch, failed),
+            CLOSED => self.record_closed(admission.epoch, failure),
             HALF_OPEN if admission.probe => {
-                if failed {
-                    self.transition(admission.epoch, HALF_OPEN, BreakerState::Open);
+                if failure.is_some() {
+                    self.transition(admission.epoch, HALF_OPEN, BreakerState::Open, failure);
                 } else {
                     let n = self.half_successes.fetch_add(1, Ordering::AcqRel) + 1;
                     if n >= self.config.success_threshold {
-                        self.transition(admission.epoch, HALF_OPEN, BreakerState::Closed);
+                        self.transition(admission.epoch, HALF_OPEN, BreakerState::Closed, None);
                     }
                 }
             }
@@ -318,7 +371,7 @@ impl Breaker for CircuitBreaker {
                     if now < until {
                         return Err(self.reject());
                     }
-                    self.transition(epoch, OPEN, BreakerState::HalfOpen);
+                    self.transition(epoch, OPEN, BreakerState::HalfOpen, None);
                 }
                 HALF_OPEN => {
                     let n = self.half_admitted.fetch_add(1, Ordering::AcqRel);
@@ -340,16 +393,16 @@ impl Breaker for CircuitBreaker {
 
     #[inline]
     fn on_success(&self, admission: Admission) {
-        self.record(admission, false);
+        self.record(admission, None);
     }
 
     fn on_error(&self, admission: Admission, error: &Error) {
-        let failed = (self.config.is_failure)(error);
-        self.record(admission, failed);
+        let failure = (self.config.is_failure)(error).then_some(Failure::Error(error));
+        self.record(admission, failure);
     }
 
     fn on_failure(&self, admission: Admission) {
-        self.record(admission, true);
+        self.record(admission, Some(Failure::ProbeTimeout));
     }
 
     fn release(&self, admission: Admission) {
