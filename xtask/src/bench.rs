@@ -1,3 +1,5 @@
+//! `cargo xtask bench <name>`: the side-by-side benchmarks in covet-benches.
+
 use crate::util::{Result, cargo, run as sh};
 
 const BENCHES: &[&str] = &["pool", "adapters", "layers", "backup", "loadtest"];

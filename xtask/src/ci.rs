@@ -1,3 +1,5 @@
+//! `cargo xtask ci` and `cargo xtask test`: everything CI checks.
+
 use crate::util::{Result, cargo, run as sh};
 
 /// Everything CI checks, in the order that fails fastest.
@@ -5,6 +7,8 @@ pub fn run(_args: &[String]) -> Result {
     let mut fmt = cargo();
     fmt.args(["fmt", "--all", "--", "--check"]);
     sh(fmt)?;
+
+    crate::tidy::run(&[])?;
 
     let mut clippy = cargo();
     clippy.args([

@@ -1,3 +1,5 @@
+//! `cargo xtask loom`: covet-pool's loom models, release, `--cfg loom`.
+
 use crate::util::{Result, cargo, run as sh};
 
 /// Model-checks covet-pool's state machine. A separate target directory keeps

@@ -7,6 +7,7 @@ mod ci;
 mod loadtest;
 mod loom;
 mod services;
+mod tidy;
 mod util;
 
 use std::process::ExitCode;
@@ -22,6 +23,9 @@ commands:
   loom               the covet-pool loom models (release, --cfg loom)
   bench <name>       run a comparison benchmark in covet-benches
                      (pool, adapters, layers, backup, loadtest)
+  tidy               the invariants ARCHITECTURE.md states (dependency
+                     direction, driver-free core and pool, module docs,
+                     no ignored tests); also a test under cargo test
   services           whether PostgreSQL and MariaDB answer on their URLs
   loadtest           1k/5k/10k statements per second for 60 s each against
                      PostgreSQL and MariaDB, writing results_*_qps.csv
@@ -44,6 +48,7 @@ fn main() -> ExitCode {
         "loom" => loom::run(rest),
         "bench" => bench::run(rest),
         "services" => services::run(rest),
+        "tidy" => tidy::run(rest),
         "loadtest" => loadtest::run(rest),
         "help" | "-h" | "--help" => {
             print!("{HELP}");

@@ -1,3 +1,5 @@
+//! `cargo xtask services`: whether the database servers the tests use answer.
+
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;

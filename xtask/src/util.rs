@@ -1,3 +1,5 @@
+//! Helpers shared by the commands: the project root, cargo, running a command.
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
