@@ -30,6 +30,10 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
     ("covet-monitor", &["covet-core", "covet-resilience"]),
     ("covet-backup", &["covet-core"]),
     ("covet-loadtest", &["covet-core"]),
+    // The ORM sees only covet-core (and the fingerprinting in covet-monitor
+    // for its N+1 reports), so every layer applies to its statements.
+    ("covet-orm", &["covet-core", "covet-orm-macros", "covet-monitor"]),
+    ("covet-orm-macros", &[]),
     (
         "covet",
         &[
@@ -39,6 +43,7 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
             "covet-adapter-sqlite",
             "covet-resilience",
             "covet-monitor",
+            "covet-orm",
         ],
     ),
     (
