@@ -246,16 +246,35 @@ pub(crate) fn render(r: &Report) -> String {
         r.schedule_lag.p99_ms,
         r.schedule_lag.max_ms
     );
+    if let Some(why) = &m.interrupted {
+        let _ = write!(
+            out,
+            "<p class=\"fail\">Interrupted ({}) after {:.1} s of the {:.0} s planned: the figures cover that part only.</p>",
+            esc(why),
+            m.duration_s,
+            m.planned_duration_s
+        );
+    }
+    if let Some(e) = &r.error_rate {
+        let _ = write!(
+            out,
+            "<p class=\"{}\">{}</p>",
+            if e.passed { "pass" } else { "fail" },
+            esc(&e.to_string())
+        );
+    }
     if !r.slo.is_empty() {
         out.push_str(
-            "<h2>SLO</h2><table><tr><th>objective</th><th>actual</th><th>verdict</th></tr>",
+            "<h2>SLO</h2><table><tr><th>objective</th><th>actual</th><th>over</th><th>error rate</th><th>verdict</th></tr>",
         );
         for o in &r.slo {
             let _ = write!(
                 out,
-                "<tr><td>{}</td><td>{}</td><td class=\"{}\">{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.3}%</td><td class=\"{}\">{}</td></tr>",
                 esc(&o.spec),
                 esc(&o.actual),
+                o.over,
+                o.error_rate_pct,
                 if o.passed { "pass" } else { "fail" },
                 if o.passed { "met" } else { "missed" }
             );
@@ -263,7 +282,7 @@ pub(crate) fn render(r: &Report) -> String {
         out.push_str("</table>");
     }
     out.push_str(
-        "<h2>Latency by statement (ms, from intended start; service time = from actual start)</h2>\
+        "<h2>Latency of successful statements by statement (ms, from intended start; service time = from actual start)</h2>\
          <table><tr><th>statement</th><th>share</th><th>count</th><th>errors</th><th>late</th><th>dropped</th>\
          <th>rate/s</th><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>p99.9</th><th>max</th>\
          <th>svc p50</th><th>svc p99</th></tr>",
@@ -363,6 +382,22 @@ pub(crate) fn render(r: &Report) -> String {
             l.breaker_openings,
             l.slow_statements
         );
+        if let Some(b) = &l.breaker {
+            let _ = write!(out, "<p>Circuit breaker: {}</p>", esc(b));
+        }
+        if !l.breaker_opened_by.is_empty() {
+            out.push_str("<table><tr><th>opened by</th><th>times</th><th>first message</th></tr>");
+            for t in &l.breaker_opened_by {
+                let _ = write!(
+                    out,
+                    "<tr><td>{}</td><td>{}</td><td style=\"text-align:left\">{}</td></tr>",
+                    esc(&t.kind),
+                    t.count,
+                    esc(&t.example)
+                );
+            }
+            out.push_str("</table>");
+        }
     }
     out.push_str(
         "<h2>Per second</h2><table><tr><th>second</th><th>sent</th><th>completed</th><th>errors</th>\

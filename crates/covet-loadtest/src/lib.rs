@@ -14,7 +14,9 @@
 //!   statements in flight with late or dropped statements counted).
 //! - [`Report`]: HdrHistogram figures per statement and overall, errors by
 //!   kind, a per-second series, memory growth; text, CSV, JSON and HTML.
-//! - [`Slo`]: objectives such as `p95<10ms`.
+//! - [`Slo`]: objectives such as `p95<10ms`, judged over successful
+//!   statements; [`MaxErrorRate`]: the error bound every run is held to.
+//! - [`Stop`]: ends a run early (Ctrl-C) and still returns its report.
 //!
 //! ```no_run
 //! # async fn demo(adapter: std::sync::Arc<dyn covet_core::Adapter>) -> covet_loadtest::Result<()> {
@@ -45,11 +47,14 @@ pub mod workload;
 pub use error::{LoadtestError, Result};
 pub use histogram::{LatencyHistogram, Percentiles};
 pub use report::{
-    ErrorCount, LayerReport, MemoryReport, Report, RunMeta, SecondPoint, StatementReport, Summary,
+    BreakerTrip, ErrorCount, LayerReport, MemoryReport, Report, RunMeta, SecondPoint,
+    StatementReport, Summary,
 };
 pub use rng::Rng;
-pub use runner::{Arrival, Mode, Overload, Pacer, Progress, ProgressFn, RunConfig, Schedule, run};
+pub use runner::{
+    Arrival, Mode, Overload, Pacer, Progress, ProgressFn, RunConfig, Schedule, Stop, run,
+};
 pub use scenario::Scenario;
 pub use setup::{DatasetCounts, SetupOptions, SetupOutcome, SetupProgressFn, ensure_dataset};
-pub use slo::{Slo, SloOutcome};
+pub use slo::{ErrorRateOutcome, MaxErrorRate, Slo, SloOutcome};
 pub use workload::{ParamGen, StatementKind, StatementSpec, Workload, point_select, seed_mix};

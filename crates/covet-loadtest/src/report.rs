@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::histogram::Percentiles;
-use crate::slo::SloOutcome;
+use crate::slo::{ErrorRateOutcome, SloOutcome};
 
 /// What was run, against what.
 #[derive(Debug, Clone, Serialize)]
@@ -27,8 +27,15 @@ pub struct RunMeta {
     pub arrival: String,
     /// Target statements per second.
     pub target_rate: f64,
-    /// Measured seconds.
+    /// Measured seconds: the planned duration, or less when the run was
+    /// interrupted.
     pub duration_s: f64,
+    /// The measured duration asked for.
+    pub planned_duration_s: f64,
+    /// Why the run ended before its planned duration (`stopped`, or the
+    /// signal the caller names), `None` when it ran to the end. Figures of
+    /// an interrupted run cover `duration_s` only.
+    pub interrupted: Option<String>,
     /// Warm-up seconds (excluded from every figure).
     pub warmup_s: f64,
     /// The cap on statements in flight.
@@ -68,6 +75,9 @@ pub struct Summary {
     pub sent_rate: f64,
     /// Statements completed per second within the measured period.
     pub achieved_rate: f64,
+    /// Errors as a percentage of completed statements (0 when none
+    /// completed).
+    pub error_rate_pct: f64,
     /// Wall time of the whole run, warm-up and drain included.
     pub elapsed_s: f64,
 }
@@ -92,9 +102,12 @@ pub struct StatementReport {
     /// Completed per second, over the measured window or, when statements
     /// still queued at its end finished later, until the last of them.
     pub rate: f64,
-    /// Latency from the intended start (what a user waits).
+    /// Latency from the intended start (what a user waits), of the
+    /// statements that succeeded: failures are counted in `errors`, not
+    /// here, so a run of fast failures cannot look fast.
     pub latency: Percentiles,
-    /// Service time from the actual start (what the database took).
+    /// Service time from the actual start (what the database took), of the
+    /// statements that succeeded.
     pub service: Percentiles,
     /// Errors by `ErrorKind` name.
     pub errors_by_kind: BTreeMap<String, u64>,
@@ -155,6 +168,17 @@ pub struct MemoryReport {
     pub growth_pct: f64,
 }
 
+/// Failures of one kind that opened the circuit breaker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BreakerTrip {
+    /// The `ErrorKind` name of the failure that tripped it.
+    pub kind: String,
+    /// Openings caused by a failure of this kind.
+    pub count: u64,
+    /// The first such failure's message (one line, no secrets).
+    pub example: String,
+}
+
 /// What the resilience and monitoring layers did during the run.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct LayerReport {
@@ -162,6 +186,11 @@ pub struct LayerReport {
     pub retries: u64,
     /// Times a circuit breaker opened.
     pub breaker_openings: u64,
+    /// What opened the breaker, by error kind, most frequent first.
+    pub breaker_opened_by: Vec<BreakerTrip>,
+    /// The breaker's settings in words (`opens after 5 consecutive
+    /// outage errors, for 1 s`), when the run had one.
+    pub breaker: Option<String>,
     /// Statements the slow-query log recorded.
     pub slow_statements: u64,
     /// The slow-query threshold, in milliseconds.
@@ -193,6 +222,8 @@ pub struct Report {
     pub layers: Option<LayerReport>,
     /// SLO checks, when asked for.
     pub slo: Vec<SloOutcome>,
+    /// The run's error rate against its bound, when one was checked.
+    pub error_rate: Option<ErrorRateOutcome>,
 }
 
 fn f(ms: f64) -> String {
@@ -209,6 +240,11 @@ impl Report {
     /// Whether every SLO passed (true when none was given).
     pub fn slo_passed(&self) -> bool {
         self.slo.iter().all(|s| s.passed)
+    }
+
+    /// Whether the error rate was within its bound (true when unchecked).
+    pub fn error_rate_passed(&self) -> bool {
+        self.error_rate.as_ref().is_none_or(|e| e.passed)
     }
 
     /// The final table, for a terminal.
@@ -228,6 +264,13 @@ impl Report {
             m.duration_s,
             m.warmup_s
         );
+        if let Some(why) = &m.interrupted {
+            let _ = writeln!(
+                out,
+                "INTERRUPTED ({why}) after {:.1} s of the {:.0} s planned: the figures cover that part only",
+                m.duration_s, m.planned_duration_s
+            );
+        }
         let _ = writeln!(
             out,
             "sent {} of {} scheduled ({:.1}/s), completed {:.1}/s ({}); errors {}, late {}, dropped {}{}",
@@ -251,7 +294,7 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "\nlatency from intended start, ms (service time in brackets: p50 / p99)"
+            "\nlatency of successful statements from intended start, ms (service time in brackets: p50 / p99)"
         );
         let _ = writeln!(
             out,
@@ -319,15 +362,25 @@ impl Report {
                     .map(|t| format!(" (over {t} ms)"))
                     .unwrap_or_default()
             );
+            if let Some(b) = &l.breaker {
+                let _ = writeln!(out, "circuit breaker: {b}");
+            }
+            for t in &l.breaker_opened_by {
+                let _ = writeln!(
+                    out,
+                    "  opened {} time{} by {}: {}",
+                    t.count,
+                    if t.count == 1 { "" } else { "s" },
+                    t.kind,
+                    t.example
+                );
+            }
+        }
+        if let Some(e) = &self.error_rate {
+            let _ = writeln!(out, "{e}");
         }
         for slo in &self.slo {
-            let _ = writeln!(
-                out,
-                "SLO {}: {} (actual {})",
-                slo.spec,
-                if slo.passed { "met" } else { "MISSED" },
-                slo.actual
-            );
+            let _ = writeln!(out, "SLO {slo}");
         }
         out
     }
@@ -340,7 +393,8 @@ impl Report {
             "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,\
              Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,\
              50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%,\
-             Late Count,Dropped Count,Service Median,Service 95%,Service 99%,Target Rate,Share\n",
+             Late Count,Dropped Count,Service Median,Service 95%,Service 99%,Target Rate,Share,\
+             Error Rate %\n",
         );
         for r in self.statements.iter().chain(std::iter::once(&self.overall)) {
             let l = &r.latency;
@@ -351,7 +405,7 @@ impl Report {
             };
             let _ = writeln!(
                 out,
-                "{},{},{},{},{:.3},{:.3},{:.3},{:.3},0,{:.2},{:.2},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{},{},{:.3},{:.3},{:.3},{:.1},{:.4}",
+                "{},{},{},{},{:.3},{:.3},{:.3},{:.3},0,{:.2},{:.2},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{},{},{:.3},{:.3},{:.3},{:.1},{:.4},{:.3}",
                 kind,
                 csv_field(&r.name),
                 r.count,
@@ -383,7 +437,12 @@ impl Report {
                 r.service.p95_ms,
                 r.service.p99_ms,
                 self.meta.target_rate * r.share,
-                r.share
+                r.share,
+                if r.count > 0 {
+                    r.errors as f64 / r.count as f64 * 100.0
+                } else {
+                    0.0
+                }
             );
         }
         out

@@ -107,6 +107,49 @@ pub struct Progress {
 /// A progress callback.
 pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
 
+/// Ends a run early, keeping what was measured: [`run`] stops scheduling,
+/// gives statements in flight [`RunConfig::interrupt_drain`] to finish and
+/// returns a report marked [`RunMeta::interrupted`] over the measured time
+/// so far. Clone it into a signal handler.
+#[derive(Debug, Clone)]
+pub struct Stop {
+    tx: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl Default for Stop {
+    fn default() -> Self {
+        Stop {
+            tx: Arc::new(tokio::sync::watch::Sender::new(false)),
+        }
+    }
+}
+
+impl Stop {
+    /// Asks the run to stop; later calls do nothing more.
+    pub fn stop(&self) {
+        self.tx.send_replace(true);
+    }
+
+    /// Whether [`Stop::stop`] was called.
+    pub fn is_stopped(&self) -> bool {
+        *self.tx.borrow()
+    }
+
+    /// Resolves once [`Stop::stop`] is called.
+    pub async fn stopped(&self) {
+        let mut rx = self.tx.subscribe();
+        // The sender lives in `self`, so the channel cannot close here.
+        let _ = rx.wait_for(|s| *s).await;
+    }
+}
+
+async fn stopped(stop: Option<&Stop>) {
+    match stop {
+        Some(s) => s.stopped().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Everything that shapes one run.
 #[derive(Clone)]
 pub struct RunConfig {
@@ -137,6 +180,11 @@ pub struct RunConfig {
     pub sample_memory: bool,
     /// Called once a second with live figures.
     pub progress: Option<ProgressFn>,
+    /// Ends the run early when triggered (Ctrl-C), keeping the figures.
+    pub stop: Option<Stop>,
+    /// After a stop, how long statements in flight may take to finish
+    /// before they are counted unfinished.
+    pub interrupt_drain: Duration,
 }
 
 impl std::fmt::Debug for RunConfig {
@@ -173,12 +221,17 @@ impl Default for RunConfig {
             drain_timeout: Duration::from_secs(30),
             sample_memory: true,
             progress: None,
+            stop: None,
+            interrupt_drain: Duration::from_secs(2),
         }
     }
 }
 
 impl RunConfig {
-    fn validate(&self) -> Result<()> {
+    /// Checks the settings without running anything, so a caller can
+    /// reject bad arguments before connecting or seeding. [`run`] calls it
+    /// too.
+    pub fn validate(&self) -> Result<()> {
         if !(self.rate.is_finite() && self.rate > 0.0) {
             return Err(LoadtestError::config("the rate must be a positive number"));
         }
@@ -226,7 +279,7 @@ impl StmtRec {
             errors: self.errors,
             late: self.late,
             dropped: self.dropped,
-            rate: count as f64 / secs,
+            rate: per_second(count, secs),
             latency: self.latency.percentiles(),
             service: self.service.percentiles(),
             errors_by_kind: self
@@ -331,8 +384,13 @@ impl Recorder {
         let service = end.saturating_duration_since(start);
         let late = start.saturating_duration_since(intended) > self.late_threshold;
         for rec in [&mut self.stmts[idx], &mut self.overall] {
-            rec.latency.record(latency);
-            rec.service.record(service);
+            // Latency figures are those of successful statements: a failure
+            // that returns at once would otherwise make a broken run look
+            // fast. Errors are counted (and bounded) on their own.
+            if err.is_none() {
+                rec.latency.record(latency);
+                rec.service.record(service);
+            }
             if late {
                 rec.late += 1;
             }
@@ -350,7 +408,9 @@ impl Recorder {
                 .or_insert_with(|| e.to_string());
         }
         if let Some(s) = self.second(intended) {
-            s.latency.record(latency);
+            if err.is_none() {
+                s.latency.record(latency);
+            }
             if late {
                 s.late += 1;
             }
@@ -488,16 +548,22 @@ impl Schedule {
 }
 
 /// Blocks the calling thread until `deadline`: sleep while far, spin close.
-fn precise_wait(deadline: std::time::Instant) {
+/// Returns false, early, when `stop` is triggered.
+fn precise_wait(deadline: std::time::Instant, stop: Option<&Stop>) -> bool {
     const SPIN: Duration = Duration::from_micros(120);
+    // Sleeps are cut into slices so a stop at a low rate is seen promptly.
+    const SLICE: Duration = Duration::from_millis(20);
     loop {
         let now = std::time::Instant::now();
         if now >= deadline {
-            return;
+            return true;
         }
         let left = deadline - now;
         if left > SPIN {
-            std::thread::sleep(left - SPIN);
+            if stop.is_some_and(Stop::is_stopped) {
+                return false;
+            }
+            std::thread::sleep((left - SPIN).min(SLICE));
         } else {
             std::hint::spin_loop();
         }
@@ -516,9 +582,10 @@ struct Dispatch {
 async fn dispatch_open(d: Dispatch, mut workload: Workload) -> DispatchLog {
     let mut log = DispatchLog::new(d.start + d.cfg.warmup);
     let mut schedule = Schedule::new(d.cfg.arrival, d.cfg.rate, d.cfg.seed);
+    let stop = d.cfg.stop.clone();
     loop {
         let intended = d.start + schedule.next_offset();
-        if intended >= d.end {
+        if intended >= d.end || stop.as_ref().is_some_and(Stop::is_stopped) {
             break;
         }
         // Build the statement before waiting, so waking up is all that
@@ -526,9 +593,15 @@ async fn dispatch_open(d: Dispatch, mut workload: Workload) -> DispatchLog {
         let idx = workload.pick();
         let stmt = workload.build(idx);
         let kind = workload.kind(idx);
-        match d.cfg.pacer {
-            Pacer::Precise => precise_wait(intended.into_std()),
-            Pacer::Tokio => tokio::time::sleep_until(intended).await,
+        let on_time = match d.cfg.pacer {
+            Pacer::Precise => precise_wait(intended.into_std(), stop.as_ref()),
+            Pacer::Tokio => tokio::select! {
+                () = tokio::time::sleep_until(intended) => true,
+                () = stopped(stop.as_ref()) => false,
+            },
+        };
+        if !on_time {
+            break;
         }
         let permit = match Arc::clone(&d.sem).try_acquire_owned() {
             Ok(p) => p,
@@ -538,10 +611,16 @@ async fn dispatch_open(d: Dispatch, mut workload: Workload) -> DispatchLog {
                     log.dropped.push((idx, intended));
                     continue;
                 }
-                Overload::Late => match Arc::clone(&d.sem).acquire_owned().await {
-                    Ok(p) => p,
-                    Err(_) => break,
-                },
+                Overload::Late => {
+                    let acquired = tokio::select! {
+                        p = Arc::clone(&d.sem).acquire_owned() => p.ok(),
+                        () = stopped(stop.as_ref()) => None,
+                    };
+                    match acquired {
+                        Some(p) => p,
+                        None => break,
+                    }
+                }
             },
         };
         let lag = Instant::now().saturating_duration_since(intended);
@@ -559,10 +638,15 @@ async fn dispatch_open(d: Dispatch, mut workload: Workload) -> DispatchLog {
     log
 }
 
-async fn closed_worker(shared: Arc<Shared>, workload: Arc<Mutex<Workload>>, end: Instant) {
+async fn closed_worker(
+    shared: Arc<Shared>,
+    workload: Arc<Mutex<Workload>>,
+    end: Instant,
+    stop: Option<Stop>,
+) {
     loop {
         let now = Instant::now();
-        if now >= end {
+        if now >= end || stop.as_ref().is_some_and(Stop::is_stopped) {
             break;
         }
         let (idx, stmt, kind) = {
@@ -672,6 +756,7 @@ pub async fn run(adapter: Arc<dyn Adapter>, workload: Workload, cfg: RunConfig) 
                         Arc::clone(&shared),
                         Arc::clone(&workload),
                         end,
+                        cfg.stop.clone(),
                     ))
                 })
                 .collect();
@@ -680,8 +765,19 @@ pub async fn run(adapter: Arc<dyn Adapter>, workload: Workload, cfg: RunConfig) 
             }
         }
     }
+    // When a stop ended scheduling, the measured period ends there and the
+    // statements in flight get only a short drain.
+    let stopped_at = cfg
+        .stop
+        .as_ref()
+        .filter(|s| s.is_stopped())
+        .map(|_| Instant::now().min(end));
+    let drain = match stopped_at {
+        Some(_) => cfg.interrupt_drain.min(cfg.drain_timeout),
+        None => cfg.drain_timeout,
+    };
     let all = u32::try_from(cfg.max_in_flight).unwrap_or(u32::MAX);
-    let drained = tokio::time::timeout(cfg.drain_timeout, sem.acquire_many(all))
+    let drained = tokio::time::timeout(drain, sem.acquire_many(all))
         .await
         .is_ok();
     let finished = Instant::now();
@@ -700,7 +796,11 @@ pub async fn run(adapter: Arc<dyn Adapter>, workload: Workload, cfg: RunConfig) 
     };
 
     let r = shared.recorder.lock();
-    let secs = cfg.duration.as_secs_f64();
+    let measured = match stopped_at {
+        Some(at) => at.saturating_duration_since(measure_from),
+        None => cfg.duration,
+    };
+    let secs = measured.as_secs_f64();
     let window = r.last_end.map_or(secs, |e| {
         e.saturating_duration_since(measure_from)
             .as_secs_f64()
@@ -713,7 +813,10 @@ pub async fn run(adapter: Arc<dyn Adapter>, workload: Workload, cfg: RunConfig) 
         .map(|((n, s), rec)| rec.report(n, *s, window))
         .collect();
     let overall = r.overall.report("Aggregated", 1.0, window);
-    let seconds = cfg.duration.as_secs().max(1) as usize;
+    let seconds = match stopped_at {
+        Some(_) => secs.ceil() as usize,
+        None => cfg.duration.as_secs().max(1) as usize,
+    };
     let mut series: Vec<SecondPoint> = (0..seconds)
         .map(|i| {
             let s = r.series.get(i);
@@ -771,6 +874,8 @@ pub async fn run(adapter: Arc<dyn Adapter>, workload: Workload, cfg: RunConfig) 
             },
             target_rate: cfg.rate,
             duration_s: secs,
+            planned_duration_s: cfg.duration.as_secs_f64(),
+            interrupted: stopped_at.map(|_| "stopped".to_string()),
             warmup_s: cfg.warmup.as_secs_f64(),
             max_in_flight: cfg.max_in_flight as u64,
             on_overload: match cfg.overload {
@@ -791,8 +896,13 @@ pub async fn run(adapter: Arc<dyn Adapter>, workload: Workload, cfg: RunConfig) 
             unfinished,
             warmup_statements: r.warmup,
             target_rate: cfg.rate,
-            sent_rate: (r.sent - r.overall.dropped) as f64 / secs,
-            achieved_rate: completed_in_window as f64 / secs,
+            sent_rate: per_second(r.sent - r.overall.dropped, secs),
+            achieved_rate: per_second(completed_in_window, secs),
+            error_rate_pct: if completed > 0 {
+                r.overall.errors as f64 / completed as f64 * 100.0
+            } else {
+                0.0
+            },
             elapsed_s: finished.saturating_duration_since(start).as_secs_f64(),
         },
         overall,
@@ -803,11 +913,18 @@ pub async fn run(adapter: Arc<dyn Adapter>, workload: Workload, cfg: RunConfig) 
         memory,
         layers: None,
         slo: Vec::new(),
+        error_rate: None,
     })
 }
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
+}
+
+/// `n` per second over `secs`; zero over an empty period (a run stopped
+/// during its warm-up measured nothing).
+fn per_second(n: u64, secs: f64) -> f64 {
+    if secs > 0.0 { n as f64 / secs } else { 0.0 }
 }
 
 fn memory_report(start: Option<u64>, samples: &[u64], warm: usize) -> Option<MemoryReport> {

@@ -1,4 +1,7 @@
-//! A scripted adapter for tests: fixed service time, an optional stall.
+//! A scripted adapter for tests: fixed service time, an optional stall,
+//! optionally failing every n-th statement.
+
+#![allow(dead_code)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,6 +22,8 @@ pub struct MockAdapter {
     pub service: Duration,
     pub stall: Option<(Duration, Duration)>,
     pub calls: AtomicU64,
+    /// Every `fail_every`-th statement fails (0: none does).
+    pub fail_every: u64,
 }
 
 impl MockAdapter {
@@ -28,11 +33,24 @@ impl MockAdapter {
             service,
             stall,
             calls: AtomicU64::new(0),
+            fail_every: 0,
         })
     }
 
-    async fn serve(&self) {
-        self.calls.fetch_add(1, Ordering::Relaxed);
+    /// Answers after `service`, every `every`-th statement with a syntax
+    /// error (1: all of them).
+    pub fn failing(service: Duration, every: u64) -> Arc<Self> {
+        Arc::new(MockAdapter {
+            created: Instant::now(),
+            service,
+            stall: None,
+            calls: AtomicU64::new(0),
+            fail_every: every,
+        })
+    }
+
+    async fn serve(&self) -> Result<()> {
+        let n = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
         if let Some((from, until)) = self.stall {
             let now = Instant::now();
             let (a, b) = (self.created + from, self.created + until);
@@ -41,6 +59,13 @@ impl MockAdapter {
             }
         }
         tokio::time::sleep(self.service).await;
+        if self.fail_every > 0 && n % self.fail_every == 0 {
+            return Err(Error::new(
+                covet_core::ErrorKind::Syntax,
+                "relation \"missing\" does not exist",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -50,11 +75,11 @@ impl Adapter for MockAdapter {
         Engine::Sqlite
     }
     async fn execute(&self, _stmt: &Statement) -> Result<ExecResult> {
-        self.serve().await;
+        self.serve().await?;
         Ok(ExecResult::default())
     }
     async fn query(&self, _stmt: &Statement) -> Result<Rows> {
-        self.serve().await;
+        self.serve().await?;
         Ok(Rows::default())
     }
     async fn query_stream(&self, _stmt: &Statement) -> Result<RowStream> {
