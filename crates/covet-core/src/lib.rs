@@ -25,6 +25,7 @@ mod adapter;
 mod dialect;
 mod error;
 mod layer;
+mod password;
 mod row;
 mod schema;
 mod settings;
@@ -38,6 +39,7 @@ pub use adapter::{
 pub use dialect::{Dialect, Engine, PlaceholderStyle};
 pub use error::{Error, ErrorKind, Result, RetryClass, ServerCode};
 pub use layer::Layer;
+pub use password::{PasswordOrigin, PasswordSources, ResolvedPassword};
 pub use row::{Column, ColumnIndex, Columns, Row, Rows};
 pub use schema::{ColumnInfo, ForeignKey, Index, Schema, Table};
 pub use settings::{PoolSettings, parse_duration};
