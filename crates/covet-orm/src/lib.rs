@@ -1,0 +1,41 @@
+#![doc = include_str!("../README.md")]
+//!
+//! ## Module map
+//!
+//! - [`model`]: the [`Model`] trait, [`ModelMeta`] / [`ColumnDef`] and the
+//!   [`Field`] type mapping that `#[derive(Model)]` targets.
+//! - [`expr`]: typed [`Column`] constants, [`Expr`] filters and [`Order`].
+//! - [`lookup`]: Django-style dynamic lookups.
+//! - [`QuerySet`], [`ModelExt`] (insert, save, delete, bulk_create),
+//!   [`ddl`] (create / drop table) and [`Executor`] / [`Db`].
+#![forbid(unsafe_code)]
+
+// Lets the derive's `::covet_orm::...` paths resolve inside this crate's
+// own tests.
+#[cfg(test)]
+extern crate self as covet_orm;
+
+pub mod ddl;
+mod error;
+mod exec;
+pub mod expr;
+pub mod lookup;
+pub mod model;
+mod query;
+mod sql;
+mod write;
+
+pub use covet_orm_macros::Model;
+pub use error::{OrmError, OrmResult};
+pub use exec::{Db, Executor, TxExecutor};
+pub use expr::{Column, Expr, Order, TextColumn};
+pub use lookup::LookupArg;
+pub use model::{ColumnDef, Field, Model, ModelMeta, Reference, SqlType};
+pub use query::{Assign, QuerySet};
+pub use write::{ModelExt, bulk_insert_sql, delete_sql, insert_sql, save_sql};
+
+/// What the derive's generated code names; not part of the public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use covet_core::{Error, FromValue, Result, Row, Value};
+}

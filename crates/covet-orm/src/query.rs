@@ -1,0 +1,381 @@
+//! [`QuerySet`]: a lazy, cloneable description of a query on one model,
+//! run by the methods that take an [`Executor`].
+
+use std::marker::PhantomData;
+
+use covet_core::{Dialect, Engine, Statement, Value};
+
+use crate::error::{OrmError, OrmResult};
+use crate::exec::Executor;
+use crate::expr::{Column, Expr, IntoOperand, Node, Operand, Order, order_by_name};
+use crate::lookup::{IntoLookupArg, resolve};
+use crate::model::Model;
+use crate::sql::SqlBuf;
+
+/// A query on model `M`. Building it runs nothing; [`QuerySet::all`],
+/// [`QuerySet::get`], [`QuerySet::count`] and the other methods that take
+/// an executor run one statement each.
+pub struct QuerySet<M> {
+    filter: Vec<Node>,
+    order: Vec<Order<M>>,
+    limit: Option<u64>,
+    offset: Option<u64>,
+    _m: PhantomData<fn() -> M>,
+}
+
+impl<M> Clone for QuerySet<M> {
+    fn clone(&self) -> Self {
+        QuerySet {
+            filter: self.filter.clone(),
+            order: self.order.clone(),
+            limit: self.limit,
+            offset: self.offset,
+            _m: PhantomData,
+        }
+    }
+}
+
+impl<M> std::fmt::Debug for QuerySet<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QuerySet")
+            .field(
+                "filter",
+                &self
+                    .filter
+                    .iter()
+                    .map(crate::sql::describe)
+                    .collect::<Vec<_>>(),
+            )
+            .field("order", &self.order)
+            .field("limit", &self.limit)
+            .field("offset", &self.offset)
+            .finish()
+    }
+}
+
+impl<M: Model> Default for QuerySet<M> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// One `SET column = ...` of [`QuerySet::update`].
+pub struct Assign<M> {
+    column: &'static str,
+    value: Operand,
+    _m: PhantomData<fn() -> M>,
+}
+
+impl<M> std::fmt::Debug for Assign<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Assign({})", self.column)
+    }
+}
+
+impl<M, T> Column<M, T> {
+    /// `SET column = value` (or another column of the same type).
+    pub fn set(self, value: impl IntoOperand<M, T>) -> Assign<M> {
+        Assign {
+            column: self.name(),
+            value: value.into_operand(),
+            _m: PhantomData,
+        }
+    }
+}
+
+impl<M: Model> QuerySet<M> {
+    /// Every row of the table.
+    pub fn new() -> Self {
+        QuerySet {
+            filter: Vec::new(),
+            order: Vec::new(),
+            limit: None,
+            offset: None,
+            _m: PhantomData,
+        }
+    }
+
+    /// Keeps the rows matching `expr` (ANDed with earlier filters).
+    #[must_use]
+    pub fn filter(mut self, expr: Expr<M>) -> Self {
+        self.filter.push(expr.node);
+        self
+    }
+
+    /// Drops the rows matching `expr`.
+    #[must_use]
+    pub fn exclude(mut self, expr: Expr<M>) -> Self {
+        self.filter.push(Node::Not(Box::new(expr.node)));
+        self
+    }
+
+    /// A dynamic filter: `"age__gte"`, `"name__icontains"`, `"email"`
+    /// (exact). The field must be one of the model's fields and the lookup
+    /// one of [`crate::lookup::LOOKUPS`]; anything else is an error naming
+    /// the valid ones.
+    pub fn filter_lookup(mut self, path: &str, arg: impl IntoLookupArg) -> OrmResult<Self> {
+        self.filter
+            .push(resolve(M::meta(), path, arg.into_lookup_arg())?);
+        Ok(self)
+    }
+
+    /// Like [`QuerySet::filter_lookup`], negated.
+    pub fn exclude_lookup(mut self, path: &str, arg: impl IntoLookupArg) -> OrmResult<Self> {
+        let node = resolve(M::meta(), path, arg.into_lookup_arg())?;
+        self.filter.push(Node::Not(Box::new(node)));
+        Ok(self)
+    }
+
+    /// Adds an ORDER BY term: `User::AGE.desc()`, or a column for ascending.
+    #[must_use]
+    pub fn order_by(mut self, order: impl Into<Order<M>>) -> Self {
+        self.order.push(order.into());
+        self
+    }
+
+    /// Adds an ORDER BY term by field name: `"age"` or `"-age"`. A name that
+    /// is not a field of the model is an error listing the fields.
+    pub fn order_by_name(mut self, spec: &str) -> OrmResult<Self> {
+        self.order.push(order_by_name::<M>(spec)?);
+        Ok(self)
+    }
+
+    /// At most `n` rows.
+    #[must_use]
+    pub fn limit(mut self, n: u64) -> Self {
+        self.limit = Some(n);
+        self
+    }
+
+    /// Skips the first `n` rows.
+    #[must_use]
+    pub fn offset(mut self, n: u64) -> Self {
+        self.offset = Some(n);
+        self
+    }
+
+    fn where_clause(&self, b: &mut SqlBuf) {
+        match self.filter.as_slice() {
+            [] => {}
+            [one] => {
+                b.push(" WHERE ");
+                b.node(one);
+            }
+            many => {
+                b.push(" WHERE ");
+                for (i, n) in many.iter().enumerate() {
+                    if i > 0 {
+                        b.push(" AND ");
+                    }
+                    b.push("(");
+                    b.node(n);
+                    b.push(")");
+                }
+            }
+        }
+    }
+
+    fn order_and_limit(&self, b: &mut SqlBuf, limit: Option<u64>) {
+        if !self.order.is_empty() {
+            b.push(" ORDER BY ");
+            for (i, o) in self.order.iter().enumerate() {
+                if i > 0 {
+                    b.push(", ");
+                }
+                b.ident(o.column)
+                    .push(if o.desc { " DESC" } else { " ASC" });
+            }
+        }
+        limit_offset(b, limit, self.offset);
+    }
+
+    fn select_into(&self, b: &mut SqlBuf, cols: Cols, limit: Option<u64>) {
+        let meta = M::meta();
+        b.push("SELECT ");
+        match cols {
+            Cols::Model => {
+                for (i, c) in meta.columns.iter().enumerate() {
+                    if i > 0 {
+                        b.push(", ");
+                    }
+                    b.ident(c.name);
+                }
+            }
+            Cols::One => {
+                b.push("1");
+            }
+        }
+        b.push(" FROM ").ident(meta.table);
+        self.where_clause(b);
+        self.order_and_limit(b, limit);
+    }
+
+    /// The SELECT this query runs, for `dialect`.
+    pub fn sql(&self, dialect: Dialect) -> Statement {
+        let mut b = SqlBuf::new(dialect);
+        self.select_into(&mut b, Cols::Model, self.limit);
+        b.finish().idempotent(true)
+    }
+
+    /// The `SELECT COUNT(*)` this query's `count` runs.
+    pub fn count_sql(&self, dialect: Dialect) -> Statement {
+        let mut b = SqlBuf::new(dialect);
+        if self.limit.is_some() || self.offset.is_some() {
+            b.push("SELECT COUNT(*) FROM (");
+            self.select_into(&mut b, Cols::One, self.limit);
+            b.push(") AS ").ident("covet_count");
+        } else {
+            b.push("SELECT COUNT(*) FROM ").ident(M::meta().table);
+            self.where_clause(&mut b);
+        }
+        b.finish().idempotent(true)
+    }
+
+    fn exists_sql(&self, dialect: Dialect) -> Statement {
+        let mut b = SqlBuf::new(dialect);
+        let limit = Some(self.limit.map_or(1, |l| l.min(1)));
+        self.select_into(&mut b, Cols::One, limit);
+        b.finish().idempotent(true)
+    }
+
+    /// Runs the query and reads every row into `M`.
+    ///
+    /// Rows are read by column position; the only allocations per row are
+    /// the model's own owned fields (and, today, the adapter's row).
+    pub async fn all<E: Executor>(&self, mut ex: E) -> OrmResult<Vec<M>> {
+        let stmt = self.sql(ex.dialect());
+        let rows = ex.query(&stmt).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            out.push(M::from_row(row)?);
+        }
+        Ok(out)
+    }
+
+    /// The first row (in this query's order), or `None`.
+    pub async fn first<E: Executor>(&self, ex: E) -> OrmResult<Option<M>> {
+        let mut q = self.clone();
+        q.limit = Some(self.limit.map_or(1, |l| l.min(1)));
+        Ok(q.all(ex).await?.into_iter().next())
+    }
+
+    /// Exactly one row: [`OrmError::DoesNotExist`] when none match,
+    /// [`OrmError::MultipleObjectsReturned`] when more than one does. Reads
+    /// at most two rows.
+    pub async fn get<E: Executor>(&self, ex: E) -> OrmResult<M> {
+        let mut q = self.clone();
+        q.limit = Some(self.limit.map_or(2, |l| l.min(2)));
+        let mut rows = q.all(ex).await?;
+        match rows.len() {
+            0 => Err(OrmError::DoesNotExist {
+                model: M::meta().name,
+            }),
+            1 => Ok(rows.remove(0)),
+            _ => Err(OrmError::MultipleObjectsReturned {
+                model: M::meta().name,
+            }),
+        }
+    }
+
+    /// The number of matching rows (after limit and offset).
+    pub async fn count<E: Executor>(&self, mut ex: E) -> OrmResult<u64> {
+        let stmt = self.count_sql(ex.dialect());
+        let rows = ex.query(&stmt).await?;
+        let row = rows
+            .rows
+            .first()
+            .ok_or_else(|| covet_core::Error::decode("COUNT(*) returned no row"))?;
+        Ok(row.get::<u64>(0)?)
+    }
+
+    /// Whether any row matches.
+    pub async fn exists<E: Executor>(&self, mut ex: E) -> OrmResult<bool> {
+        let stmt = self.exists_sql(ex.dialect());
+        Ok(!ex.query(&stmt).await?.is_empty())
+    }
+
+    fn refuse_window(&self, what: &str) -> OrmResult<()> {
+        if self.limit.is_some() || self.offset.is_some() || !self.order.is_empty() {
+            return Err(OrmError::Unsupported(format!(
+                "{what} on a QuerySet with limit, offset or order_by is not portable; \
+                 filter on the primary key instead"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The `UPDATE` this query's [`QuerySet::update`] runs.
+    pub fn update_sql(&self, dialect: Dialect, set: &[Assign<M>]) -> OrmResult<Statement> {
+        self.refuse_window("update")?;
+        if set.is_empty() {
+            return Err(OrmError::Unsupported(
+                "update needs at least one assignment".into(),
+            ));
+        }
+        let mut b = SqlBuf::new(dialect);
+        b.push("UPDATE ").ident(M::meta().table).push(" SET ");
+        for (i, a) in set.iter().enumerate() {
+            if i > 0 {
+                b.push(", ");
+            }
+            b.ident(a.column).push(" = ");
+            b.operand(&a.value);
+        }
+        self.where_clause(&mut b);
+        Ok(b.finish())
+    }
+
+    /// Updates the matching rows; returns the rows affected (on MySQL,
+    /// rows whose values actually changed).
+    pub async fn update<E: Executor>(&self, mut ex: E, set: &[Assign<M>]) -> OrmResult<u64> {
+        let stmt = self.update_sql(ex.dialect(), set)?;
+        Ok(ex.execute(&stmt).await?.rows_affected)
+    }
+
+    /// The `DELETE` this query's [`QuerySet::delete`] runs.
+    pub fn delete_sql(&self, dialect: Dialect) -> OrmResult<Statement> {
+        self.refuse_window("delete")?;
+        let mut b = SqlBuf::new(dialect);
+        b.push("DELETE FROM ").ident(M::meta().table);
+        self.where_clause(&mut b);
+        Ok(b.finish())
+    }
+
+    /// Deletes the matching rows; returns how many.
+    pub async fn delete<E: Executor>(&self, mut ex: E) -> OrmResult<u64> {
+        let stmt = self.delete_sql(ex.dialect())?;
+        Ok(ex.execute(&stmt).await?.rows_affected)
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Cols {
+    Model,
+    One,
+}
+
+/// LIMIT and OFFSET as parameters. An OFFSET alone needs a LIMIT on MySQL
+/// and SQLite: the largest value each accepts stands for "no limit".
+fn limit_offset(b: &mut SqlBuf, limit: Option<u64>, offset: Option<u64>) {
+    let as_param = |n: u64| Value::I64(i64::try_from(n).unwrap_or(i64::MAX));
+    match (limit, offset) {
+        (None, None) => {}
+        (Some(l), _) => {
+            b.push(" LIMIT ");
+            b.param(as_param(l));
+        }
+        (None, Some(_)) => match b.dialect.engine {
+            Engine::MySql => {
+                b.push(" LIMIT 18446744073709551615");
+            }
+            Engine::Sqlite => {
+                b.push(" LIMIT -1");
+            }
+            _ => {}
+        },
+    }
+    if let Some(o) = offset {
+        b.push(" OFFSET ");
+        b.param(as_param(o));
+    }
+}

@@ -1,0 +1,191 @@
+//! Writes by model: insert (with the generated key), save, delete and
+//! bulk_create, as the [`ModelExt`] methods every [`Model`] has.
+
+use async_trait::async_trait;
+use covet_core::{Dialect, Error, Statement, Value};
+
+use crate::error::{OrmError, OrmResult};
+use crate::exec::Executor;
+use crate::model::Model;
+use crate::sql::SqlBuf;
+
+/// The most rows one multi-row INSERT carries, whatever the parameter
+/// limit allows: past this, statements get big without getting faster.
+const MAX_ROWS_PER_INSERT: usize = 1_000;
+
+/// The columns an INSERT writes: all but the auto-increment key.
+fn insert_columns<M: Model>() -> impl Iterator<Item = usize> {
+    let meta = M::meta();
+    (0..meta.columns.len()).filter(move |i| meta.auto_key != Some(*i))
+}
+
+fn insert_head<M: Model>(b: &mut SqlBuf) {
+    let meta = M::meta();
+    b.push("INSERT INTO ").ident(meta.table).push(" (");
+    for (n, i) in insert_columns::<M>().enumerate() {
+        if n > 0 {
+            b.push(", ");
+        }
+        b.ident(meta.columns[i].name);
+    }
+    b.push(") VALUES ");
+}
+
+fn insert_row<M: Model>(b: &mut SqlBuf, m: &M) {
+    b.push("(");
+    for (n, i) in insert_columns::<M>().enumerate() {
+        if n > 0 {
+            b.push(", ");
+        }
+        b.param(m.value_at(i));
+    }
+    b.push(")");
+}
+
+/// The INSERT for one model; with `returning`, it ends in `RETURNING` the
+/// auto-increment key (when the model has one).
+pub fn insert_sql<M: Model>(m: &M, dialect: Dialect, returning: bool) -> Statement {
+    let mut b = SqlBuf::new(dialect);
+    insert_head::<M>(&mut b);
+    insert_row(&mut b, m);
+    if let (true, Some(k)) = (returning, M::meta().auto_key) {
+        b.push(" RETURNING ").ident(M::meta().columns[k].name);
+    }
+    b.finish()
+}
+
+fn pk_where<M: Model>(b: &mut SqlBuf, m: &M) {
+    let meta = M::meta();
+    b.push(" WHERE ");
+    for (n, &i) in meta.primary_key.iter().enumerate() {
+        if n > 0 {
+            b.push(" AND ");
+        }
+        b.ident(meta.columns[i].name).push(" = ");
+        b.param(m.value_at(i));
+    }
+}
+
+/// The UPDATE of every non-key column, by primary key.
+pub fn save_sql<M: Model>(m: &M, dialect: Dialect) -> OrmResult<Statement> {
+    let meta = M::meta();
+    let mut b = SqlBuf::new(dialect);
+    b.push("UPDATE ").ident(meta.table).push(" SET ");
+    let mut any = false;
+    for (i, c) in meta.columns.iter().enumerate() {
+        if c.primary_key {
+            continue;
+        }
+        if any {
+            b.push(", ");
+        }
+        any = true;
+        b.ident(c.name).push(" = ");
+        b.param(m.value_at(i));
+    }
+    if !any {
+        return Err(OrmError::Unsupported(format!(
+            "{} has only primary key columns: there is nothing to save",
+            meta.name
+        )));
+    }
+    pk_where(&mut b, m);
+    Ok(b.finish())
+}
+
+/// The DELETE of one model, by primary key.
+pub fn delete_sql<M: Model>(m: &M, dialect: Dialect) -> Statement {
+    let mut b = SqlBuf::new(dialect);
+    b.push("DELETE FROM ").ident(M::meta().table);
+    pk_where(&mut b, m);
+    b.finish()
+}
+
+/// The multi-row INSERTs of `models`, each within the dialect's parameter
+/// limit.
+pub fn bulk_insert_sql<M: Model>(models: &[M], dialect: Dialect) -> Vec<Statement> {
+    let ncols = insert_columns::<M>().count().max(1);
+    let per = (dialect.max_params / ncols).clamp(1, MAX_ROWS_PER_INSERT);
+    models
+        .chunks(per)
+        .map(|chunk| {
+            let mut b = SqlBuf::new(dialect);
+            insert_head::<M>(&mut b);
+            for (n, m) in chunk.iter().enumerate() {
+                if n > 0 {
+                    b.push(", ");
+                }
+                insert_row(&mut b, m);
+            }
+            b.finish()
+        })
+        .collect()
+}
+
+/// Writes of one model instance. Every [`Model`] has these.
+#[async_trait]
+pub trait ModelExt: Model {
+    /// Inserts the row. When the model has an auto-increment key, the key
+    /// the database generated is stored into the struct: by `RETURNING` on
+    /// PostgreSQL, SQLite and MariaDB >= 10.5 (via [`crate::Db`]), by
+    /// `last_insert_id` on MySQL. Returns the rows affected.
+    async fn insert<E: Executor>(&mut self, mut ex: E) -> OrmResult<u64> {
+        let meta = Self::meta();
+        let returning = ex.insert_returning() && meta.auto_key.is_some();
+        let stmt = insert_sql(self, ex.dialect(), returning);
+        if returning {
+            let rows = ex.query(&stmt).await?;
+            let row = rows.rows.first().ok_or_else(|| {
+                Error::decode(format!(
+                    "INSERT into {} returned no generated key",
+                    meta.table
+                ))
+            })?;
+            self.set_auto_key(row.value(0)?)?;
+            return Ok(1);
+        }
+        let res = ex.execute(&stmt).await?;
+        if meta.auto_key.is_some() {
+            let id = res.last_insert_id.ok_or_else(|| {
+                Error::decode(format!(
+                    "INSERT into {} reported no last_insert_id",
+                    meta.table
+                ))
+            })?;
+            self.set_auto_key(&Value::I64(id))?;
+        }
+        Ok(res.rows_affected)
+    }
+
+    /// Writes every non-key column by primary key; returns the rows
+    /// affected (0 when no row has this key; on MySQL also when nothing
+    /// changed).
+    async fn save<E: Executor>(&self, mut ex: E) -> OrmResult<u64> {
+        let stmt = save_sql(self, ex.dialect())?;
+        Ok(ex.execute(&stmt).await?.rows_affected)
+    }
+
+    /// Deletes the row with this primary key; returns the rows affected.
+    async fn delete<E: Executor>(&self, mut ex: E) -> OrmResult<u64> {
+        let stmt = delete_sql(self, ex.dialect());
+        Ok(ex.execute(&stmt).await?.rows_affected)
+    }
+
+    /// Inserts many rows with multi-row INSERTs chunked by the dialect's
+    /// parameter limit; returns the rows written. Generated keys are not
+    /// read back (yet): reload the rows when you need them.
+    async fn bulk_create<E: Executor>(models: &[Self], mut ex: E) -> OrmResult<u64> {
+        let mut total = 0;
+        for stmt in bulk_insert_sql(models, ex.dialect()) {
+            total += ex.execute(&stmt).await?.rows_affected;
+        }
+        Ok(total)
+    }
+
+    /// A [`crate::QuerySet`] over every row of this model.
+    fn objects() -> crate::QuerySet<Self> {
+        crate::QuerySet::new()
+    }
+}
+
+impl<M: Model> ModelExt for M {}
