@@ -242,14 +242,23 @@ async fn check_existing(
     }
 }
 
+impl SetupOptions {
+    /// Checks the options without touching a database, so a caller can
+    /// reject a bad scale before connecting. [`ensure_dataset`] calls it too.
+    pub fn validate(&self) -> Result<()> {
+        if !(self.scale.is_finite() && self.scale > 0.0 && self.scale <= 1000.0) {
+            return Err(LoadtestError::config(
+                "the scale factor must be above 0 and at most 1000",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Makes sure the standard data set exists at `opts.scale`, creating or
 /// rebuilding it when needed.
 pub async fn ensure_dataset(adapter: &dyn Adapter, opts: &SetupOptions) -> Result<SetupOutcome> {
-    if !(opts.scale.is_finite() && opts.scale > 0.0 && opts.scale <= 1000.0) {
-        return Err(LoadtestError::config(
-            "the scale factor must be above 0 and at most 1000",
-        ));
-    }
+    opts.validate()?;
     let want = DatasetCounts::for_scale(opts.scale);
     let scale_milli = (opts.scale * 1000.0).round() as i64;
     let say = |m: &str| {

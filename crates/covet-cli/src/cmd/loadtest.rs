@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use covet::Adapter;
 use covet_loadtest::{
-    Arrival, Mode, Overload, Progress, RunConfig, Scenario, SetupOptions, Slo, Workload,
-    ensure_dataset, point_select, seed_mix,
+    Arrival, MaxErrorRate, Mode, Overload, Progress, RunConfig, Scenario, SetupOptions, Slo, Stop,
+    Workload, ensure_dataset, point_select, seed_mix,
 };
 
 use super::{DbArgs, Failure, connect, exit, parse_url};
@@ -19,7 +19,16 @@ use super::{DbArgs, Failure, connect, exit, parse_url};
 With no --db (and no $COVET_DATABASE_URL) the test runs against the embedded
 SQLite database ./covet.db, created and seeded on first use: 10 s at 200
 statements/s after a 2 s warm-up. Latency is measured from each statement's
-intended start time (open loop), so a stalled server shows as latency.")]
+intended start time (open loop), so a stalled server shows as latency.
+
+Latency figures and latency --slo objectives are those of successful
+statements; the error rate is printed beside each. A run whose error rate is
+above --max-error-rate (default 1%) exits 5, with or without --slo.
+
+Arguments are all checked before connecting. Ctrl-C or SIGTERM stops the
+run, waits up to 2 s for statements in flight, writes the report of what was
+measured (stdout and any --csv/--json/--html), marked interrupted, and exits
+130 (SIGINT) or 143 (SIGTERM); a second signal exits at once.")]
 pub struct Args {
     #[command(flatten)]
     db: DbArgs,
@@ -69,9 +78,24 @@ pub struct Args {
     #[arg(long)]
     recreate: bool,
     /// Objective such as `p95<10ms`, `p99.9<=250ms`, `errors<1%`;
-    /// repeatable. A missed one makes the exit code 4.
+    /// repeatable. Latency objectives are judged over successful
+    /// statements (not met when there is none). A missed one makes the
+    /// exit code 4.
     #[arg(long)]
     slo: Vec<String>,
+    /// Most errors allowed, as a percentage of completed statements, before
+    /// the run fails with exit code 5 (`off` to never fail on errors).
+    #[arg(long, default_value = "1%", value_parser = max_error_rate, value_name = "PCT|off")]
+    max_error_rate: MaxErrorRate,
+    /// Consecutive outage errors (refused, timed out, pool exhausted) that
+    /// open the circuit breaker.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    breaker_failures: u32,
+    /// How long the circuit breaker stays open before it probes again; a
+    /// short outage costs about this long (the library default, 60 s, would
+    /// refuse the rest of most runs).
+    #[arg(long, default_value = "1s", value_parser = duration, value_name = "DURATION")]
+    breaker_open: Duration,
     /// Write the per-statement CSV (locust's stats columns) here.
     #[arg(long)]
     csv: Option<PathBuf>,
@@ -93,6 +117,11 @@ pub struct Args {
     /// otherwise), `line`, `plain` or `none`.
     #[arg(long, default_value = "auto", value_parser = ["auto", "line", "plain", "none"])]
     progress: String,
+}
+
+fn max_error_rate(s: &str) -> Result<MaxErrorRate, String> {
+    s.parse()
+        .map_err(|e: covet_loadtest::LoadtestError| e.to_string())
 }
 
 fn duration(s: &str) -> Result<Duration, String> {
@@ -197,8 +226,30 @@ pub async fn run(args: Args) -> Result<(), Failure> {
             None => Mode::OpenLoop,
         },
         progress: progress_fn(&args.progress),
+        stop: Some(Stop::default()),
         ..RunConfig::default()
     };
+    cfg.validate()?;
+    if setup {
+        SetupOptions {
+            scale: args.scale,
+            ..SetupOptions::default()
+        }
+        .validate()?;
+    }
+    let breaker = layers::BreakerSettings {
+        failures: args.breaker_failures,
+        open_for: args.breaker_open,
+    };
+    if breaker.failures == 0 {
+        return Err(Failure::usage("--breaker-failures must be at least 1"));
+    }
+    if breaker.open_for.is_zero() {
+        return Err(Failure::usage("--breaker-open must be above zero"));
+    }
+    breaker
+        .validate()
+        .map_err(|e| Failure::usage(format!("circuit breaker: {e}")))?;
 
     let (adapter, _) = connect(&url).await?;
     eprintln!("covet loadtest: {} ({})", url, adapter.engine());
@@ -223,7 +274,7 @@ pub async fn run(args: Args) -> Result<(), Failure> {
     let stack = if args.no_layers {
         layers::Stack::bare(Arc::clone(&adapter))
     } else {
-        layers::Stack::resilient(Arc::clone(&adapter), args.slow)?
+        layers::Stack::resilient(Arc::clone(&adapter), args.slow, breaker)?
     };
     let runner_adapter: Arc<dyn Adapter> = stack.adapter();
     eprintln!(
@@ -239,14 +290,22 @@ pub async fn run(args: Args) -> Result<(), Failure> {
         }
     );
     let live = cfg.progress.is_some();
+    // Installed only now: an interrupt during connecting or seeding keeps
+    // its default meaning, and there is nothing measured to keep yet.
+    let signal = interrupts::watch(cfg.stop.clone().unwrap_or_default());
     let mut report = covet_loadtest::run(runner_adapter, workload, cfg).await?;
     if live {
         eprintln!();
+    }
+    let interrupted = signal.received();
+    if let Some(sig) = interrupted {
+        report.meta.interrupted = Some(sig.name().to_string());
     }
     report.meta.database = url.to_string();
     report.meta.scale = setup.then_some(args.scale);
     report.layers = Some(stack.report());
     report.slo = slos.iter().map(|s| s.check(&report)).collect();
+    report.error_rate = Some(args.max_error_rate.check(&report));
     adapter.close().await;
 
     println!("{}", report.to_text());
@@ -258,6 +317,28 @@ pub async fn run(args: Args) -> Result<(), Failure> {
     }
     if let Some(p) = &args.html {
         write_file(p, "HTML", &report.to_html())?;
+    }
+    if let Some(sig) = interrupted {
+        return Err(Failure {
+            code: sig.exit_code(),
+            message: format!(
+                "interrupted by {} after {:.1} s of the {:.0} s planned; the report covers that part",
+                sig.name(),
+                report.meta.duration_s,
+                report.meta.planned_duration_s
+            ),
+        });
+    }
+    if !report.error_rate_passed() {
+        let e = report
+            .error_rate
+            .as_ref()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        return Err(Failure {
+            code: exit::ERROR_RATE,
+            message: format!("too many errors: {e} (set the bound with --max-error-rate)"),
+        });
     }
     if !report.slo_passed() {
         let missed: Vec<String> = report
@@ -275,3 +356,131 @@ pub async fn run(args: Args) -> Result<(), Failure> {
 }
 
 pub mod layers;
+
+/// Ctrl-C and SIGTERM during a run: the first stops it (and the report is
+/// still written), a second one exits at once.
+mod interrupts {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU8, Ordering};
+
+    use covet_loadtest::Stop;
+
+    /// A signal that stopped the run.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Signal {
+        /// Ctrl-C.
+        Int,
+        /// `kill`, a service manager, a container runtime.
+        Term,
+    }
+
+    impl Signal {
+        /// Its conventional name.
+        pub fn name(self) -> &'static str {
+            match self {
+                Signal::Int => "SIGINT",
+                Signal::Term => "SIGTERM",
+            }
+        }
+
+        /// 128 + its number, as shells report a process a signal ended.
+        pub fn exit_code(self) -> u8 {
+            match self {
+                Signal::Int => super::exit::INTERRUPTED,
+                Signal::Term => super::exit::TERMINATED,
+            }
+        }
+
+        fn encode(self) -> u8 {
+            match self {
+                Signal::Int => 1,
+                Signal::Term => 2,
+            }
+        }
+    }
+
+    /// Which signal arrived first, if any.
+    pub struct Watch(Arc<AtomicU8>);
+
+    impl Watch {
+        /// The first signal received.
+        pub fn received(&self) -> Option<Signal> {
+            match self.0.load(Ordering::Acquire) {
+                1 => Some(Signal::Int),
+                2 => Some(Signal::Term),
+                _ => None,
+            }
+        }
+    }
+
+    /// Starts listening: the first signal triggers `stop`. The handlers
+    /// are registered before this returns, so no signal is missed.
+    pub fn watch(stop: Stop) -> Watch {
+        let first = Arc::new(AtomicU8::new(0));
+        let seen = Arc::clone(&first);
+        let mut signals = Signals::new();
+        tokio::spawn(async move {
+            let mut stopped = false;
+            while let Some(sig) = signals.next().await {
+                if stopped {
+                    // A second signal: the user does not want to wait for
+                    // the drain or the report.
+                    std::process::exit(i32::from(sig.exit_code()));
+                }
+                stopped = true;
+                let _ = seen.compare_exchange(0, sig.encode(), Ordering::AcqRel, Ordering::Acquire);
+                eprintln!(
+                    "\ncovet loadtest: {} received: stopping and writing the report of what was measured (again to quit at once)",
+                    sig.name()
+                );
+                stop.stop();
+            }
+        });
+        Watch(first)
+    }
+
+    #[cfg(unix)]
+    struct Signals {
+        int: Option<tokio::signal::unix::Signal>,
+        term: Option<tokio::signal::unix::Signal>,
+    }
+
+    #[cfg(unix)]
+    impl Signals {
+        fn new() -> Self {
+            use tokio::signal::unix::{SignalKind, signal};
+            Signals {
+                int: signal(SignalKind::interrupt()).ok(),
+                term: signal(SignalKind::terminate()).ok(),
+            }
+        }
+
+        async fn next(&mut self) -> Option<Signal> {
+            async fn recv(s: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
+                match s {
+                    Some(s) => s.recv().await,
+                    None => std::future::pending().await,
+                }
+            }
+            tokio::select! {
+                Some(()) = recv(&mut self.int) => Some(Signal::Int),
+                Some(()) = recv(&mut self.term) => Some(Signal::Term),
+                else => None,
+            }
+        }
+    }
+
+    #[cfg(not(unix))]
+    struct Signals;
+
+    #[cfg(not(unix))]
+    impl Signals {
+        fn new() -> Self {
+            Signals
+        }
+
+        async fn next(&mut self) -> Option<Signal> {
+            tokio::signal::ctrl_c().await.ok().map(|()| Signal::Int)
+        }
+    }
+}

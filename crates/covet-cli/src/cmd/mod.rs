@@ -28,7 +28,10 @@ Exit codes:
   1  the command failed (database error, failed setup, unwritable report)
   2  bad usage (arguments, URL, scenario file, unknown statement, SLO syntax)
   3  the database could not be reached (refused, unreachable, wrong password)
-  4  a --slo objective was missed";
+  4  a --slo objective was missed
+  5  loadtest: the error rate was above --max-error-rate (default 1%)
+  130, 143  interrupted by SIGINT (Ctrl-C) or SIGTERM; loadtest wrote the
+     report of what it measured";
 
 /// Covet's command-line tool.
 #[derive(Debug, Parser)]
@@ -77,6 +80,12 @@ pub mod exit {
     pub const UNREACHABLE: u8 = 3;
     /// An SLO was missed.
     pub const SLO_MISSED: u8 = 4;
+    /// A load test's error rate was above its bound.
+    pub const ERROR_RATE: u8 = 5;
+    /// Interrupted by SIGINT (128 + 2).
+    pub const INTERRUPTED: u8 = 130;
+    /// Terminated by SIGTERM (128 + 15).
+    pub const TERMINATED: u8 = 143;
 }
 
 /// The database option every database command shares.

@@ -85,6 +85,9 @@ impl Adapter for MockAdapter {
     async fn query_stream(&self, _stmt: &Statement) -> Result<RowStream> {
         Err(Error::unsupported("mock"))
     }
+    async fn run(&self, _stmt: &Statement) -> Result<covet_core::Outcome> {
+        Err(Error::unsupported("mock"))
+    }
     async fn begin_with(&self, _options: TxOptions) -> Result<Box<dyn Transaction>> {
         Err(Error::unsupported("mock"))
     }

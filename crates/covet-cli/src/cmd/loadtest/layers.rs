@@ -3,18 +3,101 @@
 //! Retries are counted as the calls that reach the layer below the retry
 //! layer minus the calls made to it, so no layer needs a counter of its own.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use covet::{
     Adapter, Engine, ExecResult, PoolState, Result, RowStream, Rows, Schema, Statement,
     Transaction, TxOptions, Value,
 };
-use covet_loadtest::LayerReport;
+use covet_loadtest::{BreakerTrip, LayerReport};
 use covet_monitor::{PlanCapture, SlowLogAdapter, SlowQueryLogger};
 use covet_resilience::{
-    BreakerAdapter, BreakerState, CircuitBreaker, Retry, RetryPolicy, StateChange,
+    BreakerAdapter, BreakerConfigError, BreakerState, CircuitBreaker, Retry, RetryPolicy,
+    StateChange,
 };
+
+/// The circuit breaker's timings for a load test.
+///
+/// The library default (open for 60 s) suits an application that should
+/// leave a failed database alone; in a load test it would turn a 3 s outage
+/// into the rest of the run refused. Here the breaker opens for about a
+/// second, so a short outage costs about that long, and without jitter, so
+/// the recovery shows at the same point in every run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BreakerSettings {
+    /// Consecutive outage-class errors that open the breaker.
+    pub failures: u32,
+    /// How long it stays open before probing.
+    pub open_for: Duration,
+}
+
+impl Default for BreakerSettings {
+    fn default() -> Self {
+        BreakerSettings {
+            failures: 5,
+            open_for: Duration::from_secs(1),
+        }
+    }
+}
+
+impl BreakerSettings {
+    /// Checks the settings without building a stack, so bad values are
+    /// rejected before connecting.
+    pub fn validate(&self) -> std::result::Result<(), BreakerConfigError> {
+        self.builder().build().map(drop)
+    }
+
+    fn builder(&self) -> covet_resilience::breaker::CircuitBreakerBuilder {
+        CircuitBreaker::builder()
+            .name("loadtest")
+            .failure_threshold(self.failures)
+            .open_duration(self.open_for)
+            .open_jitter(0.0)
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "opens after {} consecutive outage errors, for {} s",
+            self.failures,
+            self.open_for.as_secs_f64()
+        )
+    }
+}
+
+/// Tallies what opened the breaker, by error kind.
+#[derive(Default)]
+struct Trips(Mutex<Vec<BreakerTrip>>);
+
+impl Trips {
+    fn record(&self, change: &StateChange) {
+        let Some(cause) = &change.cause else { return };
+        let mut trips = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let kind = cause.kind.as_str();
+        match trips.iter_mut().find(|t| t.kind == kind) {
+            Some(t) => t.count += 1,
+            None => trips.push(BreakerTrip {
+                kind: kind.to_string(),
+                count: 1,
+                example: cause.message.clone(),
+            }),
+        }
+    }
+
+    fn snapshot(&self) -> Vec<BreakerTrip> {
+        let mut trips = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        trips.sort_by_key(|t| std::cmp::Reverse(t.count));
+        trips
+    }
+}
 
 /// Counts the statements that pass through it.
 pub struct Counting {
@@ -91,6 +174,8 @@ pub struct Stack {
     outer: Option<Arc<Counting>>,
     below_retry: Option<Arc<Counting>>,
     openings: Arc<AtomicU64>,
+    trips: Arc<Trips>,
+    breaker: Option<BreakerSettings>,
     slow: Option<(Arc<SlowQueryLogger>, std::time::Duration)>,
 }
 
@@ -103,14 +188,21 @@ impl Stack {
             outer: None,
             below_retry: None,
             openings: Arc::new(AtomicU64::new(0)),
+            trips: Arc::default(),
+            breaker: None,
             slow: None,
         }
     }
 
     /// Retry (covet-resilience's default policy: 3 attempts, only what is
-    /// safe to repeat) over a circuit breaker over covet-monitor's slow-query
-    /// log (statements over `slow`, plans not captured) over `backend`.
-    pub fn resilient(backend: Arc<dyn Adapter>, slow: std::time::Duration) -> Result<Self> {
+    /// safe to repeat) over a circuit breaker set as `breaker` says over
+    /// covet-monitor's slow-query log (statements over `slow`, plans not
+    /// captured) over `backend`.
+    pub fn resilient(
+        backend: Arc<dyn Adapter>,
+        slow: std::time::Duration,
+        breaker: BreakerSettings,
+    ) -> Result<Self> {
         let logger = Arc::new(
             SlowQueryLogger::builder()
                 .threshold(slow)
@@ -123,11 +215,15 @@ impl Stack {
         ));
         let openings = Arc::new(AtomicU64::new(0));
         let counter = Arc::clone(&openings);
-        let breaker = CircuitBreaker::builder()
-            .name("loadtest")
+        let trips: Arc<Trips> = Arc::default();
+        let tally = Arc::clone(&trips);
+        let settings = breaker;
+        let breaker = settings
+            .builder()
             .on_state_change(move |c: &StateChange| {
                 if c.to == BreakerState::Open {
                     counter.fetch_add(1, Ordering::Relaxed);
+                    tally.record(c);
                 }
             })
             .build()
@@ -150,6 +246,8 @@ impl Stack {
             outer: Some(outer),
             below_retry: Some(below_retry),
             openings,
+            trips,
+            breaker: Some(settings),
             slow: Some((logger, slow)),
         })
     }
@@ -169,10 +267,105 @@ impl Stack {
             stack: self.names.clone(),
             retries,
             breaker_openings: self.openings.load(Ordering::Relaxed),
+            breaker_opened_by: self.trips.snapshot(),
+            breaker: self.breaker.map(|b| b.describe()),
             slow_statements: self.slow.as_ref().map_or(0, |(log, _)| {
                 log.snapshot().fingerprints.iter().map(|f| f.calls).sum()
             }),
             slow_threshold_ms: self.slow.as_ref().map(|(_, t)| t.as_secs_f64() * 1e3),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use covet_loadtest::{RunConfig, Workload, point_select};
+    use covet_resilience::testing::MockAdapter;
+
+    /// A 3 s run at 200/s through the stack over a backend that refuses
+    /// connections from 0.5 s to 0.8 s.
+    async fn outage_run(breaker: BreakerSettings) -> covet_loadtest::Report {
+        let mock = MockAdapter::new().without_history();
+        let backend: Arc<dyn Adapter> = Arc::new(mock.clone());
+        let stack =
+            Stack::resilient(Arc::clone(&backend), Duration::from_secs(1), breaker).unwrap();
+        let workload = Workload::new("ps", point_select(1.0), backend.dialect(), 1).unwrap();
+        let cfg = RunConfig {
+            rate: 200.0,
+            duration: Duration::from_secs(3),
+            warmup: Duration::ZERO,
+            sample_memory: false,
+            ..RunConfig::default()
+        };
+        let outage = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            mock.set_down(true);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            mock.set_down(false);
+        });
+        let mut report = covet_loadtest::run(stack.adapter(), workload, cfg)
+            .await
+            .unwrap();
+        outage.await.unwrap();
+        report.layers = Some(stack.report());
+        report
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_short_outage_costs_about_the_open_duration_and_the_report_names_its_cause() {
+        let r = outage_run(BreakerSettings::default()).await;
+        let layers = r.layers.as_ref().unwrap();
+        assert!(layers.breaker_openings >= 1, "{layers:?}");
+        let first = &layers.breaker_opened_by[0];
+        assert_eq!(first.kind, "connection", "{layers:?}");
+        assert!(first.example.contains("connection refused"), "{first:?}");
+        // Outage 0.5-0.8 s, open for 1 s from about 0.5 s: calls flow again
+        // from about 1.5 s, and the last second has no error at all.
+        assert_eq!(r.series[2].errors, 0, "{:?}", r.series);
+        let text = r.to_text();
+        assert!(
+            text.contains("circuit breaker: opens after 5 consecutive outage errors, for 1 s"),
+            "{text}"
+        );
+        assert!(
+            text.contains("opened 1 time by connection: mock: connection refused")
+                || text.contains("times by connection: mock: connection refused"),
+            "{text}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn with_the_library_default_of_60_s_the_outage_would_last_the_whole_run() {
+        // What the load tester did before: the same run, the breaker open
+        // for 60 s, is refused to its end. This keeps the test above honest.
+        let r = outage_run(BreakerSettings {
+            failures: 5,
+            open_for: Duration::from_secs(60),
+        })
+        .await;
+        assert!(r.series[2].errors > 150, "{:?}", r.series);
+        assert!(r.errors.iter().any(|e| e.kind == "circuit_open"));
+    }
+
+    #[test]
+    fn bad_breaker_settings_are_rejected() {
+        assert!(
+            BreakerSettings {
+                failures: 0,
+                ..BreakerSettings::default()
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            BreakerSettings {
+                open_for: Duration::ZERO,
+                ..BreakerSettings::default()
+            }
+            .validate()
+            .is_err()
+        );
+        BreakerSettings::default().validate().unwrap();
     }
 }
