@@ -89,11 +89,51 @@ fn not_compiled(engine: Engine, feature: &str) -> Error {
 
 /// Connects to the database at `url` with the adapter its scheme names.
 ///
+/// A URL without a password gets one the way libpq and the MySQL client
+/// find it: `PGPASSWORD`, then `PGPASSFILE` or `~/.pgpass` for PostgreSQL;
+/// `MYSQL_PWD`, then the `[client]` group of `~/.my.cnf` for MySQL (see
+/// [`DatabaseUrl::resolve_password`] for the rules). Use [`connect_with`]
+/// to choose the sources, or to look nowhere.
+///
 /// The adapters open one connection at once, so a refused connection, a
 /// wrong password or an unknown database is reported here, in one line that
 /// never contains the password.
 pub async fn connect(url: impl IntoDatabaseUrl) -> Result<Arc<dyn Adapter>> {
-    let url = url.into_database_url()?;
+    connect_with(url, &PasswordSources::from_env()).await
+}
+
+/// [`connect`], taking a password that the URL leaves out from `sources`
+/// only (`PasswordSources::default()` looks nowhere).
+///
+/// Files the lookup skipped (a pgpass file others can read, a world-writable
+/// option file) are named in the error when the connection then fails, since
+/// a library has nowhere else to say so.
+///
+/// ```no_run
+/// # async fn demo() -> covet::Result<()> {
+/// use covet::PasswordSources;
+///
+/// // The password comes from the first line of a mounted secret.
+/// let sources = PasswordSources::from_env().password_file("/run/secrets/db-password");
+/// let db = covet::connect_with("postgres://app@db.internal/shop", &sources).await?;
+/// # Ok(()) }
+/// ```
+pub async fn connect_with(
+    url: impl IntoDatabaseUrl,
+    sources: &PasswordSources,
+) -> Result<Arc<dyn Adapter>> {
+    let found = url.into_database_url()?.resolve_password(sources)?;
+    let skipped = found.warnings.join("; ");
+    open(found.url).await.map_err(|e| {
+        if skipped.is_empty() || e.kind() != ErrorKind::Auth {
+            e
+        } else {
+            e.context(skipped)
+        }
+    })
+}
+
+async fn open(url: DatabaseUrl) -> Result<Arc<dyn Adapter>> {
     match url.engine() {
         #[cfg(feature = "pg")]
         Engine::Postgres => Ok(Arc::new(pg::PgAdapter::connect(&url).await?)),
@@ -121,6 +161,29 @@ mod tests {
         };
         assert_eq!(e.kind(), super::ErrorKind::Config);
         assert!(!e.to_string().contains("hunter2"), "{e}");
+    }
+
+    /// `connect` fills in a missing password from the sources: the
+    /// explicit file is read (an empty one is refused before any network
+    /// I/O), and a password in both the URL and a file is refused.
+    #[tokio::test]
+    async fn connect_with_reads_the_password_sources() {
+        let dir = std::env::temp_dir().join(format!("covet-facade-pw-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let empty = dir.join("empty");
+        std::fs::write(&empty, "").unwrap();
+        let sources = super::PasswordSources::default().password_file(&empty);
+        let Err(e) = super::connect_with("postgres://u@127.0.0.1:1/db", &sources).await else {
+            panic!("an empty password file must be refused");
+        };
+        assert!(e.to_string().contains("is empty"), "{e}");
+        let Err(e) = super::connect_with("postgres://u:pw-in-url@127.0.0.1:1/db", &sources).await
+        else {
+            panic!("two passwords must be refused");
+        };
+        assert_eq!(e.kind(), super::ErrorKind::Config);
+        assert!(!e.to_string().contains("pw-in-url"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
 
