@@ -337,6 +337,155 @@ impl From<std::io::Error> for Error {
     }
 }
 
+impl Error {
+    /// A connection attempt that failed on its socket (refused, unknown
+    /// host, unreachable, timed out), as [`ErrorKind::Connection`] with
+    /// a message naming the cause in the same words for every engine.
+    /// Adapters prefix it with where they tried to connect.
+    ///
+    /// ```
+    /// use covet_core::{Error, ErrorKind};
+    /// let io = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+    /// let e = Error::from_connect_io(&io);
+    /// assert_eq!(e.kind(), ErrorKind::Connection);
+    /// assert!(e.message().starts_with("connection refused"), "{e}");
+    /// ```
+    pub fn from_connect_io(e: &std::io::Error) -> Error {
+        use std::io::ErrorKind as Io;
+        let text = e.to_string();
+        // getaddrinfo failures carry no stable io::ErrorKind; std words
+        // them this way on every Unix.
+        const LOOKUP: &str = "failed to lookup address information: ";
+        let message = if let Some(detail) = text.strip_prefix(LOOKUP) {
+            let not_found = [
+                "not known",
+                "No address associated",
+                "nodename nor servname",
+            ]
+            .iter()
+            .any(|m| detail.contains(m));
+            if not_found {
+                format!("unknown host: the name does not resolve ({detail})")
+            } else {
+                format!("host name lookup failed ({detail})")
+            }
+        } else {
+            match e.kind() {
+                Io::ConnectionRefused => {
+                    "connection refused: nothing is listening on that port".to_owned()
+                }
+                Io::TimedOut => "connection timed out: the host did not answer".to_owned(),
+                Io::ConnectionReset => "connection reset by the server".to_owned(),
+                Io::HostUnreachable => format!("host unreachable ({text})"),
+                Io::NetworkUnreachable => format!("network unreachable ({text})"),
+                Io::AddrNotAvailable => format!("address not available ({text})"),
+                _ => text,
+            }
+        };
+        Error::new(ErrorKind::Connection, message)
+    }
+}
+
+/// Acquire failures of a covet-pool pool of Covet connections (cargo
+/// feature `pool`).
+#[cfg(feature = "pool")]
+impl Error {
+    /// Converts a failed [`covet_pool::Pool::get`] into the error callers
+    /// see, the same way for every engine (`engine` only names it).
+    ///
+    /// The rule, written once so that one failure reads the same on every
+    /// engine:
+    ///
+    /// - A timeout whose last connection attempt failed *definitely* (its
+    ///   retry class is [`RetryClass::Never`]: a wrong password or unknown
+    ///   user ([`ErrorKind::Auth`]), an unknown database, TLS required by
+    ///   the client but not offered by the server ([`ErrorKind::Config`]),
+    ///   a certificate that does not verify) reports that error's kind,
+    ///   code and retry class. Waiting longer cannot help, so it is neither
+    ///   retried nor counted as an outage by a circuit breaker (unless its
+    ///   kind is an outage kind itself).
+    /// - Any other timeout, whether the pool was only busy or the last
+    ///   attempt failed transiently (refused, unknown host, too many
+    ///   connections, a connect timeout), is [`ErrorKind::PoolTimeout`]
+    ///   with [`RetryClass::BackOff`]: the statement never reached the
+    ///   server, so trying again later is safe even when it is not
+    ///   idempotent. The last connect error stays in the message and as the
+    ///   source.
+    /// - A closed pool is [`ErrorKind::Closed`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use covet_core::{Engine, Error, ErrorKind, RetryClass};
+    /// use covet_pool::PoolError;
+    ///
+    /// let auth = Error::new(ErrorKind::Auth, "password authentication failed");
+    /// let e = Error::from_pool(
+    ///     PoolError::Timeout { waited: Duration::from_secs(1), last_error: Some(auth.into()) },
+    ///     Engine::Postgres,
+    /// );
+    /// assert_eq!((e.kind(), e.retry_class()), (ErrorKind::Auth, RetryClass::Never));
+    ///
+    /// let refused = Error::new(ErrorKind::Connection, "connection refused");
+    /// let e = Error::from_pool(
+    ///     PoolError::Timeout { waited: Duration::from_secs(1), last_error: Some(refused.into()) },
+    ///     Engine::MySql,
+    /// );
+    /// assert_eq!((e.kind(), e.retry_class()), (ErrorKind::PoolTimeout, RetryClass::BackOff));
+    /// ```
+    pub fn from_pool(e: covet_pool::PoolError<Error>, engine: crate::Engine) -> Error {
+        use covet_pool::PoolError;
+        let name = engine_name(engine);
+        match e {
+            PoolError::Timeout {
+                waited,
+                last_error: Some(last),
+            } if last.retry_class() == RetryClass::Never => {
+                let mut out = Error::new(
+                    last.kind(),
+                    format!("no {name} connection within {waited:?}: {}", last.message()),
+                )
+                .with_retry_class(RetryClass::Never);
+                if let Some(code) = last.code() {
+                    out = out.with_code(code);
+                }
+                out.with_source(last)
+            }
+            PoolError::Timeout {
+                waited,
+                last_error: Some(last),
+            } => Error::new(
+                ErrorKind::PoolTimeout,
+                format!(
+                    "no {name} connection within {waited:?}; last connect error: {}",
+                    last.message()
+                ),
+            )
+            .with_source(last),
+            PoolError::Timeout {
+                waited,
+                last_error: None,
+            } => Error::new(
+                ErrorKind::PoolTimeout,
+                format!("no {name} connection became free within {waited:?}"),
+            ),
+            PoolError::Closed => Error::new(
+                ErrorKind::Closed,
+                format!("the {name} pool has been closed"),
+            ),
+            other => Error::new(ErrorKind::Internal, format!("{name} pool: {other}")),
+        }
+    }
+}
+
+#[cfg(feature = "pool")]
+fn engine_name(engine: crate::Engine) -> &'static str {
+    match engine {
+        crate::Engine::Postgres => "PostgreSQL",
+        crate::Engine::MySql => "MySQL",
+        crate::Engine::Sqlite => "SQLite",
+    }
+}
+
 /// `Result` with Covet's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -367,9 +516,168 @@ mod tests {
     }
 
     #[test]
+    fn connect_io_errors_name_their_cause() {
+        use std::io;
+        let refused = Error::from_connect_io(&io::Error::from(io::ErrorKind::ConnectionRefused));
+        assert_eq!(refused.kind(), ErrorKind::Connection);
+        assert_eq!(refused.retry_class(), RetryClass::Reconnect);
+        assert!(
+            refused.message().contains("connection refused"),
+            "{refused}"
+        );
+        // What std's lookup_host returns for a name that does not resolve.
+        let dns =
+            io::Error::other("failed to lookup address information: Name or service not known");
+        let e = Error::from_connect_io(&dns);
+        assert_eq!(e.kind(), ErrorKind::Connection);
+        assert!(e.message().starts_with("unknown host"), "{e}");
+        assert!(e.message().contains("Name or service not known"), "{e}");
+        let again = io::Error::other(
+            "failed to lookup address information: Temporary failure in name resolution",
+        );
+        let e = Error::from_connect_io(&again);
+        assert!(e.message().starts_with("host name lookup failed"), "{e}");
+        let timed_out = Error::from_connect_io(&io::Error::from(io::ErrorKind::TimedOut));
+        assert!(timed_out.message().contains("timed out"), "{timed_out}");
+    }
+
+    #[test]
     fn outage_kinds() {
         assert!(ErrorKind::Connection.is_outage());
         assert!(!ErrorKind::UniqueViolation.is_outage());
         assert!(!ErrorKind::Syntax.is_outage());
+    }
+}
+
+#[cfg(all(test, feature = "pool"))]
+mod pool_tests {
+    use std::time::Duration;
+
+    use covet_pool::PoolError;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::Engine;
+
+    const KINDS: [ErrorKind; 23] = [
+        ErrorKind::Connection,
+        ErrorKind::Auth,
+        ErrorKind::Timeout,
+        ErrorKind::PoolTimeout,
+        ErrorKind::Closed,
+        ErrorKind::CircuitOpen,
+        ErrorKind::TooManyConnections,
+        ErrorKind::Deadlock,
+        ErrorKind::Serialization,
+        ErrorKind::LockTimeout,
+        ErrorKind::UniqueViolation,
+        ErrorKind::ForeignKeyViolation,
+        ErrorKind::NotNullViolation,
+        ErrorKind::CheckViolation,
+        ErrorKind::Syntax,
+        ErrorKind::Decode,
+        ErrorKind::Encode,
+        ErrorKind::Config,
+        ErrorKind::Cancelled,
+        ErrorKind::Unsupported,
+        ErrorKind::Database,
+        ErrorKind::Io,
+        ErrorKind::Internal,
+    ];
+
+    const CLASSES: [RetryClass; 6] = [
+        RetryClass::Never,
+        RetryClass::Reconnect,
+        RetryClass::RetryTransaction,
+        RetryClass::RetryStatement,
+        RetryClass::BackOff,
+        RetryClass::Ambiguous,
+    ];
+
+    const ENGINES: [Engine; 3] = [Engine::Postgres, Engine::MySql, Engine::Sqlite];
+
+    fn timeout(last: Option<Error>) -> PoolError<Error> {
+        PoolError::Timeout {
+            waited: Duration::from_millis(250),
+            last_error: last.map(Into::into),
+        }
+    }
+
+    proptest! {
+        /// The rule, for every kind and retry class a connect error can
+        /// carry: a definite failure keeps its kind, code and `Never`; any
+        /// other is a `PoolTimeout` to back off from. Which engine the
+        /// pool belongs to never changes the outcome.
+        #[test]
+        fn a_pool_timeout_reads_the_same_on_every_engine(
+            kind in proptest::sample::select(KINDS.to_vec()),
+            class in proptest::option::of(proptest::sample::select(CLASSES.to_vec())),
+            code in proptest::option::of(1u16..5000),
+            message in "[a-z ]{1,30}",
+        ) {
+            let make = || {
+                let mut e = Error::new(kind, message.clone());
+                if let Some(c) = class {
+                    e = e.with_retry_class(c);
+                }
+                if let Some(c) = code {
+                    e = e.with_code(ServerCode::MySql(c));
+                }
+                e
+            };
+            let definite = make().retry_class() == RetryClass::Never;
+            let mut seen = Vec::new();
+            for engine in ENGINES {
+                let e = Error::from_pool(timeout(Some(make())), engine);
+                if definite {
+                    prop_assert_eq!(e.kind(), kind);
+                    prop_assert_eq!(e.retry_class(), RetryClass::Never);
+                    prop_assert_eq!(e.code(), code.map(ServerCode::MySql));
+                    prop_assert_eq!(e.is_outage(), kind.is_outage());
+                } else {
+                    prop_assert_eq!(e.kind(), ErrorKind::PoolTimeout);
+                    prop_assert_eq!(e.retry_class(), RetryClass::BackOff);
+                }
+                prop_assert!(e.message().contains(message.as_str()), "{}", e);
+                prop_assert!(e.source().is_some());
+                prop_assert!(!e.message().contains('\n'));
+                seen.push((e.kind(), e.retry_class(), e.code()));
+            }
+            seen.dedup();
+            prop_assert_eq!(seen.len(), 1);
+        }
+    }
+
+    #[test]
+    fn wrong_password_while_waiting_is_auth_not_a_pool_timeout() {
+        let auth = Error::new(
+            ErrorKind::Auth,
+            "password authentication failed for user app",
+        )
+        .with_code(ServerCode::sqlstate("28P01").unwrap());
+        let e = Error::from_pool(timeout(Some(auth)), Engine::Postgres);
+        assert_eq!(e.kind(), ErrorKind::Auth);
+        assert_eq!(e.retry_class(), RetryClass::Never);
+        assert!(!e.is_outage());
+        assert_eq!(e.code(), ServerCode::sqlstate("28P01"));
+        assert!(e.message().contains("PostgreSQL"), "{e}");
+        assert!(
+            e.message().contains("password authentication failed"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn busy_pool_and_closed_pool() {
+        for engine in ENGINES {
+            let e = Error::from_pool(timeout(None), engine);
+            assert_eq!(e.kind(), ErrorKind::PoolTimeout);
+            assert_eq!(e.retry_class(), RetryClass::BackOff);
+            assert!(e.is_outage());
+            assert!(e.message().contains("250ms"), "{e}");
+            let e = Error::from_pool(PoolError::Closed, engine);
+            assert_eq!(e.kind(), ErrorKind::Closed);
+            assert_eq!(e.retry_class(), RetryClass::Never);
+        }
     }
 }
