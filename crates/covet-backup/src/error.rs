@@ -116,6 +116,37 @@ pub enum BackupError {
     /// No backup with this name exists in the sink.
     #[error("no backup named {0}")]
     NotFound(String),
+    /// A backup of this name is already stored in the sink.
+    #[error("a backup named {name} already exists in {sink}")]
+    AlreadyExists {
+        /// The backup's name.
+        name: String,
+        /// The sink.
+        sink: String,
+    },
+    /// Another process (or task) is writing a backup of this name.
+    #[error("a backup named {name} is being written in {sink} by another run")]
+    InProgress {
+        /// The backup's name.
+        name: String,
+        /// The sink.
+        sink: String,
+    },
+    /// The operation was interrupted (Ctrl-C, SIGTERM) and cleaned up what
+    /// it had made.
+    #[error("interrupted: {0}")]
+    Cancelled(String),
+    /// `--replace` would drop objects the backup does not hold, and dropping
+    /// them was not asked for.
+    #[error(
+        "the target holds {count} object(s) the backup does not ({objects}); they would be dropped: pass --drop-others to drop them, or restore into another database"
+    )]
+    ReplaceWouldDrop {
+        /// The first few objects, comma-separated.
+        objects: String,
+        /// How many in all.
+        count: usize,
+    },
     /// The restore target holds tables and replacing them was not asked for.
     #[error("the target database is not empty ({tables}); pass --replace to replace it")]
     TargetNotEmpty {

@@ -349,6 +349,14 @@ pub async fn create_backup(
     opts: CreateOptions,
 ) -> Result<BackupEntry> {
     let started_at = Utc::now();
+    // What crashed runs left in the sink goes first (never a live writer's).
+    match sink.clean_stale().await {
+        Ok(v) if !v.is_empty() => {
+            tracing::warn!(files = ?v, "removed partial files left by interrupted backups");
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not clean partial files"),
+    }
     let engine = adapter.engine();
     let server_version = adapter
         .server_version()

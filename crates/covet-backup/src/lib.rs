@@ -21,6 +21,7 @@ mod ddl;
 mod error;
 mod export;
 mod format;
+mod leftovers;
 mod manifest;
 mod restore;
 pub mod retention;
@@ -37,15 +38,19 @@ pub use export::{CreateOptions, Progress, ProgressFn, create_backup};
 pub use format::{
     BackupSchema, Encryption, FORMAT_VERSION, HEADER_LEN, MAGIC, MAX_CHUNK_BODY, TableSchema,
 };
+pub use leftovers::{LEFTOVER_AFTER, Leftovers, SQLITE_LEFTOVER_AFTER, clean_leftovers};
 pub use manifest::{CipherInfo, CompressionInfo, Manifest, SnapshotPosition, TableEntry, Totals};
 pub use restore::{
-    Connector, DrillReport, DrillTable, RestoreOptions, RestoreReport, compare_with_manifest,
-    drill, export_sql, restore, table_checksum,
+    Connector, DrillReport, DrillTable, DropFn, DropPlan, RestoreOptions, RestoreReport,
+    compare_with_manifest, drill, drill_cancellable, export_sql, export_sql_to_file, restore,
+    table_checksum,
 };
 pub use sink::{
-    BackupEntry, BackupRead, BackupSink, LocalDirSink, MemorySink, SinkWriter, index_name,
-    sink_for, sink_for_file,
+    BackupEntry, BackupRead, BackupSink, LocalDirSink, MemorySink, PARTIAL_STALE_AFTER,
+    PARTIAL_STALE_WITHOUT_LOCKS, SinkWriter, index_name, sink_for, sink_for_file,
 };
+/// Stops a long operation from outside (the CLI cancels it on Ctrl-C).
+pub use tokio_util::sync::CancellationToken;
 pub use verify::{VerifyReport, verify, verify_stream};
 pub use writer::{BackupWriter, DEFAULT_CHUNK_SIZE, SourceInfo, WriteOptions, default_name};
 #[cfg(feature = "s3")]

@@ -14,6 +14,9 @@ use crate::ddl;
 use crate::error::{BackupError, Result};
 use crate::export::{Progress, ProgressFn};
 use crate::format::{BackupSchema, ChunkKind, StreamReader};
+use crate::leftovers::{
+    DRILL_PREFIX, Leftovers, OLD_PREFIX, STAGE_PREFIX, clean_leftovers, leftover_suffix,
+};
 use crate::manifest::Manifest;
 use crate::sink::BackupSink;
 use crate::verify::{Checker, VerifyReport, verify};
@@ -27,15 +30,30 @@ pub trait Connector: Send + Sync {
     async fn connect(&self, url: &DatabaseUrl) -> covet_core::Result<Arc<dyn Adapter>>;
 }
 
+/// A callback told what a restore is about to drop.
+pub type DropFn = Arc<dyn Fn(&DropPlan) + Send + Sync>;
+
 /// How to restore.
 #[derive(Clone, Default)]
 pub struct RestoreOptions {
     /// The key or passphrase, for encrypted backups.
     pub key: Option<KeySource>,
-    /// Replace a target that already holds tables (otherwise refused).
+    /// Replace the tables of the target that the backup holds (a target
+    /// holding tables is otherwise refused).
     pub replace: bool,
+    /// With `replace`, also drop what the target holds beyond the backup's
+    /// tables (other tables; on PostgreSQL views, triggers and foreign keys
+    /// that depend on the replaced tables; see [`DropPlan`]). Without it
+    /// such a target is refused with [`BackupError::ReplaceWouldDrop`].
+    pub drop_others: bool,
+    /// Called with what is about to be dropped, before anything is.
+    pub on_drop: Option<DropFn>,
     /// Called after each chunk.
     pub progress: Option<ProgressFn>,
+    /// When cancelled, the restore stops, removes the staging database or
+    /// file it made, and fails with [`BackupError::Cancelled`]; the target
+    /// is left as it was.
+    pub cancel: Option<tokio_util::sync::CancellationToken>,
 }
 
 impl std::fmt::Debug for RestoreOptions {
@@ -43,8 +61,49 @@ impl std::fmt::Debug for RestoreOptions {
         f.debug_struct("RestoreOptions")
             .field("key", &self.key)
             .field("replace", &self.replace)
+            .field("drop_others", &self.drop_others)
             .finish_non_exhaustive()
     }
+}
+
+/// What a `replace` restore drops in the target before the backup's
+/// tables take their place.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DropPlan {
+    /// Tables the backup holds too: dropped and recreated from it, with the
+    /// indexes and foreign keys the backup records.
+    pub replaced: Vec<String>,
+    /// What the target holds beyond the backup and would lose: other
+    /// tables, and objects on or referencing the dropped tables that the
+    /// backup does not recreate (views, triggers, foreign keys from other
+    /// tables or schemas). Dropped only with [`RestoreOptions::drop_others`].
+    pub others: Vec<String>,
+}
+
+impl DropPlan {
+    /// Whether nothing is dropped.
+    pub fn is_empty(&self) -> bool {
+        self.replaced.is_empty() && self.others.is_empty()
+    }
+}
+
+/// Refuses, announces or allows a plan: the rule shared by the engines.
+fn check_plan(plan: &DropPlan, existing_tables: &[String], opts: &RestoreOptions) -> Result<()> {
+    if !existing_tables.is_empty() && !opts.replace {
+        return Err(not_empty(existing_tables));
+    }
+    if !plan.others.is_empty() && !opts.drop_others {
+        return Err(BackupError::ReplaceWouldDrop {
+            objects: summarize(&plan.others),
+            count: plan.others.len(),
+        });
+    }
+    if !plan.is_empty()
+        && let Some(f) = &opts.on_drop
+    {
+        f(plan);
+    }
+    Ok(())
 }
 
 /// What a restore did.
@@ -60,6 +119,42 @@ pub struct RestoreReport {
     pub verify_time: Duration,
     /// Time spent loading.
     pub load_time: Duration,
+    /// What was dropped from the target.
+    pub dropped: DropPlan,
+    /// Staging databases of crashed runs found on the server first.
+    pub leftovers: Leftovers,
+}
+
+/// Runs `work` unless `cancel` fires first.
+async fn cancellable<T>(
+    cancel: Option<&tokio_util::sync::CancellationToken>,
+    what: &str,
+    work: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    match cancel {
+        Some(c) => tokio::select! {
+            r = work => r,
+            () = c.cancelled() => Err(BackupError::Cancelled(format!("{what} stopped; nothing it made is left"))),
+        },
+        None => work.await,
+    }
+}
+
+/// Looks for what crashed runs left on `server`; a failure to look is only
+/// logged, never a reason to fail the restore.
+async fn leftovers_on(connector: &dyn Connector, server: &DatabaseUrl) -> Leftovers {
+    match clean_leftovers(connector, server).await {
+        Ok(l) => {
+            for k in &l.kept {
+                tracing::warn!("leftover of an interrupted run kept: {k}");
+            }
+            l
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not look for leftover staging databases");
+            Leftovers::default()
+        }
+    }
 }
 
 fn db(context: impl std::fmt::Display, e: covet_core::Error) -> BackupError {
@@ -215,17 +310,84 @@ async fn existing_tables(adapter: &dyn Adapter) -> Result<Vec<String>> {
         .collect())
 }
 
-fn not_empty(tables: &[String]) -> BackupError {
-    let mut s = tables
-        .iter()
-        .take(5)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(", ");
-    if tables.len() > 5 {
-        s.push_str(&format!(" and {} more", tables.len() - 5));
+/// The first few items and how many more.
+fn summarize(items: &[String]) -> String {
+    let mut s = items.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+    if items.len() > 5 {
+        s.push_str(&format!(" and {} more", items.len() - 5));
     }
-    BackupError::TargetNotEmpty { tables: s }
+    s
+}
+
+fn not_empty(tables: &[String]) -> BackupError {
+    BackupError::TargetNotEmpty {
+        tables: summarize(tables),
+    }
+}
+
+fn text_of(v: Option<&covet_core::Value>) -> Option<String> {
+    match v {
+        Some(covet_core::Value::Text(s)) => Some(s.clone()),
+        Some(covet_core::Value::Bytes(b)) => Some(String::from_utf8_lossy(b).into_owned()),
+        _ => None,
+    }
+}
+
+/// Splits the target's tables into those the backup holds and the others.
+fn split_tables(existing: &[String], backup: &BackupSchema) -> (Vec<String>, Vec<String>) {
+    existing
+        .iter()
+        .cloned()
+        .partition(|t| backup.tables.iter().any(|b| &b.table.name == t))
+}
+
+fn in_list(engine: Engine, names: &[String]) -> String {
+    if names.is_empty() {
+        return "NULL".into();
+    }
+    names
+        .iter()
+        .map(|n| ddl::literal(engine, &covet_core::Value::Text(n.clone())))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// PostgreSQL: the objects outside `set` (tables of the current schema)
+/// that dropping `set` would take or break, each with the statement that
+/// drops it on its own (none for triggers, which go with their table).
+/// Found through the catalogs so that no `CASCADE` is ever needed.
+async fn pg_dependents(
+    tx: &mut dyn Transaction,
+    set: &[String],
+) -> Result<Vec<(String, Option<String>)>> {
+    let sql = format!(
+        "WITH s AS (SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+           WHERE n.nspname = current_schema() AND c.relname IN ({list})) \
+         SELECT 1 AS ord, 'foreign key ' || quote_ident(con.conname) || ' on ' || con.conrelid::regclass::text, \
+                format('ALTER TABLE %s DROP CONSTRAINT %I', con.conrelid::regclass, con.conname) \
+           FROM pg_constraint con WHERE con.contype = 'f' \
+            AND con.confrelid IN (SELECT oid FROM s) AND con.conrelid NOT IN (SELECT oid FROM s) \
+         UNION \
+         SELECT 2, CASE v.relkind WHEN 'm' THEN 'materialized view ' ELSE 'view ' END || v.oid::regclass::text, \
+                format('DROP %s %s', CASE v.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END, v.oid::regclass) \
+           FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class \
+          WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass \
+            AND d.refobjid IN (SELECT oid FROM s) AND v.oid NOT IN (SELECT oid FROM s) \
+         UNION \
+         SELECT 3, 'trigger ' || quote_ident(t.tgname) || ' on ' || t.tgrelid::regclass::text, NULL \
+           FROM pg_trigger t WHERE NOT t.tgisinternal AND t.tgrelid IN (SELECT oid FROM s) \
+         ORDER BY 1, 2",
+        list = in_list(Engine::Postgres, set)
+    );
+    let rows = tx
+        .query(&Statement::new(sql))
+        .await
+        .map_err(|e| db("finding what depends on the replaced tables", e))?;
+    Ok(rows
+        .rows
+        .iter()
+        .filter_map(|r| Some((text_of(r.values().get(1))?, text_of(r.values().get(2)))))
+        .collect())
 }
 
 /// Creates the PostgreSQL or MySQL database named in `url` if it is missing.
@@ -301,7 +463,10 @@ async fn drop_database(connector: &dyn Connector, url: &DatabaseUrl, name: &str)
 /// Restores the backup `name` from `sink` into the database at `target`.
 ///
 /// The whole backup is verified first. A target holding tables is refused
-/// unless [`RestoreOptions::replace`] is set. A failure part-way leaves the
+/// unless [`RestoreOptions::replace`] is set; replace drops exactly the
+/// tables the backup holds, and a target that holds more (see
+/// [`DropPlan::others`]) is refused unless [`RestoreOptions::drop_others`]
+/// is set too. Nothing is dropped with `CASCADE`. A failure part-way leaves the
 /// target as it was: PostgreSQL restores in one transaction, SQLite into a
 /// new file renamed over the target, MySQL into a staging database whose
 /// tables are swapped in with one `RENAME TABLE`. The target database is
@@ -313,24 +478,51 @@ pub async fn restore(
     connector: &dyn Connector,
     opts: &RestoreOptions,
 ) -> Result<RestoreReport> {
-    let verified = verify(sink, name, opts.key.as_ref()).await?;
+    let cancel = opts.cancel.as_ref();
+    let verified = cancellable(cancel, "restore", verify(sink, name, opts.key.as_ref())).await?;
     check_engine(&verified.manifest, target.engine())?;
+    let leftovers = match target.engine() {
+        Engine::Postgres | Engine::MySql => leftovers_on(connector, target).await,
+        _ => Leftovers::default(),
+    };
     let verify_time = verified.elapsed;
     let start = Instant::now();
-    let rows = match target.engine() {
-        Engine::Postgres => {
-            restore_postgres(sink, name, target, connector, opts, &verified).await?
+    let suffix = leftover_suffix();
+    let work = async {
+        match target.engine() {
+            Engine::Postgres => {
+                restore_postgres(sink, name, target, connector, opts, &verified).await
+            }
+            // The temporary file is removed by the future's own guard.
+            Engine::Sqlite => restore_sqlite(sink, name, target, connector, opts, &verified).await,
+            Engine::MySql => {
+                restore_mysql(sink, name, target, connector, opts, &verified, &suffix).await
+            }
+            other => Err(BackupError::Unsupported(format!("restore into {other}"))),
         }
-        Engine::Sqlite => restore_sqlite(sink, name, target, connector, opts, &verified).await?,
-        Engine::MySql => restore_mysql(sink, name, target, connector, opts, &verified).await?,
-        other => return Err(BackupError::Unsupported(format!("restore into {other}"))),
     };
+    let r = cancellable(cancel, "restore", work).await;
+    if matches!(r, Err(BackupError::Cancelled(_))) && target.engine() == Engine::MySql {
+        // The load was dropped mid-way: its staging database (and the
+        // swap's database, if it got that far) would stay behind.
+        for db_name in [
+            format!("{STAGE_PREFIX}{suffix}"),
+            format!("{OLD_PREFIX}{suffix}"),
+        ] {
+            if let Err(e) = drop_database(connector, target, &db_name).await {
+                tracing::warn!(database = %db_name, error = %e, "could not drop after an interrupt");
+            }
+        }
+    }
+    let (rows, dropped) = r?;
     Ok(RestoreReport {
         manifest: verified.manifest,
         schema: verified.schema,
         rows,
         verify_time,
         load_time: start.elapsed(),
+        dropped,
+        leftovers,
     })
 }
 
@@ -341,7 +533,7 @@ async fn restore_postgres(
     connector: &dyn Connector,
     opts: &RestoreOptions,
     verified: &VerifyReport,
-) -> Result<u64> {
+) -> Result<(u64, DropPlan)> {
     ensure_database(connector, target).await?;
     let adapter = connector
         .connect(target)
@@ -356,24 +548,55 @@ async fn restore_postgres(
             .begin()
             .await
             .map_err(|e| db("beginning the restore transaction", e))?;
-        let d = Engine::Postgres.dialect();
-        for t in &existing {
-            exec(
-                tx.as_mut(),
-                &format!("DROP TABLE IF EXISTS {} CASCADE", d.quote_ident(t)),
-            )
-            .await?;
+        let (replaced, other_tables) = split_tables(&existing, &verified.schema);
+        // What goes if the other tables go too; with only the replaced set,
+        // anything else depending on it is an "other" as well.
+        let mut set = replaced.clone();
+        set.extend(other_tables.iter().cloned());
+        let dependents = pg_dependents(tx.as_mut(), &set).await?;
+        let plan = DropPlan {
+            replaced,
+            others: other_tables
+                .iter()
+                .map(|t| format!("table {t}"))
+                .chain(dependents.iter().map(|(label, _)| label.clone()))
+                .collect(),
+        };
+        check_plan(&plan, &existing, opts)?;
+        for stmt in dependents.iter().filter_map(|(_, s)| s.as_deref()) {
+            exec(tx.as_mut(), stmt).await?;
+        }
+        if !set.is_empty() {
+            let d = Engine::Postgres.dialect();
+            let list: Vec<_> = set.iter().map(|t| d.quote_ident(t)).collect();
+            // No CASCADE: anything depending on these tables was listed
+            // above and dropped on its own; what the catalogs query missed
+            // makes this fail and the transaction roll back.
+            exec(tx.as_mut(), &format!("DROP TABLE {}", list.join(", "))).await?;
         }
         let rows =
             create_and_load(Engine::Postgres, sink, name, opts, verified, tx.as_mut()).await?;
         tx.commit()
             .await
             .map_err(|e| db("committing the restore", e))?;
-        Ok(rows)
+        Ok((rows, plan))
     }
     .await;
     adapter.close().await;
     r
+}
+
+/// Removes a SQLite file and its journals when dropped (a no-op once the
+/// file was renamed away).
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+        for s in sidecars(&self.0) {
+            let _ = std::fs::remove_file(s);
+        }
+    }
 }
 
 fn sqlite_url(path: &Path) -> Result<DatabaseUrl> {
@@ -397,22 +620,54 @@ async fn restore_sqlite(
     connector: &dyn Connector,
     opts: &RestoreOptions,
     verified: &VerifyReport,
-) -> Result<u64> {
+) -> Result<(u64, DropPlan)> {
     let path = target
         .sqlite_path()
         .ok_or_else(|| BackupError::Config("restore into an in-memory SQLite database".into()))?
         .to_owned();
+    let mut plan = DropPlan::default();
     if tokio::fs::try_exists(&path).await.unwrap_or(false) {
         let existing = connector
             .connect(target)
             .await
             .map_err(|e| db("opening the target", e))?;
-        let tables = existing_tables(existing.as_ref()).await;
-        existing.close().await;
-        let tables = tables?;
-        if !tables.is_empty() && !opts.replace {
-            return Err(not_empty(&tables));
+        let objects = async {
+            let tables = existing_tables(existing.as_ref()).await?;
+            // The new file replaces the old one whole: every view and
+            // trigger of the target goes, as do tables the backup lacks.
+            let rows = existing
+                .query(&Statement::new(
+                    "SELECT type, name FROM sqlite_master WHERE type IN ('view', 'trigger') \
+                     AND name NOT LIKE 'sqlite_%' ORDER BY type, name",
+                ))
+                .await
+                .map_err(|e| db("reading the target's schema", e))?;
+            let extra: Vec<String> = rows
+                .rows
+                .iter()
+                .filter_map(|r| {
+                    Some(format!(
+                        "{} {}",
+                        text_of(r.values().first())?,
+                        text_of(r.values().get(1))?
+                    ))
+                })
+                .collect();
+            Ok::<_, BackupError>((tables, extra))
         }
+        .await;
+        existing.close().await;
+        let (tables, extra) = objects?;
+        let (replaced, others) = split_tables(&tables, &verified.schema);
+        plan = DropPlan {
+            replaced,
+            others: others
+                .iter()
+                .map(|t| format!("table {t}"))
+                .chain(extra)
+                .collect(),
+        };
+        check_plan(&plan, &tables, opts)?;
     }
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
@@ -432,6 +687,8 @@ async fn restore_sqlite(
             let _ = tokio::fs::remove_file(s).await;
         }
     };
+    // An interrupt drops this future at any await: the new file goes too.
+    let _guard = RemoveOnDrop(tmp.clone());
     let r = async {
         let adapter = connector
             .connect(&sqlite_url(&tmp)?)
@@ -474,7 +731,7 @@ async fn restore_sqlite(
                 .await
                 .map_err(|e| BackupError::io(format!("renaming over {}", path.display()), e))?;
             cleanup(tmp).await;
-            Ok(rows)
+            Ok((rows, plan))
         }
         Err(e) => {
             cleanup(tmp).await;
@@ -490,28 +747,45 @@ async fn restore_mysql(
     connector: &dyn Connector,
     opts: &RestoreOptions,
     verified: &VerifyReport,
-) -> Result<u64> {
+    suffix: &str,
+) -> Result<(u64, DropPlan)> {
     let target_db = target
         .database()
         .ok_or_else(|| BackupError::Config(format!("{target} names no database")))?
         .to_owned();
     ensure_database(connector, target).await?;
     let d = Engine::MySql.dialect();
-    let existing = {
+    let (plan, drop_set, dependents) = {
         let a = connector
             .connect(target)
             .await
             .map_err(|e| db("connecting to the target", e))?;
-        let t = existing_tables(a.as_ref()).await;
+        let r = async {
+            let existing = existing_tables(a.as_ref()).await?;
+            if !existing.is_empty() && !opts.replace {
+                return Err(not_empty(&existing));
+            }
+            let (replaced, other_tables) = split_tables(&existing, &verified.schema);
+            let mut set = replaced.clone();
+            set.extend(other_tables.iter().cloned());
+            let dependents = mysql_dependents(a.as_ref(), &target_db, &set, &other_tables).await?;
+            let plan = DropPlan {
+                replaced,
+                others: other_tables
+                    .iter()
+                    .map(|t| format!("table {t}"))
+                    .chain(dependents.iter().map(|(l, _)| l.clone()))
+                    .collect(),
+            };
+            check_plan(&plan, &existing, opts)?;
+            Ok((plan, set, dependents))
+        }
+        .await;
         a.close().await;
-        t?
+        r?
     };
-    if !existing.is_empty() && !opts.replace {
-        return Err(not_empty(&existing));
-    }
-    let suffix = crate::crypto::hex(&rand::random::<[u8; 4]>());
-    let staging = format!("covet_stage_{suffix}");
-    let old = format!("covet_old_{suffix}");
+    let staging = format!("{STAGE_PREFIX}{suffix}");
+    let old = format!("{OLD_PREFIX}{suffix}");
     let staging_url = target.with_database(&staging);
     ensure_database(connector, &staging_url).await?;
     let r = async {
@@ -531,13 +805,20 @@ async fn restore_mysql(
             tx.commit()
                 .await
                 .map_err(|e| db("committing the staging load", e))?;
+            // Triggers cannot move to another database and foreign keys
+            // from outside would follow the old tables: they go first (the
+            // user asked for it: they are in the plan's `others`). MySQL
+            // commits each of these at once.
+            for stmt in dependents.iter().map(|(_, s)| s) {
+                exec_adapter(adapter.as_ref(), stmt).await?;
+            }
             // One RENAME TABLE moves the old tables out and the new in,
             // atomically.
             let mut tx = adapter
                 .begin()
                 .await
                 .map_err(|e| db("beginning the swap", e))?;
-            if !existing.is_empty() {
+            if !drop_set.is_empty() {
                 exec(
                     tx.as_mut(),
                     &format!("CREATE DATABASE {}", d.quote_ident(&old)),
@@ -545,7 +826,7 @@ async fn restore_mysql(
                 .await?;
             }
             let mut pairs = Vec::new();
-            for t in &existing {
+            for t in &drop_set {
                 pairs.push(format!(
                     "{}.{} TO {}.{}",
                     d.quote_ident(&target_db),
@@ -570,7 +851,7 @@ async fn restore_mysql(
             tx.commit()
                 .await
                 .map_err(|e| db("committing the swap", e))?;
-            Ok(rows)
+            Ok((rows, plan))
         }
         .await;
         adapter.close().await;
@@ -578,10 +859,119 @@ async fn restore_mysql(
     }
     .await;
     let _ = drop_database(connector, target, &staging).await;
-    if !existing.is_empty() {
+    if !drop_set.is_empty() {
         let _ = drop_database(connector, target, &old).await;
     }
     r
+}
+
+async fn exec_adapter(a: &dyn Adapter, sql: &str) -> Result<()> {
+    a.execute(&Statement::new(sql))
+        .await
+        .map(|_| ())
+        .map_err(|e| db(first_line(sql), e))
+}
+
+/// MySQL: what moving `set` out of `db` would take or break: foreign keys
+/// from tables outside the set (any database), triggers on the set, and
+/// views of the target that name a table of `dropped` (the other tables;
+/// a view over a replaced table finds the new one under the same name).
+async fn mysql_dependents(
+    a: &dyn Adapter,
+    db_name: &str,
+    set: &[String],
+    dropped: &[String],
+) -> Result<Vec<(String, String)>> {
+    let d = Engine::MySql.dialect();
+    let lit = |s: &str| ddl::literal(Engine::MySql, &covet_core::Value::Text(s.to_owned()));
+    let list = in_list(Engine::MySql, set);
+    let mut out = Vec::new();
+    let fks = a
+        .query(&Statement::new(format!(
+            "SELECT CONSTRAINT_SCHEMA, TABLE_NAME, CONSTRAINT_NAME \
+             FROM information_schema.REFERENTIAL_CONSTRAINTS \
+             WHERE UNIQUE_CONSTRAINT_SCHEMA = {} AND REFERENCED_TABLE_NAME IN ({list}) \
+             ORDER BY 1, 2, 3",
+            lit(db_name)
+        )))
+        .await
+        .map_err(|e| db("finding foreign keys to the replaced tables", e))?;
+    for r in &fks.rows {
+        let (Some(schema), Some(table), Some(name)) = (
+            text_of(r.values().first()),
+            text_of(r.values().get(1)),
+            text_of(r.values().get(2)),
+        ) else {
+            continue;
+        };
+        if schema == db_name && set.contains(&table) {
+            continue;
+        }
+        let on = if schema == db_name {
+            table.clone()
+        } else {
+            format!("{schema}.{table}")
+        };
+        out.push((
+            format!("foreign key {name} on {on}"),
+            format!(
+                "ALTER TABLE {}.{} DROP FOREIGN KEY {}",
+                d.quote_ident(&schema),
+                d.quote_ident(&table),
+                d.quote_ident(&name)
+            ),
+        ));
+    }
+    let triggers = a
+        .query(&Statement::new(format!(
+            "SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS \
+             WHERE EVENT_OBJECT_SCHEMA = {} AND EVENT_OBJECT_TABLE IN ({list}) ORDER BY 1",
+            lit(db_name)
+        )))
+        .await
+        .map_err(|e| db("finding triggers on the replaced tables", e))?;
+    for r in &triggers.rows {
+        let (Some(name), Some(table)) = (text_of(r.values().first()), text_of(r.values().get(1)))
+        else {
+            continue;
+        };
+        out.push((
+            format!("trigger {name} on {table}"),
+            format!(
+                "DROP TRIGGER {}.{}",
+                d.quote_ident(db_name),
+                d.quote_ident(&name)
+            ),
+        ));
+    }
+    if !dropped.is_empty() {
+        let views = a
+            .query(&Statement::new(format!(
+                "SELECT TABLE_NAME, VIEW_DEFINITION FROM information_schema.VIEWS \
+                 WHERE TABLE_SCHEMA = {} ORDER BY 1",
+                lit(db_name)
+            )))
+            .await
+            .map_err(|e| db("finding views on the dropped tables", e))?;
+        for r in &views.rows {
+            let (Some(name), Some(def)) = (text_of(r.values().first()), text_of(r.values().get(1)))
+            else {
+                continue;
+            };
+            // The server stores view definitions with quoted names.
+            if dropped.iter().any(|t| def.contains(&d.quote_ident(t))) {
+                out.push((
+                    format!("view {name}"),
+                    format!(
+                        "DROP VIEW {}.{}",
+                        d.quote_ident(db_name),
+                        d.quote_ident(&name)
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// What a drill found.
@@ -597,6 +987,8 @@ pub struct DrillReport {
     pub rto: Duration,
     /// Whether every table matched.
     pub passed: bool,
+    /// Scratch databases of crashed drills found on the server first.
+    pub leftovers: Leftovers,
 }
 
 /// One table in a drill.
@@ -660,7 +1052,8 @@ pub async fn compare_with_manifest(
 /// database on the same PostgreSQL / MySQL server, or a temporary SQLite
 /// file), compares every table's row count and content checksum with the
 /// manifest, reports verify + restore time as the RTO, and drops the scratch
-/// database whatever the outcome.
+/// database whatever the outcome. Scratch databases that crashed drills
+/// left are dropped first (see [`clean_leftovers`](crate::clean_leftovers)).
 pub async fn drill(
     sink: &dyn BackupSink,
     name: &str,
@@ -668,10 +1061,21 @@ pub async fn drill(
     connector: &dyn Connector,
     key: Option<&KeySource>,
 ) -> Result<DrillReport> {
-    let scratch = format!(
-        "covet_drill_{}",
-        crate::crypto::hex(&rand::random::<[u8; 5]>())
-    );
+    drill_cancellable(sink, name, server, connector, key, None).await
+}
+
+/// [`drill`], stopped by `cancel` (Ctrl-C): the scratch database is dropped
+/// and the drill fails with [`BackupError::Cancelled`].
+pub async fn drill_cancellable(
+    sink: &dyn BackupSink,
+    name: &str,
+    server: &DatabaseUrl,
+    connector: &dyn Connector,
+    key: Option<&KeySource>,
+    cancel: Option<&tokio_util::sync::CancellationToken>,
+) -> Result<DrillReport> {
+    let leftovers = leftovers_on(connector, server).await;
+    let scratch = format!("{DRILL_PREFIX}{}", leftover_suffix());
     let tmpdir;
     let url = match server.engine() {
         Engine::Sqlite => {
@@ -680,24 +1084,29 @@ pub async fn drill(
         }
         _ => server.with_database(&scratch),
     };
+    // The restore handles the interrupt itself (its staging database);
+    // the comparison is simply stopped.
     let opts = RestoreOptions {
         key: key.cloned(),
-        replace: false,
-        progress: None,
+        cancel: cancel.cloned(),
+        ..Default::default()
     };
     let start = Instant::now();
-    let result = async {
+    let work = async {
         let report = restore(sink, name, &url, connector, &opts).await?;
         let rto = start.elapsed();
         let verified_schema = report.schema.clone();
-        let adapter = connector
-            .connect(&url)
-            .await
-            .map_err(|e| db("connecting to the scratch database", e))?;
-        let tables =
-            compare_with_manifest(adapter.as_ref(), &verified_schema, &report.manifest).await;
-        adapter.close().await;
-        let tables = tables?;
+        let tables = cancellable(cancel, "drill", async {
+            let adapter = connector
+                .connect(&url)
+                .await
+                .map_err(|e| db("connecting to the scratch database", e))?;
+            let tables =
+                compare_with_manifest(adapter.as_ref(), &verified_schema, &report.manifest).await;
+            adapter.close().await;
+            tables
+        })
+        .await?;
         let passed = tables
             .iter()
             .all(|t| t.checksum_equal && t.expected_rows == t.restored_rows);
@@ -707,9 +1116,10 @@ pub async fn drill(
             tables,
             rto,
             passed,
+            leftovers: leftovers.clone(),
         })
-    }
-    .await;
+    };
+    let result = work.await;
     match server.engine() {
         Engine::Sqlite => {
             if let Some(p) = url.sqlite_path() {
@@ -726,6 +1136,61 @@ pub async fn drill(
         }
     }
     result
+}
+
+/// Writes a verified backup as plain SQL into the file `path` (see
+/// [`export_sql`]). The SQL goes to a new private (0600) temporary file
+/// beside `path`, which is synced and renamed to `path` only when complete:
+/// a full disk, an error or an interrupt never leaves a truncated file
+/// under the final name (an existing file there is replaced only by a
+/// complete export).
+pub async fn export_sql_to_file(
+    sink: &dyn BackupSink,
+    name: &str,
+    key: Option<&KeySource>,
+    path: &Path,
+) -> Result<u64> {
+    export_sql_via(sink, name, key, path, |f| f).await
+}
+
+/// [`export_sql_to_file`] with the file wrapped by `wrap` (tests inject a
+/// writer that fails part-way).
+pub(crate) async fn export_sql_via<W, F>(
+    sink: &dyn BackupSink,
+    name: &str,
+    key: Option<&KeySource>,
+    path: &Path,
+    wrap: F,
+) -> Result<u64>
+where
+    W: std::io::Write + Send,
+    F: FnOnce(std::fs::File) -> W,
+{
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let fname = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| BackupError::Config(format!("{} is not a file name", path.display())))?;
+    let tmp = dir.join(format!(".{fname}.{}.partial", crate::sink::unique_tag()));
+    let file = crate::sink::create_private(&tmp)
+        .map_err(|e| BackupError::io(format!("creating {}", tmp.display()), e))?;
+    let guard = RemoveOnDrop(tmp.clone());
+    let sync = file
+        .try_clone()
+        .map_err(|e| BackupError::io("opening the export file", e))?;
+    let mut w = std::io::BufWriter::with_capacity(256 << 10, wrap(file));
+    let rows = export_sql(sink, name, key, &mut w).await?;
+    let io = |e| BackupError::io(format!("writing {}", path.display()), e);
+    std::io::Write::flush(&mut w).map_err(io)?;
+    drop(w);
+    sync.sync_all().map_err(io)?;
+    drop(sync);
+    std::fs::rename(&tmp, path).map_err(io)?;
+    drop(guard);
+    Ok(rows)
 }
 
 /// Writes a verified backup as plain SQL (DDL, then multi-row INSERTs, then
@@ -803,4 +1268,118 @@ pub async fn export_sql<W: std::io::Write + Send>(
     }
     .map_err(io)?;
     Ok(rows_out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::{Encryption, TableSchema};
+    use crate::sink::MemorySink;
+    use crate::writer::{BackupWriter, SourceInfo, WriteOptions};
+    use covet_core::Value;
+
+    async fn backup(sink: &MemorySink) {
+        let schema = BackupSchema {
+            engine: "sqlite".into(),
+            tables: vec![TableSchema {
+                table: covet_core::Table {
+                    name: "t".into(),
+                    columns: vec![covet_core::ColumnInfo {
+                        name: "v".into(),
+                        data_type: "TEXT".into(),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                },
+                next_auto_value: None,
+            }],
+        };
+        let mut w = BackupWriter::create(
+            sink,
+            "e.covet",
+            schema,
+            SourceInfo::now("sqlite", "d"),
+            WriteOptions::new(Encryption::None),
+        )
+        .await
+        .unwrap();
+        for i in 0..2000 {
+            w.write_rows(0, &[vec![Value::Text(format!("row number {i}"))]])
+                .await
+                .unwrap();
+        }
+        w.finish().await.unwrap();
+    }
+
+    /// A writer that fails like a full disk after `left` bytes.
+    struct DiskFull {
+        inner: std::fs::File,
+        left: usize,
+    }
+
+    impl std::io::Write for DiskFull {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.left == 0 {
+                return Err(std::io::Error::other("No space left on device (injected)"));
+            }
+            let n = buf.len().min(self.left);
+            self.left -= n;
+            self.inner.write(&buf[..n])
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            self.inner.flush()
+        }
+    }
+
+    fn files(dir: &Path) -> Vec<String> {
+        let mut v: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Before the fix the CLI wrote `export.sql` in place: a full disk left
+    /// a truncated file under the final name. Now neither the final name
+    /// nor the temporary file remains, and an older export there is kept.
+    #[tokio::test]
+    async fn a_full_disk_leaves_no_truncated_export() {
+        let sink = MemorySink::new();
+        backup(&sink).await;
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("export.sql");
+        let e = export_sql_via(&sink, "e.covet", None, &out, |f| DiskFull {
+            inner: f,
+            left: 10_000,
+        })
+        .await
+        .unwrap_err();
+        assert!(matches!(e, BackupError::Io { .. }), "{e}");
+        assert!(files(dir.path()).is_empty(), "{:?}", files(dir.path()));
+
+        std::fs::write(&out, b"-- an older export\n").unwrap();
+        export_sql_via(&sink, "e.covet", None, &out, |f| DiskFull {
+            inner: f,
+            left: 10_000,
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(std::fs::read(&out).unwrap(), b"-- an older export\n");
+        assert_eq!(files(dir.path()), vec!["export.sql".to_string()]);
+
+        let n = export_sql_to_file(&sink, "e.covet", None, &out)
+            .await
+            .unwrap();
+        assert_eq!(n, 2000);
+        let sql = std::fs::read_to_string(&out).unwrap();
+        assert!(sql.contains("row number 1999") && sql.ends_with("COMMIT;\n"));
+        assert_eq!(files(dir.path()), vec!["export.sql".to_string()]);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "export output is private");
+        }
+    }
 }

@@ -173,6 +173,9 @@ pub struct PruneReport {
     pub fully_verified: bool,
     /// Whether deletions were carried out (false for a dry run).
     pub deleted: bool,
+    /// Abandoned partial files of crashed or killed writers that were
+    /// removed (none in a dry run, which removes nothing).
+    pub stale_partials: Vec<String>,
 }
 
 /// Reads a backup and compares its size and SHA-256 with its index entry.
@@ -212,6 +215,13 @@ pub async fn prune(
     now: DateTime<Utc>,
     dry_run: bool,
 ) -> Result<PruneReport> {
+    // Partial files of crashed writers are cleaned even when nothing
+    // verifies: they are never backups.
+    let stale_partials = if dry_run {
+        Vec::new()
+    } else {
+        sink.clean_stale().await?
+    };
     let entries = sink.list().await?;
     let mut newest = None;
     for e in &entries {
@@ -249,6 +259,7 @@ pub async fn prune(
         newest_verified: newest,
         fully_verified,
         deleted: !dry_run,
+        stale_partials,
     })
 }
 

@@ -104,7 +104,10 @@ impl BackupSink for S3Sink {
         check_name(name)?;
         let path = self.path(name);
         if self.store.head(&path).await.is_ok() {
-            return Err(self.err(format!("{name} already exists")));
+            return Err(BackupError::AlreadyExists {
+                name: name.to_owned(),
+                sink: self.describe(),
+            });
         }
         let upload = self
             .store
@@ -217,6 +220,22 @@ impl SinkWriter for S3Writer {
             .upload
             .take()
             .ok_or_else(|| self.sink.err("committed twice"))?;
+        // A writer of the same name that completed meanwhile wins: S3 would
+        // let this upload replace its object. (Two uploads completing in the
+        // same instant still race; S3 has no exclusive multipart completion.)
+        if self
+            .sink
+            .store
+            .head(&self.sink.path(&self.name))
+            .await
+            .is_ok()
+        {
+            let _ = up.abort().await;
+            return Err(BackupError::AlreadyExists {
+                name: self.name.clone(),
+                sink: self.sink.describe(),
+            });
+        }
         up.finish()
             .await
             .map_err(|e| self.sink.err(format!("completing {}: {e}", self.name)))?;

@@ -78,6 +78,13 @@ pub trait BackupSink: Send + Sync {
     /// Deletes a backup and its index entry (the entry first, so a
     /// half-deleted backup never lists).
     async fn delete(&self, name: &str) -> Result<()>;
+
+    /// Removes what crashed or killed writers left behind (a local sink's
+    /// abandoned `.partial` files) and returns their names. Never touches a
+    /// file a live writer holds. The default does nothing.
+    async fn clean_stale(&self) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
 }
 
 /// An open, uncommitted backup in a sink.
@@ -124,13 +131,34 @@ fn newest_first(entries: &mut [BackupEntry]) {
 
 /// Backups as files in a local directory.
 ///
-/// A backup is written to `.NAME.partial`, flushed with `fsync`, renamed to
-/// `NAME`, then its index entry is written the same way to
-/// `NAME.index.json`, and the directory is synced.
+/// A backup is written to a hidden partial file unique to its writer,
+/// `.NAME.<pid>-<random>.partial`, created exclusively with mode 0600 and
+/// held under an exclusive `flock` for as long as the writer lives. Commit
+/// flushes it with `fsync` and hard-links it to `NAME` (which fails when
+/// `NAME` exists, so of two writers of one name exactly one wins), removes
+/// the partial name, then writes the index entry `NAME.index.json` the same
+/// way and syncs the directory.
+///
+/// A partial file is *stale*, and [`BackupSink::clean_stale`] or a later
+/// `create` removes it, when no process holds its lock (a writer's lock
+/// goes away with its process, however it died) and it has not been
+/// modified for [`PARTIAL_STALE_AFTER`]; the delay covers the instant
+/// between a writer creating its file and locking it. On a filesystem
+/// without `flock` a partial file is stale only after
+/// [`PARTIAL_STALE_WITHOUT_LOCKS`] without modification.
 #[derive(Debug, Clone)]
 pub struct LocalDirSink {
     dir: PathBuf,
 }
+
+/// How long an unlocked partial file must go unmodified before it counts as
+/// abandoned.
+pub const PARTIAL_STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// How long a partial file must go unmodified before it counts as abandoned
+/// where the filesystem does not support locks.
+pub const PARTIAL_STALE_WITHOUT_LOCKS: std::time::Duration =
+    std::time::Duration::from_secs(24 * 3600);
 
 impl LocalDirSink {
     /// A sink in `dir`, which is created if missing when the first backup is
@@ -150,6 +178,151 @@ impl LocalDirSink {
             message,
         }
     }
+
+    /// The partial files in the directory (`.*.partial`), with the backup
+    /// name each belongs to.
+    fn partials(&self) -> std::io::Result<Vec<(String, PathBuf)>> {
+        let rd = match std::fs::read_dir(&self.dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut out = Vec::new();
+        for ent in rd {
+            let ent = ent?;
+            let fname = ent.file_name().to_string_lossy().into_owned();
+            if let Some(name) = partial_owner(&fname) {
+                out.push((name.to_owned(), ent.path()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Removes stale partial files (see the type's documentation); returns
+    /// the file names removed.
+    pub fn remove_stale_partials(&self) -> Result<Vec<String>> {
+        let mut removed = Vec::new();
+        let list = self
+            .partials()
+            .map_err(|e| self.sink_err(format!("listing partial files: {e}")))?;
+        for (_, path) in list {
+            if partial_state(&path) == PartialState::Stale {
+                match std::fs::remove_file(&path) {
+                    Ok(()) => {
+                        let f = path
+                            .file_name()
+                            .map(|f| f.to_string_lossy().into_owned())
+                            .unwrap_or_default();
+                        tracing::info!(file = %f, "removed an abandoned partial backup file");
+                        removed.push(f);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => {
+                        return Err(self.sink_err(format!("removing {}: {e}", path.display())));
+                    }
+                }
+            }
+        }
+        removed.sort();
+        Ok(removed)
+    }
+}
+
+/// The backup a partial file name belongs to: `.NAME.<pid>-<hex>.partial`
+/// (and the older `.NAME.partial`).
+fn partial_owner(fname: &str) -> Option<&str> {
+    let inner = fname.strip_prefix('.')?.strip_suffix(".partial")?;
+    let tag_ok = |t: &str| {
+        t.split_once('-').is_some_and(|(pid, r)| {
+            !pid.is_empty()
+                && pid.bytes().all(|b| b.is_ascii_digit())
+                && !r.is_empty()
+                && r.bytes().all(|b| b.is_ascii_hexdigit())
+        })
+    };
+    match inner.rsplit_once('.') {
+        Some((name, tag)) if tag_ok(tag) && !name.is_empty() => Some(name),
+        _ if !inner.is_empty() => Some(inner),
+        _ => None,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PartialState {
+    /// A live writer holds it (or it is too young to tell).
+    Live,
+    /// Abandoned: safe to remove.
+    Stale,
+}
+
+fn partial_state(path: &Path) -> PartialState {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return PartialState::Live;
+    };
+    let age = meta
+        .modified()
+        .ok()
+        .and_then(|m| m.elapsed().ok())
+        .unwrap_or_default();
+    match lock_is_free(path) {
+        Some(true) if age >= PARTIAL_STALE_AFTER => PartialState::Stale,
+        Some(_) => PartialState::Live,
+        None if age >= PARTIAL_STALE_WITHOUT_LOCKS => PartialState::Stale,
+        None => PartialState::Live,
+    }
+}
+
+/// Whether no process holds the file's lock; `None` where locks are not
+/// supported.
+#[cfg(unix)]
+fn lock_is_free(path: &Path) -> Option<bool> {
+    use rustix::fs::{FlockOperation, flock};
+    let f = std::fs::File::open(path).ok()?;
+    match flock(&f, FlockOperation::NonBlockingLockExclusive) {
+        // Released when `f` is closed.
+        Ok(()) => Some(true),
+        Err(rustix::io::Errno::WOULDBLOCK) => Some(false),
+        Err(_) => None,
+    }
+}
+
+#[cfg(not(unix))]
+fn lock_is_free(_path: &Path) -> Option<bool> {
+    None
+}
+
+/// Takes the writer's exclusive lock on its new partial file.
+#[cfg(unix)]
+fn lock_partial(f: &std::fs::File) {
+    use rustix::fs::{FlockOperation, flock};
+    if let Err(e) = flock(f, FlockOperation::NonBlockingLockExclusive) {
+        // Without a lock the file is still protected by its age.
+        tracing::debug!(error = %e, "could not lock a partial backup file");
+    }
+}
+
+#[cfg(not(unix))]
+fn lock_partial(_f: &std::fs::File) {}
+
+/// A new file, created exclusively, readable by its owner only.
+pub(crate) fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    o.open(path)
+}
+
+/// A suffix no other writer uses: this process's id and 64 random bits.
+pub(crate) fn unique_tag() -> String {
+    format!(
+        "{}-{}",
+        std::process::id(),
+        crate::crypto::hex(&rand::random::<[u8; 8]>())
+    )
 }
 
 async fn sync_dir(dir: &Path) -> std::io::Result<()> {
@@ -171,20 +344,57 @@ impl BackupSink for LocalDirSink {
             .await
             .map_err(|e| self.sink_err(format!("creating the directory: {e}")))?;
         let final_path = self.dir.join(name);
+        let exists = || BackupError::AlreadyExists {
+            name: name.to_owned(),
+            sink: self.describe(),
+        };
         if tokio::fs::try_exists(&final_path).await.unwrap_or(false) {
-            return Err(self.sink_err(format!("{name} already exists")));
+            return Err(exists());
         }
-        let tmp = self.dir.join(format!(".{name}.partial"));
-        let file = tokio::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)
-            .await
-            .map_err(|e| self.sink_err(format!("creating {}: {e}", tmp.display())))?;
+        // Another writer of this name: refuse now rather than at commit.
+        // Crashed writers' files are removed on the way.
+        let sink = self.clone();
+        let owner = name.to_owned();
+        let (live, tmp, lock, file) = tokio::task::spawn_blocking(move || {
+            let mut live = false;
+            for (n, path) in sink.partials()? {
+                if n != owner {
+                    continue;
+                }
+                match partial_state(&path) {
+                    PartialState::Live => live = true,
+                    PartialState::Stale => {
+                        if std::fs::remove_file(&path).is_ok() {
+                            tracing::info!(file = %path.display(), "removed an abandoned partial backup file");
+                        }
+                    }
+                }
+            }
+            if live {
+                return Ok((true, PathBuf::new(), None, None));
+            }
+            let tmp = sink.dir.join(format!(".{owner}.{}.partial", unique_tag()));
+            let f = create_private(&tmp)?;
+            lock_partial(&f);
+            let lock = f.try_clone()?;
+            Ok::<_, std::io::Error>((false, tmp, Some(lock), Some(f)))
+        })
+        .await
+        .map_err(|e| self.sink_err(format!("creating the partial file: {e}")))?
+        .map_err(|e| self.sink_err(format!("creating the partial file: {e}")))?;
+        let (Some(lock), Some(file), false) = (lock, file, live) else {
+            return Err(BackupError::InProgress {
+                name: name.to_owned(),
+                sink: self.describe(),
+            });
+        };
         Ok(Box::new(LocalWriter {
             sink: self.clone(),
-            file: Some(tokio::io::BufWriter::with_capacity(256 << 10, file)),
+            file: Some(tokio::io::BufWriter::with_capacity(
+                256 << 10,
+                tokio::fs::File::from_std(file),
+            )),
+            lock: Some(lock),
             tmp,
             final_path,
             name: name.to_owned(),
@@ -261,11 +471,21 @@ impl BackupSink for LocalDirSink {
             .await
             .map_err(|e| self.sink_err(format!("syncing the directory: {e}")))
     }
+
+    async fn clean_stale(&self) -> Result<Vec<String>> {
+        let sink = self.clone();
+        tokio::task::spawn_blocking(move || sink.remove_stale_partials())
+            .await
+            .map_err(|e| self.sink_err(format!("cleaning partial files: {e}")))?
+    }
 }
 
 struct LocalWriter {
     sink: LocalDirSink,
     file: Option<tokio::io::BufWriter<tokio::fs::File>>,
+    /// A second handle on the partial file that keeps its lock until the
+    /// file has its final name or is removed.
+    lock: Option<std::fs::File>,
     tmp: PathBuf,
     final_path: PathBuf,
     name: String,
@@ -278,6 +498,23 @@ impl Drop for LocalWriter {
             // A writer dropped without commit (a cancelled task) must not
             // leave its partial file behind.
             let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Gives `tmp` the name `dst` unless `dst` exists: a hard link fails on an
+/// existing name, where a rename would silently replace it.
+fn link_no_clobber(tmp: &Path, dst: &Path) -> std::io::Result<()> {
+    match std::fs::hard_link(tmp, dst) {
+        Ok(()) => std::fs::remove_file(tmp),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(e),
+        Err(e) => {
+            // A filesystem without hard links: check, then rename (a narrow
+            // race remains there).
+            if dst.exists() {
+                return Err(std::io::Error::new(std::io::ErrorKind::AlreadyExists, e));
+            }
+            std::fs::rename(tmp, dst)
         }
     }
 }
@@ -306,21 +543,42 @@ impl SinkWriter for LocalWriter {
         let f = f.into_inner();
         f.sync_all().await.map_err(|e| err("syncing", e))?;
         drop(f);
-        tokio::fs::rename(&self.tmp, &self.final_path)
+        let (tmp, dst) = (self.tmp.clone(), self.final_path.clone());
+        let linked = tokio::task::spawn_blocking(move || link_no_clobber(&tmp, &dst))
             .await
-            .map_err(|e| err("renaming", e))?;
+            .map_err(std::io::Error::other)
+            .and_then(|r| r);
+        match linked {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                // Another writer of this name committed first; Drop removes
+                // our partial file.
+                return Err(BackupError::AlreadyExists {
+                    name: self.name.clone(),
+                    sink: self.sink.describe(),
+                });
+            }
+            Err(e) => return Err(err("renaming", e)),
+        }
         // From here the file has its final name: if the index entry cannot
         // be written, remove the file so nothing half-made remains.
         self.done = true;
-        let idx_tmp = self
-            .sink
-            .dir
-            .join(format!(".{}.partial", index_name(&self.name)));
+        self.lock = None;
+        let idx_tmp = self.sink.dir.join(format!(
+            ".{}.{}.partial",
+            index_name(&self.name),
+            unique_tag()
+        ));
         let idx = self.sink.dir.join(index_name(&self.name));
         let json = serde_json::to_vec_pretty(entry)
             .map_err(|e| self.sink.sink_err(format!("index entry: {e}")))?;
         let res = async {
-            let mut f = tokio::fs::File::create(&idx_tmp).await?;
+            let p = idx_tmp.clone();
+            let mut f = tokio::fs::File::from_std(
+                tokio::task::spawn_blocking(move || create_private(&p))
+                    .await
+                    .map_err(std::io::Error::other)??,
+            );
             f.write_all(&json).await?;
             f.sync_all().await?;
             drop(f);
@@ -342,6 +600,7 @@ impl SinkWriter for LocalWriter {
         if let Err(e) = tokio::fs::remove_file(&self.tmp).await {
             tracing::warn!(file = %self.tmp.display(), error = %e, "could not remove a partial backup");
         }
+        self.lock = None;
     }
 }
 
@@ -394,9 +653,9 @@ impl BackupSink for MemorySink {
     async fn create(&self, name: &str) -> Result<Box<dyn SinkWriter>> {
         check_name(name)?;
         if self.lock().objects.contains_key(name) {
-            return Err(BackupError::Sink {
+            return Err(BackupError::AlreadyExists {
+                name: name.to_owned(),
                 sink: self.describe(),
-                message: format!("{name} already exists"),
             });
         }
         Ok(Box::new(MemoryWriter {
@@ -452,6 +711,12 @@ impl SinkWriter for MemoryWriter {
 
     async fn commit(self: Box<Self>, entry: &BackupEntry) -> Result<()> {
         let mut g = self.sink.lock();
+        if g.objects.contains_key(&self.name) {
+            return Err(BackupError::AlreadyExists {
+                name: self.name.clone(),
+                sink: self.sink.describe(),
+            });
+        }
         g.objects.insert(self.name.clone(), self.buf);
         g.entries.insert(self.name.clone(), entry.clone());
         Ok(())
