@@ -9,7 +9,7 @@ use covet_core::{
     Adapter, Engine, Error, ErrorKind, ExecResult, PoolState, Result, RowStream, Rows, Schema,
     Statement, Transaction, TxOptions, TxRowStream, Value,
 };
-use covet_pool::{Pool, PoolError, Pooled};
+use covet_pool::{Pool, Pooled};
 
 use crate::bulk::bulk_insert_on;
 use crate::config::MySqlConfig;
@@ -40,34 +40,10 @@ impl Shared {
         if self.closed.load(Ordering::Acquire) {
             return Err(closed());
         }
-        self.pool.get().await.map_err(|e| match e {
-            PoolError::Timeout {
-                waited,
-                last_error: Some(err),
-            } => {
-                let mut out = Error::new(
-                    err.kind(),
-                    format!("no MySQL connection within {waited:?}: {}", err.message()),
-                )
-                .with_retry_class(err.retry_class());
-                if let Some(code) = err.code() {
-                    out = out.with_code(code);
-                }
-                out
-            }
-            PoolError::Timeout {
-                waited,
-                last_error: None,
-            } => Error::new(
-                ErrorKind::PoolTimeout,
-                format!(
-                    "no pooled MySQL connection became free within {waited:?} (max_connections={})",
-                    self.config.pool.max_connections
-                ),
-            ),
-            PoolError::Closed => closed(),
-            other => Error::new(ErrorKind::Internal, format!("pool error: {other}")),
-        })
+        self.pool
+            .get()
+            .await
+            .map_err(|e| Error::from_pool(e, Engine::MySql))
     }
 }
 

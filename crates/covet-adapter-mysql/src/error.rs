@@ -90,12 +90,13 @@ fn from_driver_error(d: DriverError) -> Error {
             ErrorKind::Connection,
             format!("connection to the server was lost: {d}"),
         ),
-        DriverError::NoClientSslFlagFromServer => Error::new(
-            ErrorKind::Connection,
-            "the server does not support TLS but the sslmode requires it \
+        // The client's settings ask for what this server does not offer:
+        // a configuration mismatch, not an outage, and the same kind the
+        // PostgreSQL adapter reports for it.
+        DriverError::NoClientSslFlagFromServer => Error::config(
+            "the server does not offer TLS, but the sslmode requires it \
              (use sslmode=prefer or disable, or enable TLS on the server)",
-        )
-        .with_retry_class(RetryClass::Never),
+        ),
         DriverError::UnknownAuthPlugin { .. }
         | DriverError::CleartextPluginDisabled
         | DriverError::MysqlOldPasswordDisabled => {

@@ -183,7 +183,12 @@ impl MySqlManager {
     fn connect_error(&self, e: mysql_async::Error) -> Error {
         let endpoint = self.config.endpoint();
         let user = self.config.user.as_deref().unwrap_or("(none)");
-        let base = from_driver(e);
+        let base = match e {
+            // Refused, unknown host, unreachable: worded as every adapter
+            // words them.
+            mysql_async::Error::Io(mysql_async::IoError::Io(io)) => Error::from_connect_io(&io),
+            other => from_driver(other),
+        };
         let message = match base.kind() {
             ErrorKind::Auth => format!(
                 "authentication failed for user `{user}` at {endpoint}: {}",

@@ -11,7 +11,7 @@ use covet_core::{
     Adapter, Columns, DatabaseUrl, Engine, Error, ErrorKind, ExecResult, PoolState, Result, Row,
     RowStream, Rows, Schema, ServerCode, Statement, Transaction, TxOptions, TxRowStream, Value,
 };
-use covet_pool::{Pool, PoolError, Pooled};
+use covet_pool::{Pool, Pooled};
 use futures_core::Stream;
 
 use crate::config::PgConfig;
@@ -40,27 +40,6 @@ impl std::fmt::Debug for PgAdapter {
             .field("target", &self.inner.target)
             .field("pool", &self.inner.pool.state())
             .finish()
-    }
-}
-
-fn pool_error(e: PoolError<Error>) -> Error {
-    match e {
-        PoolError::Timeout {
-            waited,
-            last_error: Some(last),
-        } => Error::new(
-            ErrorKind::PoolTimeout,
-            format!(
-                "no PostgreSQL connection within {waited:?}; last connect error: {}",
-                last
-            ),
-        ),
-        PoolError::Timeout { waited, .. } => Error::new(
-            ErrorKind::PoolTimeout,
-            format!("no PostgreSQL connection became free within {waited:?}"),
-        ),
-        PoolError::Closed => closed(),
-        other => Error::new(ErrorKind::Internal, other.to_string()),
     }
 }
 
@@ -114,7 +93,11 @@ impl PgAdapter {
         if self.inner.closed.load(Ordering::Acquire) {
             return Err(closed());
         }
-        self.inner.pool.get().await.map_err(pool_error)
+        self.inner
+            .pool
+            .get()
+            .await
+            .map_err(|e| Error::from_pool(e, Engine::Postgres))
     }
 }
 

@@ -15,7 +15,7 @@ use tokio_postgres::types::Type;
 use tokio_postgres::{CancelToken, Client};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::error::from_pg;
+use crate::error::{from_connect, from_pg};
 use crate::types::{Cell, Params};
 
 /// Opens, checks and resets PostgreSQL connections for
@@ -59,7 +59,7 @@ impl PgManager {
             match tokio::time::timeout(self.connect_timeout, connecting).await {
                 Ok(Ok(pair)) => pair,
                 Ok(Err(e)) => {
-                    return Err(from_pg(&e)
+                    return Err(from_connect(&e)
                         .context(format!("cannot connect to PostgreSQL at {}", self.target)));
                 }
                 Err(_) => {

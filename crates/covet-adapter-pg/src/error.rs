@@ -65,25 +65,134 @@ pub(crate) fn from_pg(e: &tokio_postgres::Error) -> Error {
         }
         source = s.source();
     }
+    if e.is_closed() {
+        return Error::new(
+            ErrorKind::Connection,
+            "the connection to PostgreSQL was closed",
+        );
+    }
     let text = one_line(&e.to_string());
-    let kind = if e.is_closed()
-        || text.starts_with("error connecting")
+    // The driver's own text names only the stage ("error connecting to
+    // server"); the cause (refused, unknown host, reset) is in the source
+    // chain, so it is kept.
+    let causes = cause_text(e);
+    let full = if causes.is_empty() {
+        text.clone()
+    } else {
+        format!("{text}: {causes}")
+    };
+    let kind = if text.starts_with("error connecting")
         || text.starts_with("error communicating")
         || text.starts_with("error performing TLS")
         || text.starts_with("timeout waiting")
         || text.starts_with("connection closed")
-        || text.contains("server does not support TLS")
     {
         ErrorKind::Connection
     } else {
         ErrorKind::Database
     };
-    let msg = if e.is_closed() {
-        "the connection to PostgreSQL was closed".to_owned()
+    Error::new(kind, full)
+}
+
+/// The driver error's sources, outermost first, as one line.
+fn cause_text(e: &tokio_postgres::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut source = e.source();
+    while let Some(s) = source {
+        parts.push(one_line(&s.to_string()));
+        // io::Error::source skips the error it wraps; reach it directly.
+        source = match s.downcast_ref::<std::io::Error>() {
+            Some(io) => io.get_ref().map(|inner| inner as &(dyn StdError + 'static)),
+            None => s.source(),
+        };
+    }
+    parts.dedup();
+    parts.join(": ")
+}
+
+/// The first `T` in the error's source chain, looking inside io::Errors.
+fn find_cause<T: StdError + 'static>(e: &tokio_postgres::Error) -> Option<&T> {
+    let mut source = e.source();
+    while let Some(s) = source {
+        if let Some(t) = s.downcast_ref::<T>() {
+            return Some(t);
+        }
+        source = match s.downcast_ref::<std::io::Error>() {
+            Some(io) => io.get_ref().map(|inner| inner as &(dyn StdError + 'static)),
+            None => s.source(),
+        };
+    }
+    None
+}
+
+/// Converts an error from opening a connection, where the failures are
+/// classified the same as on every other engine: refused, unknown host and
+/// timeouts are [`ErrorKind::Connection`]; a wrong password or unknown role
+/// [`ErrorKind::Auth`]; TLS required but not offered by the server
+/// [`ErrorKind::Config`]; a certificate that fails verification
+/// [`ErrorKind::Connection`] that is never retried. The message names the
+/// cause, never the password.
+pub(crate) fn from_connect(e: &tokio_postgres::Error) -> Error {
+    if e.as_db_error().is_some() {
+        return from_pg(e);
+    }
+    let text = one_line(&e.to_string());
+    let causes = cause_text(e);
+    if text.starts_with("error performing TLS") {
+        if causes.contains("server does not support TLS") {
+            return Error::config(
+                "the server does not offer TLS, but the sslmode requires it \
+                 (use sslmode=prefer or disable, or enable TLS on the server)",
+            );
+        }
+        if let Some(tls) = find_cause::<rustls::Error>(e) {
+            return Error::new(
+                ErrorKind::Connection,
+                format!("TLS handshake failed: {}", one_line(&tls.to_string())),
+            )
+            .with_retry_class(RetryClass::Never);
+        }
+        if causes.contains("no hostname") {
+            return Error::config(format!("TLS handshake failed: {causes}"));
+        }
+    }
+    if text.starts_with("error connecting")
+        && let Some(io) = find_cause::<std::io::Error>(e)
+    {
+        return Error::from_connect_io(io);
+    }
+    if text.starts_with("authentication error") {
+        return Error::new(ErrorKind::Auth, format!("authentication failed: {causes}"));
+    }
+    if text.starts_with("invalid configuration") && causes.contains("password missing") {
+        return Error::new(
+            ErrorKind::Auth,
+            "the server asks for a password and none was given",
+        );
+    }
+    // Something answered, but not in PostgreSQL's protocol: usually the
+    // port of another service. (A socket error has an OS error code.)
+    let garbled = text.starts_with("unexpected message")
+        || text.starts_with("error parsing response")
+        || (text.starts_with("error communicating")
+            && find_cause::<std::io::Error>(e).is_some_and(|io| io.raw_os_error().is_none()));
+    if garbled {
+        let detail = if causes.is_empty() {
+            text
+        } else {
+            format!("{text}: {causes}")
+        };
+        return Error::new(
+            ErrorKind::Connection,
+            format!("{detail}; the server there does not speak PostgreSQL's protocol"),
+        );
+    }
+    let err = from_pg(e);
+    if err.kind() == ErrorKind::Database {
+        Error::new(ErrorKind::Connection, err.message())
     } else {
-        text
-    };
-    Error::new(kind, msg)
+        err
+    }
 }
 
 /// An error seen while committing: when the server did not answer, the

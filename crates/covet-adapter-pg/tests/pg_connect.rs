@@ -4,7 +4,7 @@
 mod support;
 
 use covet_adapter_pg::{PgAdapter, PgConfig, SslMode};
-use covet_core::{Adapter, DatabaseUrl, ErrorKind, Statement};
+use covet_core::{Adapter, DatabaseUrl, ErrorKind, RetryClass, Statement};
 use support::pg_url;
 
 async fn backend_uses_tls(a: &PgAdapter) -> bool {
@@ -137,4 +137,106 @@ async fn unknown_url_parameters_are_refused() {
     let e = PgAdapter::connect(&url).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Config);
     assert!(e.to_string().contains("statement_cache"), "{e}");
+}
+
+/// A local port where nothing listens: bound by us, then released.
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// A local port where something that is not PostgreSQL answers (an HTTP
+/// server refusing everything), for as long as the runtime runs.
+async fn not_postgres_port() -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let mut buf = [0u8; 512];
+            let _ = s.read(&mut buf).await;
+            let _ = s
+                .write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                .await;
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn connect_errors_keep_their_cause() {
+    let refused: DatabaseUrl = format!(
+        "postgres://app:pw-s3cr3t@127.0.0.1:{}/db?connect_timeout=3s",
+        free_port()
+    )
+    .parse()
+    .unwrap();
+    let e = PgAdapter::connect(&refused).await.unwrap_err();
+    eprintln!("refused: {e}");
+    assert_eq!(e.kind(), ErrorKind::Connection, "{e:?}");
+    assert_eq!(e.retry_class(), RetryClass::Reconnect);
+    assert!(e.message().contains("connection refused"), "{e}");
+    assert!(
+        e.message()
+            .contains(&format!("127.0.0.1:{}", refused.port())),
+        "{e}"
+    );
+
+    let unknown: DatabaseUrl =
+        "postgres://app:pw-s3cr3t@nonexistent.invalid:5432/db?connect_timeout=5s"
+            .parse()
+            .unwrap();
+    let e = PgAdapter::connect(&unknown).await.unwrap_err();
+    eprintln!("unknown host: {e}");
+    assert_eq!(e.kind(), ErrorKind::Connection, "{e:?}");
+    assert!(
+        e.message().contains("unknown host") || e.message().contains("lookup failed"),
+        "{e}"
+    );
+    assert!(e.message().contains("nonexistent.invalid"), "{e}");
+
+    let port = not_postgres_port().await;
+    let wrong_service: DatabaseUrl =
+        format!("postgres://app:pw-s3cr3t@127.0.0.1:{port}/db?connect_timeout=3s&sslmode=disable")
+            .parse()
+            .unwrap();
+    let e = PgAdapter::connect(&wrong_service).await.unwrap_err();
+    eprintln!("not PostgreSQL: {e}");
+    assert_eq!(e.kind(), ErrorKind::Connection, "{e:?}");
+    assert!(e.message().contains("PostgreSQL's protocol"), "{e}");
+    assert!(e.message().contains(&format!(":{port}")), "{e}");
+
+    for text in [e.to_string(), format!("{e:?}")] {
+        assert!(!text.contains("pw-s3cr3t"), "{text}");
+        assert!(!text.contains('\n'), "{text}");
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+    /// Whatever the password, no connect error shows it (nor its
+    /// percent-encoded form): refused here, so no server is needed.
+    #[test]
+    fn connect_errors_never_show_the_password(pw in "[ -~]{10,30}|\\PC{10,20}") {
+        let port = free_port();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let e = rt.block_on(async {
+            let cfg = PgConfig::default()
+                .host("127.0.0.1")
+                .port(port)
+                .user("app")
+                .password(pw.clone())
+                .database("db");
+            cfg.connect().await.unwrap_err()
+        });
+        let encoded: String = pw
+            .bytes()
+            .map(|b| format!("%{b:02X}"))
+            .collect();
+        for text in [e.to_string(), format!("{e:?}")] {
+            proptest::prop_assert!(!text.contains(pw.as_str()), "{}", text);
+            proptest::prop_assert!(!text.contains(&encoded), "{}", text);
+        }
+    }
 }

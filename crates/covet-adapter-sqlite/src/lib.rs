@@ -25,7 +25,7 @@ use covet_core::{
     Adapter, DatabaseUrl, Engine, Error, ErrorKind, ExecResult, PoolState, Result, RowStream, Rows,
     Schema, Statement, Transaction, TxOptions, Value,
 };
-use covet_pool::{Pool, PoolError, Pooled};
+use covet_pool::{Pool, Pooled};
 
 pub use config::{OpenMode, SQLITE_KEYS};
 pub use conn::{SqliteConnection, SqliteManager};
@@ -129,7 +129,11 @@ impl SqliteAdapter {
         if self.shared.closed.load(Ordering::Acquire) {
             return Err(closed());
         }
-        self.shared.pool.get().await.map_err(pool_error)
+        self.shared
+            .pool
+            .get()
+            .await
+            .map_err(|e| Error::from_pool(e, Engine::Sqlite))
     }
 
     fn timeout(&self, stmt: &Statement) -> Option<Duration> {
@@ -139,24 +143,6 @@ impl SqliteAdapter {
 
 fn closed() -> Error {
     Error::new(ErrorKind::Closed, "the SQLite adapter has been closed")
-}
-
-fn pool_error(e: PoolError<Error>) -> Error {
-    match e {
-        PoolError::Closed => closed(),
-        PoolError::Timeout {
-            waited,
-            last_error: Some(last),
-        } => Error::new(
-            ErrorKind::PoolTimeout,
-            format!(
-                "no SQLite connection within {waited:?}; last open error: {}",
-                last.message()
-            ),
-        )
-        .with_source(last),
-        other => Error::new(ErrorKind::PoolTimeout, format!("sqlite: {other}")),
-    }
 }
 
 #[async_trait]

@@ -24,6 +24,9 @@ pub struct MockAdapter {
     pub calls: AtomicU64,
     /// Every `fail_every`-th statement fails (0: none does).
     pub fail_every: u64,
+    /// When not empty, call `i` (from 0) takes `script[i % len].0` and
+    /// fails when `script[i % len].1`, instead of `service` and `fail_every`.
+    pub script: Vec<(Duration, bool)>,
 }
 
 impl MockAdapter {
@@ -34,6 +37,19 @@ impl MockAdapter {
             stall,
             calls: AtomicU64::new(0),
             fail_every: 0,
+            script: Vec::new(),
+        })
+    }
+
+    /// Answers as `script` says, cycling through it (see [`MockAdapter::script`]).
+    pub fn scripted(script: Vec<(Duration, bool)>) -> Arc<Self> {
+        Arc::new(MockAdapter {
+            created: Instant::now(),
+            service: Duration::ZERO,
+            stall: None,
+            calls: AtomicU64::new(0),
+            fail_every: 0,
+            script,
         })
     }
 
@@ -46,11 +62,23 @@ impl MockAdapter {
             stall: None,
             calls: AtomicU64::new(0),
             fail_every: every,
+            script: Vec::new(),
         })
     }
 
     async fn serve(&self) -> Result<()> {
         let n = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
+        if !self.script.is_empty() {
+            let (service, fail) = self.script[(n - 1) as usize % self.script.len()];
+            tokio::time::sleep(service).await;
+            if fail {
+                return Err(Error::new(
+                    covet_core::ErrorKind::Connection,
+                    "scripted failure",
+                ));
+            }
+            return Ok(());
+        }
         if let Some((from, until)) = self.stall {
             let now = Instant::now();
             let (a, b) = (self.created + from, self.created + until);
