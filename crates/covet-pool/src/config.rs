@@ -67,10 +67,9 @@ pub struct PoolConfig {
     /// beyond this many are closed after `idle_timeout`. Default 0.
     pub min_idle: u32,
     /// How long [`crate::Pool::get`] may take in total: waiting, creating
-    /// and validating. Default 30 s. Waiters are timed out by the
-    /// housekeeper's clock tick (a tenth of the shortest of this,
-    /// `validation_skip_window` and `housekeeping_interval`, at most
-    /// 100 ms), so a timeout fires never early and at most two ticks late.
+    /// and validating. Default 30 s. A caller that has to wait arms its own
+    /// timer for this deadline, so the timeout fires never early and only as
+    /// late as the runtime's timer resolution (about a millisecond).
     pub acquire_timeout: Duration,
     /// Bound on one `Manager::create` call. Default 10 s.
     pub create_timeout: Duration,

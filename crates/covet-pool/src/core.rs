@@ -121,7 +121,7 @@ pub(crate) enum Grant<T> {
     Conn(T),
     /// The pool closed while it waited.
     Closed,
-    /// Its deadline passed ([`Core::expire`]).
+    /// Its deadline passed ([`Core::time_out`]).
     TimedOut,
 }
 
@@ -134,8 +134,6 @@ enum Slot<T> {
         prev: u32,
         next: u32,
         waker: Option<Waker>,
-        /// When [`Core::expire`] times it out; opaque clock units.
-        deadline: u64,
     },
     Ready(Grant<T>),
 }
@@ -172,12 +170,11 @@ impl<T> WaitList<T> {
         }
     }
 
-    fn push_back(&mut self, deadline: u64) -> WaitKey {
+    fn push_back(&mut self) -> WaitKey {
         let slot = Slot::Waiting {
             prev: self.tail,
             next: NIL,
             waker: None,
-            deadline,
         };
         let idx = if self.free != NIL {
             let idx = self.free;
@@ -424,8 +421,9 @@ impl<T> Core<T> {
     }
 
     /// Takes the most recently used idle connection, or queues the caller
-    /// until `deadline` (see [`Core::expire`]).
-    pub(crate) fn acquire(&self, deadline: u64) -> Acquire<T> {
+    /// until a grant arrives or it gives up ([`Core::cancel`],
+    /// [`Core::time_out`]).
+    pub(crate) fn acquire(&self) -> Acquire<T> {
         let mut s = self.state.lock();
         if s.closed {
             return Acquire::Closed;
@@ -435,7 +433,7 @@ impl<T> Core<T> {
             s.counters.acquired += 1;
             return Acquire::Ready(conn);
         }
-        let key = s.waiters.push_back(deadline);
+        let key = s.waiters.push_back();
         s.counters.waits += 1;
         let creates = s.reserve_for_waiters();
         Acquire::Wait { key, creates }
@@ -561,23 +559,28 @@ impl<T> Core<T> {
         (retry, fx)
     }
 
-    /// Times out every waiter whose deadline is at or before `now`; returns
-    /// their wakers. One pass over the queue, only when someone waits.
-    pub(crate) fn expire(&self, now: u64) -> Vec<Waker> {
+    /// A waiter's deadline passed (its own timer fired, outside the core).
+    /// A grant that reached it first wins: it is returned as the outcome,
+    /// so a connection released at the deadline is served, never dropped.
+    /// Otherwise the waiter leaves the queue as timed out, and no later
+    /// release can reach it. Either way the key is spent.
+    pub(crate) fn time_out(&self, key: WaitKey) -> Grant<T> {
         let mut s = self.state.lock();
-        let mut wakers = Vec::new();
-        let mut idx = s.waiters.head;
-        while idx != NIL {
-            let Slot::Waiting { next, deadline, .. } = s.waiters.nodes[idx as usize].slot else {
-                unreachable!("queued node not waiting")
-            };
-            if deadline <= now {
-                wakers.extend(s.waiters.grant(idx, Grant::TimedOut));
-                s.counters.timeouts += 1;
-            }
-            idx = next;
+        if matches!(s.waiters.node(key).slot, Slot::Waiting { .. }) {
+            drop(s.waiters.unlink(key.idx));
+            s.waiters.free_node(key.idx);
+            s.counters.timeouts += 1;
+            return Grant::TimedOut;
         }
-        wakers
+        let node = s.waiters.node(key);
+        match std::mem::replace(&mut node.slot, Slot::Free { next_free: NIL }) {
+            Slot::Waiting { .. } => unreachable!("handled above"),
+            Slot::Ready(grant) => {
+                s.waiters.free_node(key.idx);
+                grant
+            }
+            Slot::Free { .. } => unreachable!("wait key timed out after completion"),
+        }
     }
 
     /// Reserves slots to bring idle + creating up to `min_idle`.

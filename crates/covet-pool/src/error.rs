@@ -3,6 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::loom::sync::StdArc as Arc;
+
 /// Why [`crate::Pool::get`] failed.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -13,11 +15,10 @@ pub enum PoolError<E> {
         waited: Duration,
         /// The last real error from `Manager::create` (wrong password,
         /// connection refused, ...) when creates were failing; `None` when
-        /// the pool was simply busy. Errors are not `Clone`, so one error
-        /// goes to one caller: when several time out together, the first
-        /// takes it and the others get the next failure's error, or `None`.
-        /// A successful create clears it.
-        last_error: Option<E>,
+        /// the pool was simply busy. Shared, so every caller that times out
+        /// while it stands gets the same error, however many time out
+        /// together. A successful create clears it.
+        last_error: Option<Arc<E>>,
     },
     /// The pool was closed.
     Closed,
@@ -48,7 +49,7 @@ impl<E: std::error::Error + 'static> std::error::Error for PoolError<E> {
             PoolError::Timeout {
                 last_error: Some(e),
                 ..
-            } => Some(e),
+            } => Some(&**e),
             _ => None,
         }
     }

@@ -15,7 +15,7 @@ use crate::config::{ConfigError, PoolConfig, check_sizes};
 use crate::core::{Acquire, CloseReason, Core, Effects, Grant, WaitKey};
 use crate::error::{CloseError, PoolError};
 use crate::loom::sync::atomic::{AtomicU64, Ordering};
-use crate::loom::sync::{Arc, Mutex};
+use crate::loom::sync::{Arc, Mutex, StdArc};
 use crate::manager::Manager;
 use crate::metrics::{Metrics, State, Stats, WaitHistogram};
 
@@ -74,8 +74,9 @@ pub(crate) struct Shared<M: Manager> {
     config: PoolConfig,
     core: Core<Conn<M::Connection>>,
     runtime: tokio::runtime::Handle,
-    /// The most recent real create error, for `PoolError::Timeout`.
-    last_error: Mutex<Option<M::Error>>,
+    /// The most recent real create error, shared by every waiter that
+    /// times out while it stands (`PoolError::Timeout`).
+    last_error: Mutex<Option<StdArc<M::Error>>>,
     /// Signalled when a closed pool has nothing left open.
     drained: Notify,
     /// Signalled when the last `Pool` handle is dropped.
@@ -86,7 +87,7 @@ pub(crate) struct Shared<M: Manager> {
     waits: WaitHistogram,
     rng: AtomicU64,
     clock: Clock,
-    /// How often the housekeeper refreshes `clock` and expires waiters.
+    /// How often the housekeeper refreshes `clock`.
     tick: Duration,
 }
 
@@ -227,8 +228,8 @@ impl<M: Manager> PoolBuilder<M> {
     /// Validates the configuration and starts the pool: `min_idle`
     /// connections are opened in the background and the housekeeper starts.
     /// Must be called inside a tokio runtime; the pool's background work
-    /// (creates, resets, the housekeeper that also times out waiters) runs
-    /// on that runtime, so it must outlive the pool's use.
+    /// (creates, resets, the housekeeper) and the waiters' timers run on
+    /// that runtime, so it must outlive the pool's use.
     pub fn build(self) -> Result<Pool<M>, ConfigError> {
         self.config.validate()?;
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| ConfigError::NoRuntime)?;
@@ -290,11 +291,13 @@ impl<M: Manager> Pool<M> {
     /// Checks out a connection: the most recently used idle one, else waits
     /// in line (first come, first served) while a new one is created.
     ///
-    /// Fails with [`PoolError::Timeout`] after `acquire_timeout`, carrying
-    /// the last create error if creates were failing, or
-    /// [`PoolError::Closed`]. Dropping the future at any point loses no
-    /// capacity: a connection created or granted for it goes to the next
-    /// waiter or the idle list.
+    /// Fails with [`PoolError::Timeout`] at `acquire_timeout` (a waiter has
+    /// its own timer, so within a millisecond or so of the deadline),
+    /// carrying the last create error if creates were failing (every caller
+    /// that times out gets it), or [`PoolError::Closed`]. The fast path, an
+    /// idle connection, arms no timer, reads no clock and allocates nothing.
+    /// Dropping the future at any point loses no capacity: a connection
+    /// created or granted for it goes to the next waiter or the idle list.
     #[track_caller]
     pub fn get(&self) -> impl Future<Output = Result<Pooled<M>, PoolError<M::Error>>> + Send + '_ {
         let site = Location::caller();
@@ -379,26 +382,36 @@ impl<M: Manager> Pool<M> {
     }
 }
 
-/// Waits for a grant; cancels the wait (passing on any grant) when dropped.
-struct Wait<'a, M: Manager> {
+/// Waits for a grant until `expiry` fires; cancels the wait (passing on any
+/// grant) when dropped.
+struct Wait<'a, 'b, M: Manager> {
     shared: &'a Arc<Shared<M>>,
     key: Option<WaitKey>,
+    /// This waiter's own timer, armed only once it has to queue, so an
+    /// acquire fails at its deadline rather than on a housekeeper tick.
+    expiry: Pin<&'b mut tokio::time::Sleep>,
 }
 
-impl<M: Manager> Future for Wait<'_, M> {
+impl<M: Manager> Future for Wait<'_, '_, M> {
     type Output = Grant<Conn<M::Connection>>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let key = self.key.expect("Wait polled after completion");
-        let out = self.shared.core.poll_wait(key, cx.waker());
-        if out.is_ready() {
+        if let Poll::Ready(grant) = self.shared.core.poll_wait(key, cx.waker()) {
             self.key = None;
+            return Poll::Ready(grant);
         }
-        out
+        if self.expiry.as_mut().poll(cx).is_ready() {
+            // A grant made since the look above still wins (`time_out`
+            // hands it over); after this no release can reach the key.
+            self.key = None;
+            return Poll::Ready(self.shared.core.time_out(key));
+        }
+        Poll::Pending
     }
 }
 
-impl<M: Manager> Drop for Wait<'_, M> {
+impl<M: Manager> Drop for Wait<'_, '_, M> {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
             let fx = self.shared.core.cancel(key);
@@ -413,12 +426,12 @@ impl<M: Manager> Shared<M> {
         site: &'static Location<'static>,
     ) -> Result<Pooled<M>, PoolError<M::Error>> {
         let cfg = &this.config;
+        // Set at the first step that can block (queueing or validating);
+        // everything before it is a few instructions under one lock, so the
+        // fast path reads no clock and the bound is still the whole call.
         let mut started: Option<Instant> = None;
-        // The housekeeper times waiters out at this coarse-clock deadline,
-        // rounded up a tick so no wait is cut short; no timer per wait.
-        let deadline = this.clock.coarse() + ms(cfg.acquire_timeout) + ms(this.tick) + 1;
         loop {
-            let conn = match this.core.acquire(deadline) {
+            let conn = match this.core.acquire() {
                 Acquire::Ready(conn) => conn,
                 Acquire::Closed => return Err(PoolError::Closed),
                 Acquire::Wait { key, creates } => {
@@ -429,6 +442,9 @@ impl<M: Manager> Shared<M> {
                     let grant = Wait {
                         shared: this,
                         key: Some(key),
+                        expiry: std::pin::pin!(tokio::time::sleep_until(
+                            start + cfg.acquire_timeout
+                        )),
                     }
                     .await;
                     if let Grant::TimedOut = grant {
@@ -495,7 +511,7 @@ impl<M: Manager> Shared<M> {
     fn timeout_error(&self, start: Instant) -> PoolError<M::Error> {
         PoolError::Timeout {
             waited: start.elapsed(),
-            last_error: self.last_error.lock().take(),
+            last_error: self.last_error.lock().clone(),
         }
     }
 
@@ -583,7 +599,7 @@ impl<M: Manager> Shared<M> {
                 }
                 Ok(Err(e)) => {
                     tracing::warn!(pool = %this.config.name, error = %e, "connection create failed");
-                    *this.last_error.lock() = Some(e);
+                    *this.last_error.lock() = Some(StdArc::new(e));
                 }
                 Err(_) => {
                     tracing::warn!(pool = %this.config.name, timeout = ?this.config.create_timeout, "connection create timed out");
@@ -668,9 +684,6 @@ impl<M: Manager> Shared<M> {
                 () = this.shutdown.notified() => break,
             }
             let now = this.clock.exact();
-            for w in this.core.expire(now) {
-                w.wake();
-            }
             if now.saturating_sub(last) < every {
                 continue;
             }
@@ -749,10 +762,11 @@ impl<M: Manager> Shared<M> {
     }
 }
 
-/// How often the coarse clock is refreshed and waiters are timed out: a
-/// tenth of the shortest window it measures, between 1 ms and 100 ms.
+/// How often the coarse clock is refreshed: a tenth of the shortest window
+/// it measures, between 1 ms and 100 ms. Acquire deadlines do not use it
+/// (each waiter has its own timer).
 fn clock_tick(cfg: &PoolConfig) -> Duration {
-    let mut shortest = cfg.housekeeping_interval.min(cfg.acquire_timeout);
+    let mut shortest = cfg.housekeeping_interval;
     if cfg.validate_on_checkout && !cfg.validation_skip_window.is_zero() {
         shortest = shortest.min(cfg.validation_skip_window);
     }

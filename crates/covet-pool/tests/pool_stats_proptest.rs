@@ -1,6 +1,7 @@
 //! The original "statistics tracking" test as a proptest: after any sequence
-//! of operations (including cancelled acquires, broken connections, failing
-//! creates, evictions and resizes) the counters are exact.
+//! of operations (including cancelled acquires, acquires whose deadline
+//! races a release, broken connections, failing creates, evictions and
+//! resizes) the counters are exact.
 
 mod support;
 
@@ -10,15 +11,22 @@ use std::sync::atomic::Ordering;
 use std::task::{Context, Waker};
 use std::time::Duration;
 
-use covet_pool::{Pool, Pooled};
+use covet_pool::{Pool, PoolError, Pooled};
 use proptest::prelude::*;
 use support::TestManager;
 use tokio::time::{sleep, timeout};
 
 #[derive(Debug, Clone)]
 enum Op {
-    /// Acquire and hold; gives up after 50 ms when the pool is full.
+    /// Acquire and hold; gives up after 50 ms when the pool is full (the
+    /// pool's own 30 ms acquire timeout usually fires first).
     Get,
+    /// Hand a held connection to a task that returns it after this many
+    /// ms (around the 30 ms acquire timeout, often at the same instant),
+    /// and acquire from another task meanwhile: the waiter's expiry races
+    /// the release. The flag spawns the acquiring task first, which changes
+    /// which of the two runs first when both timers fire together.
+    GetRacingRelease(usize, u64, bool),
     Release(usize),
     Discard(usize),
     /// Mark a held connection broken and return it.
@@ -35,6 +43,8 @@ enum Op {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         4 => Just(Op::Get),
+        3 => (any::<usize>(), 28u64..=32, any::<bool>())
+            .prop_map(|(i, ms, getter_first)| Op::GetRacingRelease(i, ms, getter_first)),
         3 => any::<usize>().prop_map(Op::Release),
         1 => any::<usize>().prop_map(Op::Discard),
         1 => any::<usize>().prop_map(Op::Break),
@@ -84,6 +94,8 @@ fn check(pool: &Pool<TestManager>, held: usize, live: usize) -> Result<(), TestC
     Ok(())
 }
 
+const ACQUIRE_TIMEOUT_MS: u64 = 30;
+
 async fn settle() {
     for _ in 0..4 {
         tokio::task::yield_now().await;
@@ -112,15 +124,45 @@ proptest! {
                 .validation_skip_window(Duration::from_millis(100))
                 .create_backoff_base(Duration::from_millis(5))
                 .create_backoff_max(Duration::from_millis(20))
+                .acquire_timeout(Duration::from_millis(ACQUIRE_TIMEOUT_MS))
                 .build()
                 .unwrap();
             let mut held = Vec::new();
             settle().await;
             for op in ops {
                 match op {
-                    Op::Get => {
-                        if let Ok(r) = timeout(Duration::from_millis(50), pool.get()).await {
-                            held.push(r.expect("acquire_timeout is long"));
+                    Op::Get => match timeout(Duration::from_millis(50), pool.get()).await {
+                        Ok(Ok(c)) => held.push(c),
+                        Ok(Err(PoolError::Timeout { .. })) | Err(_) => {}
+                        Ok(Err(e)) => panic!("the pool is open: {e}"),
+                    },
+                    Op::GetRacingRelease(i, ms, getter_first) => {
+                        let spawn_getter = || {
+                            let pool = pool.clone();
+                            tokio::spawn(async move { pool.get().await })
+                        };
+                        let getter = getter_first.then(spawn_getter);
+                        let giver = take(&mut held, i).map(|c| {
+                            tokio::spawn(async move {
+                                sleep(Duration::from_millis(ms)).await;
+                                drop(c);
+                            })
+                        });
+                        let getter = match getter {
+                            Some(g) => g,
+                            None => spawn_getter(),
+                        };
+                        match getter.await.unwrap() {
+                            Ok(c) => held.push(c),
+                            Err(PoolError::Timeout { waited, .. }) => prop_assert_eq!(
+                                waited,
+                                Duration::from_millis(ACQUIRE_TIMEOUT_MS),
+                                "timed out at the deadline"
+                            ),
+                            Err(e) => panic!("the pool is open: {e}"),
+                        }
+                        if let Some(giver) = giver {
+                            giver.await.unwrap();
                         }
                     }
                     Op::Release(i) => drop(take(&mut held, i)),

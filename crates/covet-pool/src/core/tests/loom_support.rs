@@ -1,7 +1,7 @@
 //! Helpers shared by the loom models: a core over `usize` connections.
 
 use std::future::poll_fn;
-use std::task::Waker;
+use std::task::{Poll, Waker};
 
 use crate::core::{Acquire, Core, Effects, Grant};
 use crate::loom::sync::Arc;
@@ -29,7 +29,7 @@ pub(super) fn apply(fx: Effects<usize>) {
 /// Acquires, waiting if needed; `None` when the pool closed. Creates the
 /// core asks for are completed inline with `next_id`.
 pub(super) fn acquire(core: &Core<usize>, next_id: usize) -> Option<usize> {
-    match core.acquire(u64::MAX) {
+    match core.acquire() {
         Acquire::Ready(c) => Some(c),
         Acquire::Closed => None,
         Acquire::Wait { key, creates } => {
@@ -44,14 +44,20 @@ pub(super) fn acquire(core: &Core<usize>, next_id: usize) -> Option<usize> {
     }
 }
 
-/// Acquires with a deadline; `Err(())` when it timed out.
-pub(super) fn acquire_until(core: &Core<usize>, deadline: u64) -> Result<usize, ()> {
-    match core.acquire(deadline) {
+/// Acquires, queueing if needed, and lets its deadline pass after one poll:
+/// the waiter's timer firing, as `Wait::poll` sees it. `Err(())` when it
+/// timed out; a grant that got there first is served.
+pub(super) fn acquire_then_time_out(core: &Core<usize>) -> Result<usize, ()> {
+    match core.acquire() {
         Acquire::Ready(c) => Ok(c),
         Acquire::Closed => Err(()),
         Acquire::Wait { key, creates } => {
             assert_eq!(creates, 0, "models using deadlines start full");
-            match loom::future::block_on(poll_fn(|cx| core.poll_wait(key, cx.waker()))) {
+            let grant = match core.poll_wait(key, Waker::noop()) {
+                Poll::Ready(grant) => grant,
+                Poll::Pending => core.time_out(key),
+            };
+            match grant {
                 Grant::Conn(c) => Ok(c),
                 Grant::Closed | Grant::TimedOut => Err(()),
             }
@@ -62,15 +68,15 @@ pub(super) fn acquire_until(core: &Core<usize>, deadline: u64) -> Result<usize, 
 /// Enqueues (or takes an idle connection), polls once, then gives up.
 /// Returns the connection if it was handed over before giving up.
 pub(super) fn acquire_then_cancel(core: &Core<usize>) -> Option<usize> {
-    match core.acquire(u64::MAX) {
+    match core.acquire() {
         Acquire::Ready(c) => Some(c),
         Acquire::Closed => None,
         Acquire::Wait { key, creates } => {
             assert_eq!(creates, 0, "models using cancel start full");
             match core.poll_wait(key, Waker::noop()) {
-                std::task::Poll::Ready(Grant::Conn(c)) => Some(c),
-                std::task::Poll::Ready(Grant::Closed | Grant::TimedOut) => None,
-                std::task::Poll::Pending => {
+                Poll::Ready(Grant::Conn(c)) => Some(c),
+                Poll::Ready(Grant::Closed | Grant::TimedOut) => None,
+                Poll::Pending => {
                     apply(core.cancel(key));
                     None
                 }

@@ -2,6 +2,10 @@
 
 pub(crate) mod sync {
     pub(crate) use ::loom::sync::Arc;
+    /// `std`'s `Arc` under loom too, for values handed to callers (the last
+    /// create error in `PoolError`): part of the public API, and never
+    /// shared between the threads of a model.
+    pub(crate) use ::std::sync::Arc as StdArc;
 
     /// loom's mutex with the shim's non-poisoning `lock`.
     #[derive(Debug)]

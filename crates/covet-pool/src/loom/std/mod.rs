@@ -2,6 +2,10 @@
 
 pub(crate) mod sync {
     pub(crate) use ::std::sync::Arc;
+    /// `std`'s `Arc` under loom too, for values handed to callers (the last
+    /// create error in `PoolError`): part of the public API, and never
+    /// shared between the threads of a model.
+    pub(crate) use ::std::sync::Arc as StdArc;
 
     /// A mutex whose lock ignores poisoning: the pool's state is updated in
     /// single steps that leave it consistent, so a panic elsewhere while the
