@@ -1,10 +1,10 @@
 //! The shared conformance suite against MariaDB / MySQL.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use covet_adapter_mysql::MySqlAdapter;
-use covet_conformance::{Backend, Capabilities, MappedType, SetupOptions};
+use covet_conformance::{Backend, Capabilities, MappedType, ServerBackend, SetupOptions};
 use covet_core::{Adapter, DatabaseUrl, Error, ErrorKind, Result};
 use mysql_async::prelude::Queryable;
 
@@ -12,6 +12,10 @@ struct MariaBackend {
     adapter: Arc<MySqlAdapter>,
     admin: mysql_async::Opts,
     database: String,
+    url: DatabaseUrl,
+    server: DatabaseUrl,
+    /// Users made by `password_login`, dropped at teardown.
+    users: Mutex<Vec<String>>,
 }
 
 fn admin_opts(url: &DatabaseUrl) -> mysql_async::Opts {
@@ -66,6 +70,9 @@ impl Backend for MariaBackend {
             adapter: Arc::new(adapter),
             admin,
             database,
+            url,
+            server,
+            users: Mutex::new(Vec::new()),
         }))
     }
 
@@ -162,6 +169,15 @@ impl Backend for MariaBackend {
         self.adapter.close().await;
         match self.admin().await {
             Ok(mut c) => {
+                let users = std::mem::take(&mut *self.users.lock().unwrap());
+                for user in users {
+                    if let Err(e) = c
+                        .query_drop(format!("DROP USER IF EXISTS '{user}'@'%'"))
+                        .await
+                    {
+                        eprintln!("dropping user {user}: {e}");
+                    }
+                }
                 if let Err(e) = c
                     .query_drop(format!("DROP DATABASE IF EXISTS `{}`", self.database))
                     .await
@@ -175,4 +191,60 @@ impl Backend for MariaBackend {
     }
 }
 
+#[async_trait]
+impl ServerBackend for MariaBackend {
+    async fn connect(url: &DatabaseUrl) -> Result<Arc<dyn Adapter>> {
+        Ok(Arc::new(MySqlAdapter::connect(url).await?))
+    }
+
+    fn url(&self) -> DatabaseUrl {
+        self.url.clone()
+    }
+
+    async fn password_login(&self) -> Result<DatabaseUrl> {
+        // A user of its own on the shared server (never its settings),
+        // dropped at teardown.
+        let user = format!("covet_pw_{:012x}", rand::random::<u64>() >> 16);
+        let password = format!("Pw-{:016x}", rand::random::<u64>());
+        self.users.lock().unwrap().push(user.clone());
+        let mut c = self.admin().await?;
+        c.query_drop(format!(
+            "CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'"
+        ))
+        .await
+        .map_err(driver)?;
+        c.query_drop(format!(
+            "GRANT ALL ON `{}`.* TO '{user}'@'%'",
+            self.database
+        ))
+        .await
+        .map_err(driver)?;
+        let _ = c.disconnect().await;
+        format!(
+            "mysql://{user}:{password}@{}:{}/{}",
+            self.server.host(),
+            self.server.port(),
+            self.database
+        )
+        .parse()
+    }
+
+    async fn change_password(&self, user: &str, new_password: &str) -> Result<()> {
+        let mut c = self.admin().await?;
+        c.query_drop(format!(
+            "ALTER USER '{user}'@'%' IDENTIFIED BY '{new_password}'"
+        ))
+        .await
+        .map_err(driver)?;
+        let _ = c.disconnect().await;
+        Ok(())
+    }
+
+    async fn tls_required_url(&self) -> Result<DatabaseUrl> {
+        // The shared MariaDB has no TLS (have_ssl = DISABLED).
+        Ok(self.url.with_param("sslmode", "require"))
+    }
+}
+
 covet_conformance::conformance_suite!(MariaBackend);
+covet_conformance::connection_failure_suite!(MariaBackend);

@@ -123,6 +123,9 @@ pub struct SetupOptions {
     pub max_connections: u32,
     /// Default statement timeout (`statement_timeout`), if any.
     pub statement_timeout: Option<Duration>,
+    /// How long a caller waits for a pooled connection
+    /// (`acquire_timeout`), when not the adapter's default.
+    pub acquire_timeout: Option<Duration>,
 }
 
 impl SetupOptions {
@@ -131,7 +134,15 @@ impl SetupOptions {
         SetupOptions {
             max_connections,
             statement_timeout: None,
+            acquire_timeout: None,
         }
+    }
+
+    /// Sets how long a caller waits for a pooled connection.
+    #[must_use]
+    pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
+        self.acquire_timeout = Some(timeout);
+        self
     }
 
     /// Sets the default statement timeout.
@@ -141,13 +152,16 @@ impl SetupOptions {
         self
     }
 
-    /// `url` with `max_connections` (and `statement_timeout`) set as query
-    /// parameters, which every adapter reads through
-    /// `covet_core::PoolSettings::from_url`.
+    /// `url` with `max_connections` (and `statement_timeout`,
+    /// `acquire_timeout`) set as query parameters, which every adapter
+    /// reads through `covet_core::PoolSettings::from_url`.
     pub fn apply_to(&self, url: &DatabaseUrl) -> DatabaseUrl {
         let mut url = url.with_param("max_connections", &self.max_connections.to_string());
         if let Some(t) = self.statement_timeout {
             url = url.with_param("statement_timeout", &format!("{}ms", t.as_millis()));
+        }
+        if let Some(t) = self.acquire_timeout {
+            url = url.with_param("acquire_timeout", &format!("{}ms", t.as_millis()));
         }
         url
     }
@@ -218,6 +232,39 @@ pub trait Backend: Sized + Send + Sync + 'static {
     /// Drops the database created by `setup`. Errors are printed, not
     /// returned: the case's own outcome matters more.
     async fn teardown(&self);
+}
+
+/// A server engine, for the connection-failure cases
+/// ([`connection_failure_suite!`]): each provokes one failure (refused,
+/// unknown host, wrong password, unknown user, TLS required, a password
+/// changed while a caller waits for a connection) and asserts the same
+/// [`covet_core::ErrorKind`] and [`covet_core::RetryClass`] on every engine.
+/// An embedded engine (SQLite) has none of these failures and does not
+/// implement it.
+#[async_trait]
+pub trait ServerBackend: Backend {
+    /// Opens an adapter of this engine for `url`.
+    async fn connect(url: &DatabaseUrl) -> Result<Arc<dyn Adapter>>;
+
+    /// The URL [`Backend::setup`] built the adapter under test from
+    /// (password included, if any).
+    fn url(&self) -> DatabaseUrl;
+
+    /// A user made for this case that logs in with a password (the server
+    /// must check it: no trust authentication for this user), and may use
+    /// the database in the returned URL, which carries the right password.
+    /// [`Backend::teardown`] drops it.
+    async fn password_login(&self) -> Result<DatabaseUrl>;
+
+    /// Changes the password of `user` (made by
+    /// [`ServerBackend::password_login`]) as an administrator would, so
+    /// that new connections with the old password fail.
+    async fn change_password(&self, user: &str, new_password: &str) -> Result<()>;
+
+    /// The URL of a server of this engine that does not offer TLS, with
+    /// the parameter that makes the client require TLS
+    /// (`sslmode=require`).
+    async fn tls_required_url(&self) -> Result<DatabaseUrl>;
 }
 
 /// Whether `COVET_REQUIRE_DB=1` is set: an absent server is then a failure.
@@ -318,6 +365,30 @@ macro_rules! conformance_suite {
             server_gone_connection_replaced = $crate::SetupOptions::new(2),
             schema_introspection = $crate::SetupOptions::new(2),
             bulk_insert_10k_rows = $crate::SetupOptions::new(2),
+            pool_wait_timeout_is_classified = $crate::SetupOptions::new(1)
+                .acquire_timeout(::std::time::Duration::from_millis(300)),
+        }
+    };
+}
+
+/// Expands to one `#[test]` per connection-failure case for a
+/// [`ServerBackend`]: the same failure must give the same kind and retry
+/// class on every engine.
+///
+/// ```text
+/// covet_conformance::conformance_suite!(PgBackend);
+/// covet_conformance::connection_failure_suite!(PgBackend);
+/// ```
+#[macro_export]
+macro_rules! connection_failure_suite {
+    ($backend:ty) => {
+        $crate::__conformance_cases! { $backend;
+            connection_refused_is_classified = $crate::SetupOptions::new(1),
+            unknown_host_is_classified = $crate::SetupOptions::new(1),
+            wrong_password_is_classified = $crate::SetupOptions::new(1),
+            unknown_user_is_classified = $crate::SetupOptions::new(1),
+            tls_required_but_not_offered_is_classified = $crate::SetupOptions::new(1),
+            wrong_password_while_waiting_is_classified = $crate::SetupOptions::new(1),
         }
     };
 }

@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 use covet_adapter_pg::PgAdapter;
 use covet_core::{Adapter, DatabaseUrl, Result, Statement};
 
+pub mod private_pg;
+
 /// `COVET_PG_URL`, or `None` with the reason printed (a failure when
 /// `COVET_REQUIRE_DB=1`).
 pub fn pg_url(test: &str) -> Option<DatabaseUrl> {

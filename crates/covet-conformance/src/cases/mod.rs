@@ -10,6 +10,7 @@ use crate::util::portable;
 use crate::{Backend, MappedType};
 
 mod basics;
+mod connect;
 mod errors;
 mod load;
 mod schema;
@@ -18,6 +19,12 @@ mod tx;
 mod types;
 
 pub use basics::{crud, ping_and_version};
+pub use connect::{
+    connection_refused_is_classified, pool_wait_timeout_is_classified,
+    tls_required_but_not_offered_is_classified, unknown_host_is_classified,
+    unknown_user_is_classified, wrong_password_is_classified,
+    wrong_password_while_waiting_is_classified,
+};
 pub use errors::{
     check_violation_is_classified, foreign_key_violation_is_classified,
     not_null_violation_is_classified, syntax_error_is_classified, unique_violation_is_classified,
