@@ -6,7 +6,8 @@
 //! and a [`RetryClass`], the [`Dialect`] of each [`Engine`], and
 //! [`DatabaseUrl`], whose `Debug` and `Display` never show a password.
 //!
-//! This crate has no driver and no runtime dependency.
+//! This crate has no driver and no runtime dependency (the optional `pool`
+//! feature adds covet-pool, for `Error::from_pool`).
 //!
 //! ```
 //! use covet_core::{Statement, DatabaseUrl, Engine};
