@@ -13,8 +13,8 @@ use covet::{Adapter, DatabaseUrl, Secret};
 use covet_backup::retention::{self, RetentionPolicy};
 use covet_backup::schedule::{self, Schedule, ScheduleEvent};
 use covet_backup::{
-    BackupError, BackupSink, Compression, Connector, CreateOptions, Encryption, KeySource,
-    Progress, ProgressFn, RestoreOptions, WriteOptions,
+    BackupError, BackupSink, CancellationToken, Compression, Connector, CreateOptions, Encryption,
+    KeySource, Progress, ProgressFn, RestoreOptions, WriteOptions,
 };
 use serde_json::json;
 
@@ -81,6 +81,11 @@ enum Sub {
         key: KeyArgs,
     },
     /// Restore a backup into a database (verified first; created if missing).
+    ///
+    /// Staging databases that crashed restores left (covet_stage_*) are
+    /// dropped first, once 15 minutes old and unused by any session. Ctrl-C
+    /// or SIGTERM stops the restore, removes what it made and leaves the
+    /// target as it was (exit code 130).
     Restore {
         /// The backup: a file path or s3://bucket/prefix/name.
         #[arg(long)]
@@ -88,9 +93,17 @@ enum Sub {
         /// The target database.
         #[arg(long)]
         db: String,
-        /// Replace a target that already holds tables.
+        /// Replace the tables of the target that the backup holds (dropped
+        /// and recreated, without CASCADE). A target holding anything else
+        /// the restore would drop (other tables; on PostgreSQL views,
+        /// triggers or foreign keys on the replaced tables) is refused.
         #[arg(long)]
         replace: bool,
+        /// With --replace, also drop what the target holds beyond the
+        /// backup (listed on stderr, or under "dropped" with --json, before
+        /// anything is dropped).
+        #[arg(long, requires = "replace")]
+        drop_others: bool,
         #[command(flatten)]
         key: KeyArgs,
     },
@@ -107,7 +120,7 @@ enum Sub {
         key: KeyArgs,
     },
     /// Delete backups outside the retention policy (never the newest
-    /// verified one).
+    /// verified one), and partial files that interrupted backups left.
     Prune {
         /// A directory, or s3://bucket/prefix.
         #[arg(long)]
@@ -156,7 +169,9 @@ enum Sub {
         /// The output format (only `sql`).
         #[arg(long, default_value = "sql")]
         format: String,
-        /// Where to write (default stdout).
+        /// Where to write (default stdout). The file is created readable by
+        /// its owner only (it holds the data), written beside the path and
+        /// renamed to it only when complete.
         #[arg(long)]
         out: Option<PathBuf>,
         #[command(flatten)]
@@ -181,6 +196,7 @@ fn fail(e: BackupError) -> Failure {
     let code = match &e {
         BackupError::Database(db) => code_for(db.kind()),
         BackupError::Config(_) | BackupError::BadSchedule { .. } => exit::USAGE,
+        BackupError::Cancelled(_) => INTERRUPTED,
         _ => exit::FAILURE,
     };
     Failure { code, message }
@@ -224,6 +240,64 @@ fn locate(file: &str) -> Result<(Arc<dyn BackupSink>, String), Failure> {
         ));
     }
     covet_backup::sink_for_file(std::path::Path::new(file)).map_err(fail)
+}
+
+/// The exit code of a command stopped by Ctrl-C or SIGTERM (128 + SIGINT).
+const INTERRUPTED: u8 = 130;
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn interrupt() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// A token cancelled on Ctrl-C or SIGTERM, for the library's own clean-up.
+fn cancel_on_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let t = token.clone();
+    tokio::spawn(async move {
+        interrupt().await;
+        t.cancel();
+    });
+    token
+}
+
+/// Runs `fut` unless Ctrl-C or SIGTERM comes first; then `fut` is dropped,
+/// and the guards of what it made remove it.
+async fn until_interrupted<T>(fut: impl std::future::Future<Output = T>) -> Result<T, Failure> {
+    tokio::select! {
+        r = fut => Ok(r),
+        () = interrupt() => Err(Failure {
+            code: INTERRUPTED,
+            message: "interrupted; the partial output was removed".into(),
+        }),
+    }
+}
+
+fn report_leftovers(l: &covet_backup::Leftovers) {
+    for d in &l.dropped {
+        eprintln!("covet: dropped {d}, left by an interrupted restore or drill");
+    }
+    for k in &l.kept {
+        eprintln!("covet: found {k}");
+    }
 }
 
 struct Facade;
@@ -348,7 +422,12 @@ pub async fn run(args: Args) -> Result<(), Failure> {
             let mut write = WriteOptions::new(encryption(&key, no_encryption)?);
             write.compression = compression;
             let t = Instant::now();
-            let e = create_once(&url, &to, write, name, parallel, !json_out).await?;
+            // An interrupt drops the export: the sink's writer removes its
+            // partial file as it goes.
+            let e = until_interrupted(Box::pin(create_once(
+                &url, &to, write, name, parallel, !json_out,
+            )))
+            .await??;
             let el = t.elapsed();
             if json_out {
                 println!("{}", json!({ "backup": e, "seconds": el.as_secs_f64() }));
@@ -425,21 +504,48 @@ pub async fn run(args: Args) -> Result<(), Failure> {
             file,
             db,
             replace,
+            drop_others,
             key,
         } => {
             let url = parse_url(&db)?;
             let (sink, name) = locate(&file)?;
+            let cancel = cancel_on_signal();
             let mut opts = RestoreOptions {
                 key: key_source(&key)?,
                 replace,
-                progress: None,
+                drop_others,
+                cancel: Some(cancel),
+                ..Default::default()
             };
+            if !json_out {
+                opts.on_drop = Some(Arc::new(|p: &covet_backup::DropPlan| {
+                    let mut line = format!(
+                        "covet: dropping from the target: {} replaced table(s)",
+                        p.replaced.len()
+                    );
+                    if !p.others.is_empty() {
+                        line.push_str(&format!(
+                            ", and {} other object(s): {}",
+                            p.others.len(),
+                            p.others.join(", ")
+                        ));
+                    }
+                    eprintln!("{line}");
+                }));
+            }
             let done = (!json_out).then(|| {
                 let (f, done) = progress("restore");
                 opts.progress = Some(f);
                 done
             });
-            let r = covet_backup::restore(sink.as_ref(), &name, &url, &Facade, &opts).await;
+            let r = Box::pin(covet_backup::restore(
+                sink.as_ref(),
+                &name,
+                &url,
+                &Facade,
+                &opts,
+            ))
+            .await;
             if let Some(d) = done {
                 d();
             }
@@ -447,9 +553,10 @@ pub async fn run(args: Args) -> Result<(), Failure> {
             if json_out {
                 println!(
                     "{}",
-                    json!({ "restored": name, "target": url.to_string(), "rows": r.rows, "verify_seconds": r.verify_time.as_secs_f64(), "load_seconds": r.load_time.as_secs_f64() })
+                    json!({ "restored": name, "target": url.to_string(), "rows": r.rows, "verify_seconds": r.verify_time.as_secs_f64(), "load_seconds": r.load_time.as_secs_f64(), "dropped": r.dropped, "leftovers": r.leftovers })
                 );
             } else {
+                report_leftovers(&r.leftovers);
                 println!(
                     "restored {name} into {url}: {} rows (verify {}, load {})",
                     r.rows,
@@ -462,9 +569,17 @@ pub async fn run(args: Args) -> Result<(), Failure> {
             let url = parse_url(&db)?;
             let (sink, name) = locate(&file)?;
             let k = key_source(&key)?;
-            let r = covet_backup::drill(sink.as_ref(), &name, &url, &Facade, k.as_ref())
-                .await
-                .map_err(fail)?;
+            let cancel = cancel_on_signal();
+            let r = Box::pin(covet_backup::drill_cancellable(
+                sink.as_ref(),
+                &name,
+                &url,
+                &Facade,
+                k.as_ref(),
+                Some(&cancel),
+            ))
+            .await
+            .map_err(fail)?;
             if json_out {
                 let tables: Vec<_> = r
                     .tables
@@ -473,9 +588,10 @@ pub async fn run(args: Args) -> Result<(), Failure> {
                     .collect();
                 println!(
                     "{}",
-                    json!({ "passed": r.passed, "rto_seconds": r.rto.as_secs_f64(), "scratch": r.scratch, "tables": tables })
+                    json!({ "passed": r.passed, "rto_seconds": r.rto.as_secs_f64(), "scratch": r.scratch, "tables": tables, "leftovers": r.leftovers })
                 );
             } else {
+                report_leftovers(&r.leftovers);
                 for t in &r.tables {
                     println!(
                         "{:<30} rows {:>10} / {:<10} checksum {}",
@@ -513,7 +629,7 @@ pub async fn run(args: Args) -> Result<(), Failure> {
             if json_out {
                 println!(
                     "{}",
-                    json!({ "newest_verified": r.newest_verified, "fully_verified": r.fully_verified, "kept": r.plan.keep, "deleted": r.plan.delete, "dry_run": dry_run })
+                    json!({ "newest_verified": r.newest_verified, "fully_verified": r.fully_verified, "kept": r.plan.keep, "deleted": r.plan.delete, "dry_run": dry_run, "stale_partials_removed": r.stale_partials })
                 );
             } else {
                 println!(
@@ -530,6 +646,9 @@ pub async fn run(args: Args) -> Result<(), Failure> {
                 }
                 for n in &r.plan.delete {
                     println!("{} {n}", if dry_run { "would delete" } else { "deleted" });
+                }
+                for f in &r.stale_partials {
+                    println!("removed {f} (partial file of an interrupted backup)");
                 }
             }
         }
@@ -626,19 +745,16 @@ pub async fn run(args: Args) -> Result<(), Failure> {
             let (sink, name) = locate(&file)?;
             let k = key_source(&key)?;
             let rows = match &out {
-                Some(path) => {
-                    let f = std::fs::File::create(path).map_err(|e| {
-                        Failure::failed(format!("cannot create {}: {e}", path.display()))
-                    })?;
-                    let mut w = std::io::BufWriter::new(f);
-                    let n = covet_backup::export_sql(sink.as_ref(), &name, k.as_ref(), &mut w)
-                        .await
-                        .map_err(fail)?;
-                    std::io::Write::flush(&mut w).map_err(|e| {
-                        Failure::failed(format!("cannot write {}: {e}", path.display()))
-                    })?;
-                    n
-                }
+                // Written beside the path and renamed when complete; an
+                // interrupt drops the future, whose guard removes the file.
+                Some(path) => until_interrupted(Box::pin(covet_backup::export_sql_to_file(
+                    sink.as_ref(),
+                    &name,
+                    k.as_ref(),
+                    path,
+                )))
+                .await?
+                .map_err(fail)?,
                 None => {
                     let mut w = std::io::BufWriter::new(std::io::stdout());
                     let n = covet_backup::export_sql(sink.as_ref(), &name, k.as_ref(), &mut w)
