@@ -171,10 +171,10 @@ fn base_type_name(ty: &Type) -> Option<(String, bool)> {
     let Type::Path(tp) = ty else { return None };
     let seg = tp.path.segments.last()?;
     if seg.ident == "Option" {
-        if let syn::PathArguments::AngleBracketed(args) = &seg.arguments {
-            if let Some(syn::GenericArgument::Type(inner)) = args.args.first() {
-                return base_type_name(inner).map(|(n, _)| (n, true));
-            }
+        if let syn::PathArguments::AngleBracketed(args) = &seg.arguments
+            && let Some(syn::GenericArgument::Type(inner)) = args.args.first()
+        {
+            return base_type_name(inner).map(|(n, _)| (n, true));
         }
         return None;
     }
@@ -365,8 +365,6 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
             ::core::result::Result::Ok(())
         },
     };
-    let ncols = fields.len();
-    let _ = ncols;
     Ok(quote! {
         impl ::covet_orm::Model for #name {
             fn meta() -> &'static ::covet_orm::ModelMeta {

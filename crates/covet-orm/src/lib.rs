@@ -10,11 +10,6 @@
 //!   [`ddl`] (create / drop table) and [`Executor`] / [`Db`].
 #![forbid(unsafe_code)]
 
-// Lets the derive's `::covet_orm::...` paths resolve inside this crate's
-// own tests.
-#[cfg(test)]
-extern crate self as covet_orm;
-
 pub mod ddl;
 mod error;
 mod exec;

@@ -57,10 +57,10 @@ impl SqlBuf {
     /// Writes a filter tree.
     pub(crate) fn node(&mut self, node: &Node) {
         match node {
-            Node::Cmp(col, op, Operand::Value(Value::Null)) if matches!(op, CmpOp::Eq) => {
+            Node::Cmp(col, CmpOp::Eq, Operand::Value(Value::Null)) => {
                 self.ident(col).push(" IS NULL");
             }
-            Node::Cmp(col, op, Operand::Value(Value::Null)) if matches!(op, CmpOp::Ne) => {
+            Node::Cmp(col, CmpOp::Ne, Operand::Value(Value::Null)) => {
                 self.ident(col).push(" IS NOT NULL");
             }
             Node::Cmp(col, op, rhs) => {
