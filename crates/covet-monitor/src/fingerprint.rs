@@ -6,8 +6,22 @@
 //! `select *  from T where id in ($1, $2) -- x` share one fingerprint.
 //! The id is FNV-1a (64-bit) of the normalised text: the same on every run
 //! and every machine, unlike `std`'s randomly seeded hasher.
+//!
+//! No literal survives, whatever its quoting: `'..'` (with the engine's
+//! escapes: backslashes on MySQL, none in PostgreSQL's standard strings),
+//! PostgreSQL's `E'..'`, `U&'..'` and `$tag$..$tag$`, `B'..'`, `X'..'`,
+//! `N'..'`, MySQL's `_charset'..'`, hex, binary and octal numbers, and
+//! double-quoted tokens everywhere but on PostgreSQL. MySQL reads `"..."` as
+//! a string unless `ANSI_QUOTES` is set, and SQLite falls back to a string
+//! when a double-quoted name matches no column; the fingerprinter cannot
+//! know either, so it takes the choice that never keeps a secret
+//! (`CREATE USER app IDENTIFIED BY "hunter2"`). Only PostgreSQL's double
+//! quotes are always identifiers and are kept. [`Fingerprint::of`], which
+//! knows no engine, also treats them as literals.
 
 use std::fmt;
+
+use covet_core::Engine;
 
 /// The most characters of normalised text kept (the id covers all of it).
 pub const MAX_TEXT: usize = 2048;
@@ -33,7 +47,26 @@ impl Fingerprint {
     /// assert_eq!(a.hex(), format!("{:016x}", a.id));
     /// ```
     pub fn of(sql: &str) -> Self {
-        let mut text = normalize(sql);
+        Self::build(normalize(sql))
+    }
+
+    /// Fingerprints `sql` as `engine` reads it: the quoting and escaping
+    /// rules differ between engines (see the module docs), so this is the
+    /// one the slow log and the metrics layer use.
+    ///
+    /// ```
+    /// use covet_core::Engine;
+    /// use covet_monitor::Fingerprint;
+    /// let my = Fingerprint::for_engine(Engine::MySql, r#"CREATE USER app IDENTIFIED BY "hunter2""#);
+    /// assert_eq!(my.text, "create user app identified by ?");
+    /// let pg = Fingerprint::for_engine(Engine::Postgres, r#"SELECT "Name" FROM t WHERE a = 'x\'"#);
+    /// assert_eq!(pg.text, r#"select "Name" from t where a = ?"#);
+    /// ```
+    pub fn for_engine(engine: Engine, sql: &str) -> Self {
+        Self::build(normalize_for(engine, sql))
+    }
+
+    fn build(mut text: String) -> Self {
         let id = fnv1a(text.as_bytes());
         if text.len() > MAX_TEXT {
             let mut cut = MAX_TEXT;
@@ -76,7 +109,49 @@ enum Tok {
     Punct(String),
 }
 
-fn tokenize(sql: &str) -> Vec<Tok> {
+/// How an engine quotes and escapes literals.
+#[derive(Debug, Clone, Copy)]
+struct Rules {
+    /// `"..."` is (or may be) a string literal.
+    dq_literal: bool,
+    /// A backslash escapes the next character in `'..'` and `"..."`.
+    backslash: bool,
+    /// `#` starts a comment (MySQL).
+    hash_comment: bool,
+    /// The engine is unknown: where reading backslashes as escapes or not
+    /// would end a string in different places, or a `#` may start a
+    /// comment or not, the rest of the statement becomes one literal, so
+    /// neither reading can turn a literal's tail into kept text.
+    unknown: bool,
+}
+
+impl Rules {
+    fn of(engine: Option<Engine>) -> Rules {
+        match engine {
+            Some(Engine::Postgres) => Rules {
+                dq_literal: false,
+                backslash: false,
+                hash_comment: false,
+                unknown: false,
+            },
+            Some(Engine::Sqlite) => Rules {
+                dq_literal: true,
+                backslash: false,
+                hash_comment: false,
+                unknown: false,
+            },
+            // MySQL, and the safe reading when the engine is unknown.
+            _ => Rules {
+                dq_literal: true,
+                backslash: true,
+                hash_comment: matches!(engine, Some(Engine::MySql)),
+                unknown: engine.is_none(),
+            },
+        }
+    }
+}
+
+fn tokenize(sql: &str, rules: Rules) -> Vec<Tok> {
     let b = sql.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
@@ -96,12 +171,28 @@ fn tokenize(sql: &str) -> Vec<Tok> {
                 }
                 i = (i + 2).min(b.len());
             }
+            b'#' if rules.hash_comment || rules.unknown => {
+                let eol = b[i..]
+                    .iter()
+                    .position(|&x| x == b'\n')
+                    .map_or(b.len(), |p| i + p);
+                if rules.unknown && b[i..eol].iter().any(|x| matches!(x, b'\'' | b'"' | b'$')) {
+                    out.push(Tok::Value);
+                    i = b.len();
+                } else {
+                    i = eol;
+                }
+            }
             b'\'' => {
-                i = skip_string(b, i, b'\'');
+                i = string_end(b, i, b'\'', rules.backslash, rules.unknown);
+                out.push(Tok::Value);
+            }
+            b'"' if rules.dq_literal => {
+                i = string_end(b, i, b'"', rules.backslash, rules.unknown);
                 out.push(Tok::Value);
             }
             b'"' | b'`' => {
-                let end = skip_string(b, i, c);
+                let end = skip_string(b, i, c, false);
                 out.push(Tok::Quoted(sql[i..end].to_owned()));
                 i = end;
             }
@@ -116,7 +207,9 @@ fn tokenize(sql: &str) -> Vec<Tok> {
                     i = j;
                     continue;
                 }
-                while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_') {
+                // Tags may hold any letter, as identifiers do.
+                while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_' || b[j] >= 0x80)
+                {
                     j += 1;
                 }
                 if b.get(j) == Some(&b'$') {
@@ -167,6 +260,12 @@ fn tokenize(sql: &str) -> Vec<Tok> {
                         }
                     }
                 }
+                // 0b1010, 0o17, 1_000_000: the rest of the word is part of
+                // the number (or a MySQL name starting with a digit, which
+                // may as well fold).
+                while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_') {
+                    j += 1;
+                }
                 // A unary minus before a number is part of the literal.
                 if matches!(out.last(), Some(Tok::Punct(p)) if p == "-")
                     && matches!(
@@ -190,9 +289,11 @@ fn tokenize(sql: &str) -> Vec<Tok> {
                 {
                     j += 1;
                 }
-                // E'...', X'...', B'...', N'...' literals.
+                // E'...', X'...', B'...', N'...' literals; only E'...'
+                // takes backslash escapes on PostgreSQL.
                 if b.get(j) == Some(&b'\'') && j - i == 1 {
-                    i = skip_string(b, j, b'\'');
+                    let e = matches!(c, b'e' | b'E');
+                    i = string_end(b, j, b'\'', rules.backslash || e, rules.unknown && !e);
                     out.push(Tok::Value);
                     continue;
                 }
@@ -227,12 +328,24 @@ fn tokenize(sql: &str) -> Vec<Tok> {
     out
 }
 
+/// The end of the string literal starting at `start`; when `ambiguous`
+/// and the two readings of backslashes disagree, the end of the input.
+fn string_end(b: &[u8], start: usize, quote: u8, backslash: bool, ambiguous: bool) -> usize {
+    let end = skip_string(b, start, quote, backslash);
+    if ambiguous && skip_string(b, start, quote, !backslash) != end {
+        b.len()
+    } else {
+        end
+    }
+}
+
 /// The end of a quoted run starting at `start` (a doubled quote escapes
-/// it; a backslash escapes the next byte, as MySQL allows).
-fn skip_string(b: &[u8], start: usize, quote: u8) -> usize {
+/// it; with `backslash`, a backslash escapes the next byte, as MySQL and
+/// PostgreSQL's `E'..'` allow).
+fn skip_string(b: &[u8], start: usize, quote: u8, backslash: bool) -> usize {
     let mut i = start + 1;
     while i < b.len() {
-        if b[i] == b'\\' && quote == b'\'' {
+        if b[i] == b'\\' && backslash {
             i += 2;
             continue;
         }
@@ -309,9 +422,18 @@ fn collapse(toks: &[Tok]) -> Vec<Tok> {
     out
 }
 
-/// The normalised text of `sql` (see the module docs).
+/// The normalised text of `sql`, the engine unknown (see the module docs).
 pub fn normalize(sql: &str) -> String {
-    let toks = collapse(&tokenize(sql));
+    normalize_with(sql, Rules::of(None))
+}
+
+/// The normalised text of `sql` as `engine` reads it (see the module docs).
+pub fn normalize_for(engine: Engine, sql: &str) -> String {
+    normalize_with(sql, Rules::of(Some(engine)))
+}
+
+fn normalize_with(sql: &str, rules: Rules) -> String {
+    let toks = collapse(&tokenize(sql, rules));
     let mut s = String::with_capacity(sql.len().min(MAX_TEXT * 2));
     let mut prev: Option<&Tok> = None;
     for t in &toks {
@@ -402,7 +524,15 @@ pub fn is_read_only_select(sql: &str) -> bool {
     if operation(sql) != "select" {
         return false;
     }
-    let toks = tokenize(sql);
+    // EXPLAIN ANALYZE runs the statement: it must look read-only whether
+    // backslashes escape (MySQL) or not (PostgreSQL), so that a string read
+    // the wrong way cannot hide a write.
+    [Rules::of(None), Rules::of(Some(Engine::Postgres))]
+        .into_iter()
+        .all(|rules| read_only_tokens(&tokenize(sql, rules)))
+}
+
+fn read_only_tokens(toks: &[Tok]) -> bool {
     let words: Vec<&str> = toks
         .iter()
         .filter_map(|t| match t {

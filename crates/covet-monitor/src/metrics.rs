@@ -143,7 +143,12 @@ impl MetricsAdapter {
             "db.query.text" = tracing::field::Empty,
         );
         if !span.is_disabled() {
-            span.record("db.query.text", Fingerprint::of(stmt.sql()).text.as_str());
+            span.record(
+                "db.query.text",
+                Fingerprint::for_engine(self.engine, stmt.sql())
+                    .text
+                    .as_str(),
+            );
         }
         let start = Instant::now();
         let result = fut.instrument(span).await;

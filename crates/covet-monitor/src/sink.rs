@@ -81,8 +81,13 @@ impl std::fmt::Debug for JsonLinesSink {
 
 impl JsonLinesSink {
     /// Opens (creating or appending to) `path`.
+    ///
+    /// A new file is created with mode 0600 on Unix: fingerprints hold no
+    /// literal, but under [`crate::Redaction::Raw`] the log holds statement
+    /// text and parameter values, so it is readable by its owner only. An
+    /// existing file keeps the mode it has.
     pub fn open(path: impl AsRef<Path>) -> std::io::Result<Self> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let file = owner_only().create(true).append(true).open(path)?;
         let (tx, rx) = sync_channel(10_000);
         std::thread::Builder::new()
             .name("covet-slowlog".into())
@@ -110,6 +115,19 @@ impl JsonLinesSink {
             let _ = done_rx.recv();
         }
     }
+}
+
+/// Open options that create files readable and writable by their owner
+/// only (0600 on Unix; elsewhere the platform default).
+fn owner_only() -> OpenOptions {
+    #[allow(unused_mut)]
+    let mut o = OpenOptions::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    o
 }
 
 fn writer(mut out: BufWriter<File>, rx: &Receiver<Msg>) {

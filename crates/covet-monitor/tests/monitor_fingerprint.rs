@@ -1,6 +1,6 @@
 //! Fingerprints, redaction and statement classification.
 
-use covet_core::Statement;
+use covet_core::{Engine, Statement};
 use covet_monitor::fingerprint::{
     fnv1a, is_explainable, is_read_only_select, may_carry_secret, normalize, operation,
 };
@@ -51,10 +51,11 @@ fn comments_whitespace_and_case_fold() {
     let a = Fingerprint::of("/* app:42 */ SELECT  Name\n\tFROM Users -- trailing\n WHERE id = 7;");
     let b = Fingerprint::of("select name from users where id = 8");
     assert_eq!(a, b);
-    // Quoted identifiers keep their case: they are different names.
+    // PostgreSQL's quoted identifiers keep their case: they are different
+    // names. (Elsewhere a double-quoted token may be a string: a literal.)
     assert_ne!(
-        Fingerprint::of(r#"select "Name" from t"#),
-        Fingerprint::of(r#"select "name" from t"#)
+        Fingerprint::for_engine(Engine::Postgres, r#"select "Name" from t"#),
+        Fingerprint::for_engine(Engine::Postgres, r#"select "name" from t"#)
     );
 }
 

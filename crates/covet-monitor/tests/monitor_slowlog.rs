@@ -302,3 +302,17 @@ async fn analyze_only_for_read_only_selects() {
     // DDL (and anything carrying a password) gets no EXPLAIN at all.
     assert_eq!(explains.len(), 3, "{explains:?}");
 }
+
+/// The slow log can hold statement text and (under `Redaction::Raw`)
+/// parameter values: a new file is readable by its owner only.
+#[cfg(unix)]
+#[test]
+fn slow_log_file_is_created_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("slow.jsonl");
+    let sink = JsonLinesSink::open(&path).unwrap();
+    sink.flush();
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "slow log created with mode {mode:o}");
+}

@@ -272,7 +272,7 @@ impl SlowQueryLogger {
     #[inline(never)]
     fn record_slow(&self, ev: &QueryEvent<'_>) -> Option<PlanRequest> {
         let sql = ev.stmt.sql();
-        let fp = Fingerprint::of(sql);
+        let fp = Fingerprint::for_engine(ev.engine, sql);
         let op = operation(sql);
         let (text, params) = recorded(ev.stmt, &fp, self.redaction);
         let at_ms = now_ms();
