@@ -89,7 +89,8 @@ fn interrupt(db: &str, dir: &std::path::Path, signal: &str) -> (i32, String, Str
     );
     let c = std::fs::read_to_string(&csv).unwrap_or_default();
     assert!(
-        c.lines().last().unwrap_or("").starts_with(",Aggregated,"),
+        c.lines().last().unwrap_or("").starts_with(",Aggregated,")
+            && c.lines().last().unwrap_or("").ends_with(",true"),
         "{c}"
     );
     (code, out, err)

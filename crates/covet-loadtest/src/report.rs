@@ -387,14 +387,16 @@ impl Report {
 
     /// One row per statement plus an `Aggregated` row, with the columns of
     /// locust's `_stats.csv` (times in milliseconds) followed by Covet's
-    /// own: late, dropped, service-time percentiles and schedule figures.
+    /// own: late, dropped, service-time percentiles, schedule figures, the
+    /// error rate, the measured seconds and whether the run was
+    /// interrupted (its figures then cover the measured seconds only).
     pub fn to_csv(&self) -> String {
         let mut out = String::from(
             "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,\
              Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,\
              50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%,\
              Late Count,Dropped Count,Service Median,Service 95%,Service 99%,Target Rate,Share,\
-             Error Rate %\n",
+             Error Rate %,Measured Seconds,Interrupted\n",
         );
         for r in self.statements.iter().chain(std::iter::once(&self.overall)) {
             let l = &r.latency;
@@ -405,7 +407,7 @@ impl Report {
             };
             let _ = writeln!(
                 out,
-                "{},{},{},{},{:.3},{:.3},{:.3},{:.3},0,{:.2},{:.2},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{},{},{:.3},{:.3},{:.3},{:.1},{:.4},{:.3}",
+                "{},{},{},{},{:.3},{:.3},{:.3},{:.3},0,{:.2},{:.2},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{},{},{:.3},{:.3},{:.3},{:.1},{:.4},{:.3},{:.3},{}",
                 kind,
                 csv_field(&r.name),
                 r.count,
@@ -442,7 +444,9 @@ impl Report {
                     r.errors as f64 / r.count as f64 * 100.0
                 } else {
                     0.0
-                }
+                },
+                self.meta.duration_s,
+                self.meta.interrupted.is_some()
             );
         }
         out

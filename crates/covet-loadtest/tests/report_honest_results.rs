@@ -63,7 +63,7 @@ async fn a_run_where_every_statement_fails_meets_no_latency_objective() {
     assert!(r.to_json().contains("\"error_rate_pct\": 100.0"));
     let agg = r.to_csv().lines().last().unwrap().to_string();
     assert!(
-        agg.starts_with(",Aggregated,500,500,") && agg.ends_with(",100.000"),
+        agg.starts_with(",Aggregated,500,500,") && agg.ends_with(",100.000,5.000,false"),
         "{agg}"
     );
     let html = r.to_html();
@@ -145,6 +145,12 @@ async fn a_stopped_run_reports_what_it_measured() {
     assert!(
         r.to_text()
             .contains("INTERRUPTED (stopped) after 3.0 s of the 60 s planned")
+    );
+    let agg = r.to_csv().lines().last().unwrap().to_string();
+    assert!(agg.ends_with(",3.000,true"), "{agg}");
+    assert!(
+        r.to_html()
+            .contains("Interrupted (stopped) after 3.0 s of the 60 s planned")
     );
 }
 
