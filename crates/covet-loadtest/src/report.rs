@@ -261,7 +261,8 @@ impl Report {
             m.mode,
             m.target_rate,
             m.arrival,
-            m.duration_s,
+            // What was asked for; an interruption is stated on the next line.
+            m.planned_duration_s,
             m.warmup_s
         );
         if let Some(why) = &m.interrupted {
