@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use covet_core::{
-    Adapter, Engine, Error, ErrorKind, ExecResult, PoolState, Result, RowStream, Rows, Schema,
-    Statement, Transaction, TxOptions, TxRowStream, Value,
+    Adapter, Engine, Error, ErrorKind, ExecResult, Outcome, PoolState, Result, ResultStream,
+    RowStream, Rows, Schema, Statement, Transaction, TxOptions, TxRowStream, Value,
 };
 use covet_pool::{Pool, Pooled};
 
@@ -15,8 +15,8 @@ use crate::bulk::bulk_insert_on;
 use crate::config::MySqlConfig;
 use crate::manager::{MySqlConnection, MySqlManager, commit_error};
 use crate::ops::{
-    Canceller, RowStreamState, annotate, broken_tx, guarded_op, prepare, run_execute, run_query,
-    run_start_stream, run_text,
+    Canceller, RowStreamState, Started, annotate, broken_tx, guarded_op, prepare, run_execute,
+    run_query, run_start_any, run_start_stream, run_text,
 };
 
 /// What the adapter and its transactions share.
@@ -195,6 +195,36 @@ impl Adapter for MySqlAdapter {
             state,
             |mut st| async move { st.next().await.map(|item| (item, st)) },
         )))
+    }
+
+    async fn run(&self, stmt: &Statement) -> Result<Outcome> {
+        let prepared = prepare(stmt)?;
+        let mut conn = self.shared.acquire().await?;
+        let started = guarded_op!(
+            &self.shared.canceller,
+            &mut *conn,
+            self.shared.timeout_for(stmt),
+            |c, p| run_start_any(c, p, &prepared.sql, prepared.params)
+        );
+        let (proto, plan) = match started {
+            Ok(Started::Rows(proto, plan)) => (proto, plan),
+            Ok(Started::Done(exec)) => return Ok(Outcome::Done(exec)),
+            Err(e) => return Err(crate::error::with_param_types(e, stmt.params())),
+        };
+        let columns = plan.columns.clone();
+        let state = RowStreamState {
+            conn,
+            proto,
+            plan,
+            finished: false,
+            discard_unfinished: true,
+        };
+        Ok(Outcome::Rows(ResultStream {
+            columns,
+            rows: Box::pin(futures_util::stream::unfold(state, |mut st| async move {
+                st.next().await.map(|item| (item, st))
+            })),
+        }))
     }
 
     async fn begin_with(&self, options: TxOptions) -> Result<Box<dyn Transaction>> {

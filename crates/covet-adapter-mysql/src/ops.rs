@@ -223,6 +223,29 @@ pub(crate) async fn run_start_stream(
     Ok((proto, plans.plan(columns)))
 }
 
+/// What [`run_start_any`] found: rows pending on the connection, or a
+/// statement without a result set, already finished.
+pub(crate) enum Started {
+    Rows(Proto, Plan),
+    Done(ExecResult),
+}
+
+/// Starts any statement and tells from the server's answer (a result set
+/// with columns, or an OK packet) whether rows follow.
+pub(crate) async fn run_start_any(
+    conn: &mut Conn,
+    plans: &mut PlanCache,
+    sql: &str,
+    params: Vec<mysql_async::Value>,
+) -> Result<Started, OpError> {
+    let (proto, columns, exec) = start(conn, sql, params).await?;
+    if columns.as_deref().is_none_or(<[_]>::is_empty) {
+        drain(conn, proto).await?;
+        return Ok(Started::Done(exec));
+    }
+    Ok(Started::Rows(proto, plans.plan(columns)))
+}
+
 /// Runs text-protocol commands (BEGIN, SAVEPOINT, ...).
 pub(crate) async fn run_text(conn: &mut Conn, sql: &str) -> Result<(), OpError> {
     conn.query_drop(sql).await?;

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use covet_core::{
-    Adapter, Columns, DatabaseUrl, Engine, Error, ErrorKind, ExecResult, PoolState, Result, Row,
-    RowStream, Rows, Schema, ServerCode, Statement, Transaction, TxOptions, TxRowStream, Value,
+    Adapter, Columns, DatabaseUrl, Engine, Error, ErrorKind, ExecResult, Outcome, PoolState,
+    Result, ResultStream, Row, RowStream, Rows, Schema, ServerCode, Statement, Transaction,
+    TxOptions, TxRowStream, Value,
 };
 use covet_pool::{Pool, Pooled};
 use futures_core::Stream;
@@ -122,6 +123,23 @@ impl Adapter for PgAdapter {
             conn: Some(conn),
             rows: Box::pin(rows),
             columns,
+        }))
+    }
+
+    async fn run(&self, stmt: &Statement) -> Result<Outcome> {
+        let mut conn = self.connection().await?;
+        // The prepared statement's row description says whether rows come.
+        if conn.describe(stmt).await?.is_empty() {
+            return Ok(Outcome::Done(conn.execute(stmt).await?));
+        }
+        let (rows, columns) = conn.start_stream(stmt).await?;
+        Ok(Outcome::Rows(ResultStream {
+            columns: columns.clone(),
+            rows: Box::pin(OwnedRows {
+                conn: Some(conn),
+                rows: Box::pin(rows),
+                columns,
+            }),
         }))
     }
 

@@ -449,6 +449,20 @@ impl PgConnection {
         self.settle(stmt.sql(), outcome).await
     }
 
+    /// The columns `stmt` returns, none when it has no result set: the
+    /// server's description of the prepared (and cached) statement.
+    pub(crate) async fn describe(&mut self, stmt: &Statement) -> Result<Arc<Columns>> {
+        let limit = self.limit(stmt);
+        let client = &self.client;
+        let cache = &mut self.cache;
+        let outcome = deadline(limit, async {
+            let (_, columns) = prepared(client, cache, stmt.sql_arc()).await?;
+            Ok(columns)
+        })
+        .await;
+        self.settle(stmt.sql(), outcome).await
+    }
+
     /// Starts a streaming query; the statement timeout bounds the wait for
     /// the server's first answer.
     pub(crate) async fn start_stream(&mut self, stmt: &Statement) -> Result<Started> {

@@ -253,6 +253,25 @@ fn read_row(
     Ok(Row::new(columns.clone(), values))
 }
 
+/// The columns `job` returns, from the prepared statement's column count;
+/// `None` when it returns none. A script (run by [`execute`] as a batch)
+/// has none.
+pub(crate) fn describe(db: &mut rusqlite::Connection, job: &Job) -> Result<Option<Arc<Columns>>> {
+    if is_script(&job.sql) {
+        return Ok(None);
+    }
+    let st = db.prepare_cached(&job.sql).map_err(from_rusqlite)?;
+    if st.column_count() == 0 {
+        return Ok(None);
+    }
+    Ok(Some(Columns::new(
+        st.columns()
+            .iter()
+            .map(|c| Column::new(c.name(), c.decl_type().unwrap_or("")))
+            .collect(),
+    )))
+}
+
 /// Runs a query and reads every row.
 pub(crate) fn query(db: &mut rusqlite::Connection, job: &Job) -> Result<Rows> {
     let mut out = Vec::new();

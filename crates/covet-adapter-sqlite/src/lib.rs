@@ -22,8 +22,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use covet_core::{
-    Adapter, DatabaseUrl, Engine, Error, ErrorKind, ExecResult, PoolState, Result, RowStream, Rows,
-    Schema, Statement, Transaction, TxOptions, Value,
+    Adapter, DatabaseUrl, Engine, Error, ErrorKind, ExecResult, Outcome, PoolState, Result,
+    ResultStream, RowStream, Rows, Schema, Statement, Transaction, TxOptions, Value,
 };
 use covet_pool::{Pool, Pooled};
 
@@ -180,6 +180,28 @@ impl Adapter for SqliteAdapter {
             conn,
             false,
         )))
+    }
+
+    async fn run(&self, stmt: &Statement) -> Result<Outcome> {
+        let job = Job::new(stmt, &self.shared.meta)?;
+        let conn = self.conn().await?;
+        let (job, columns) = run(&conn.inner, self.timeout(stmt), move |db| {
+            let columns = exec::describe(db, &job)?;
+            Ok((job, columns))
+        })
+        .await?;
+        let Some(columns) = columns else {
+            let done = run(&conn.inner, self.timeout(stmt), move |db| {
+                exec::execute(db, &job)
+            })
+            .await?;
+            return Ok(Outcome::Done(done));
+        };
+        let inner = conn.inner.clone();
+        Ok(Outcome::Rows(ResultStream {
+            columns,
+            rows: Box::pin(stream::start(inner, job, self.timeout(stmt), conn, false)),
+        }))
     }
 
     async fn begin_with(&self, options: TxOptions) -> Result<Box<dyn Transaction>> {

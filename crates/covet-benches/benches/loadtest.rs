@@ -49,6 +49,9 @@ impl Adapter for Noop {
     async fn query_stream(&self, _: &Statement) -> Result<RowStream> {
         Err(Error::unsupported("no-op"))
     }
+    async fn run(&self, _: &Statement) -> Result<covet::Outcome> {
+        Err(Error::unsupported("no-op"))
+    }
     async fn begin_with(&self, _: TxOptions) -> Result<Box<dyn Transaction>> {
         Err(Error::unsupported("no-op"))
     }

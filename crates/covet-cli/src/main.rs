@@ -5,7 +5,8 @@
 //! report that could not be written); 2 bad usage (arguments, URL, scenario
 //! file, unknown statement name, SLO syntax); 3 the database could not be
 //! reached (refused, unreachable, wrong password, timed out); 4 a
-//! `--slo` objective was missed.
+//! `--slo` objective was missed. A closed stdout (`covet ... | head`) ends
+//! a command quietly with 0.
 #![forbid(unsafe_code)]
 
 mod cmd;
@@ -34,11 +35,34 @@ fn main() -> ExitCode {
             return ExitCode::from(cmd::exit::FAILURE);
         }
     };
+    quiet_on_closed_stdout();
     match runtime.block_on(cli.command.run()) {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader of stdout went away (`covet ... | head`): a quiet end.
+        Err(f) if cmd::out::is_closed(&f) => ExitCode::SUCCESS,
         Err(f) => {
             eprintln!("covet: {}", f.message);
             ExitCode::from(f.code)
         }
     }
+}
+
+/// Commands write through `cmd::out`, which ends a command quietly when
+/// stdout is a closed pipe. A `println!` left anywhere else panics there
+/// instead (exit code 101 and a panic message): this hook turns exactly
+/// that panic into the same quiet exit with code 0.
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.starts_with("failed printing to stdout") && msg.contains("os error 32") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
 }

@@ -35,7 +35,8 @@ mod url;
 mod value;
 
 pub use adapter::{
-    Adapter, ExecResult, IsolationLevel, PoolState, RowStream, Transaction, TxOptions, TxRowStream,
+    Adapter, ExecResult, IsolationLevel, Outcome, PoolState, ResultStream, RowStream, Transaction,
+    TxOptions, TxRowStream,
 };
 pub use dialect::{Dialect, Engine, PlaceholderStyle};
 pub use error::{Error, ErrorKind, Result, RetryClass, ServerCode};

@@ -31,8 +31,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use covet_core::{
-    Adapter, Dialect, Engine, ExecResult, Layer, PoolState, Result, RowStream, Rows, Schema,
-    Statement, Transaction, TxOptions, Value,
+    Adapter, Dialect, Engine, ExecResult, Layer, Outcome, PoolState, Result, RowStream, Rows,
+    Schema, Statement, Transaction, TxOptions, Value,
 };
 use tracing::Instrument;
 
@@ -185,6 +185,9 @@ impl Adapter for MetricsAdapter {
     }
     async fn query_stream(&self, stmt: &Statement) -> Result<RowStream> {
         self.measured(stmt, self.inner.query_stream(stmt)).await
+    }
+    async fn run(&self, stmt: &Statement) -> Result<Outcome> {
+        self.measured(stmt, self.inner.run(stmt)).await
     }
     async fn begin_with(&self, options: TxOptions) -> Result<Box<dyn Transaction>> {
         let start = Instant::now();

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use covet_core::{
-    Adapter, Column, Columns, Engine, Error, ErrorKind, ExecResult, PoolState, Result, Row,
-    RowStream, Rows, Schema, Statement, Transaction, TxOptions, TxRowStream, Value,
+    Adapter, Column, Columns, Engine, Error, ErrorKind, ExecResult, Outcome, PoolState, Result,
+    ResultStream, Row, RowStream, Rows, Schema, Statement, Transaction, TxOptions, TxRowStream,
+    Value,
 };
 
 /// A scripted adapter. Every call counts in [`MockAdapter::calls`]; while
@@ -177,6 +178,27 @@ impl Adapter for MockAdapter {
     async fn query_stream(&self, stmt: &Statement) -> Result<RowStream> {
         self.call(stmt.sql()).await?;
         Ok(stream_of(self.one_row()))
+    }
+    /// A mock has no server to describe the statement: `SELECT`, `WITH`
+    /// and `VALUES` give the one row, anything else one row affected.
+    async fn run(&self, stmt: &Statement) -> Result<Outcome> {
+        self.call(stmt.sql()).await?;
+        let first = stmt.sql().split_whitespace().next().unwrap_or("");
+        if ["select", "with", "values"]
+            .iter()
+            .any(|w| w.eq_ignore_ascii_case(first))
+        {
+            let rows = self.one_row();
+            Ok(Outcome::Rows(ResultStream {
+                columns: rows.columns.clone(),
+                rows: stream_of(rows),
+            }))
+        } else {
+            Ok(Outcome::Done(ExecResult {
+                rows_affected: 1,
+                last_insert_id: None,
+            }))
+        }
     }
     async fn begin_with(&self, _options: TxOptions) -> Result<Box<dyn Transaction>> {
         self.call("BEGIN").await?;

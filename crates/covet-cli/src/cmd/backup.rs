@@ -18,6 +18,7 @@ use covet_backup::{
 };
 use serde_json::json;
 
+use super::out::outln;
 use super::{Failure, code_for, exit, parse_url};
 
 /// Arguments of `covet backup`.
@@ -452,12 +453,12 @@ pub async fn run(args: Args) -> Result<(), Failure> {
             let sink = covet_backup::sink_for(&to).map_err(fail)?;
             let entries = sink.list().await.map_err(fail)?;
             if json_out {
-                println!("{}", json!(entries));
+                outln!("{}", json!(entries))?;
             } else if entries.is_empty() {
-                println!("no backups in {}", sink.describe());
+                outln!("no backups in {}", sink.describe())?;
             } else {
                 for e in entries {
-                    println!(
+                    outln!(
                         "{}  {}  {} {}  {} tables  {} rows  {} bytes  {}",
                         e.name,
                         e.created_at.format("%Y-%m-%d %H:%M:%S UTC"),
@@ -471,7 +472,7 @@ pub async fn run(args: Args) -> Result<(), Failure> {
                         } else {
                             "unencrypted"
                         }
-                    );
+                    )?;
                 }
             }
         }

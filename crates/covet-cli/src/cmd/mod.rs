@@ -12,6 +12,7 @@ use covet::{Adapter, DatabaseUrl, ErrorKind};
 
 pub mod backup;
 pub mod loadtest;
+pub mod out;
 pub mod ping;
 pub mod slow_queries;
 pub mod sql;

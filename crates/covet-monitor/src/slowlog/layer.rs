@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use covet_core::{
-    Adapter, Dialect, Engine, ExecResult, Layer, PoolState, Result, RowStream, Rows, Schema,
-    Statement, Transaction, TxOptions, TxRowStream, Value,
+    Adapter, Dialect, Engine, ExecResult, Layer, Outcome, PoolState, Result, RowStream, Rows,
+    Schema, Statement, Transaction, TxOptions, TxRowStream, Value,
 };
 use tokio::sync::Semaphore;
 
@@ -118,6 +118,12 @@ fn rows_of(r: &Rows) -> Option<u64> {
 fn affected(r: &ExecResult) -> Option<u64> {
     Some(r.rows_affected)
 }
+fn outcome_rows(r: &Outcome) -> Option<u64> {
+    match r {
+        Outcome::Done(done) => Some(done.rows_affected),
+        _ => None,
+    }
+}
 fn none<T>(_: &T) -> Option<u64> {
     None
 }
@@ -156,6 +162,12 @@ impl Adapter for SlowLogAdapter {
         // depends on how fast the caller reads.
         self.observer()
             .timed(stmt, none, self.inner.query_stream(stmt))
+            .await
+    }
+    async fn run(&self, stmt: &Statement) -> Result<Outcome> {
+        // As for query_stream, a result set is timed to its first batch.
+        self.observer()
+            .timed(stmt, outcome_rows, self.inner.run(stmt))
             .await
     }
     async fn begin_with(&self, options: TxOptions) -> Result<Box<dyn Transaction>> {

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use covet_core::{
-    Adapter, Dialect, Engine, Error, ErrorKind, ExecResult, Layer, PoolState, Result, RowStream,
-    Rows, Schema, Statement, Transaction, TxOptions, Value,
+    Adapter, Dialect, Engine, Error, ErrorKind, ExecResult, Layer, Outcome, PoolState, Result,
+    RowStream, Rows, Schema, Statement, Transaction, TxOptions, Value,
 };
 
 use super::{Admission, Breaker};
@@ -123,6 +123,9 @@ impl Adapter for BreakerAdapter {
     }
     async fn query_stream(&self, stmt: &Statement) -> Result<RowStream> {
         self.guarded(|| self.inner.query_stream(stmt)).await
+    }
+    async fn run(&self, stmt: &Statement) -> Result<Outcome> {
+        self.guarded(|| self.inner.run(stmt)).await
     }
     async fn begin_with(&self, options: TxOptions) -> Result<Box<dyn Transaction>> {
         let tx = self.guarded(|| self.inner.begin_with(options)).await?;

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use covet_core::{
-    Adapter, Dialect, Engine, ExecResult, Layer, PoolState, Result, RowStream, Rows, Schema,
-    Statement, Transaction, TxOptions, Value,
+    Adapter, Dialect, Engine, ExecResult, Layer, Outcome, PoolState, Result, RowStream, Rows,
+    Schema, Statement, Transaction, TxOptions, Value,
 };
 
 use super::policy::RetryPolicy;
@@ -91,6 +91,13 @@ impl Adapter for Retry {
         self.policy
             .retry_bounded(stmt.is_idempotent(), stmt.timeout_duration(), || {
                 self.inner.query_stream(stmt)
+            })
+            .await
+    }
+    async fn run(&self, stmt: &Statement) -> Result<Outcome> {
+        self.policy
+            .retry_bounded(stmt.is_idempotent(), stmt.timeout_duration(), || {
+                self.inner.run(stmt)
             })
             .await
     }

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use covet_core::{
-    Adapter, Dialect, Engine, ExecResult, Layer, PoolState, Result, RowStream, Rows, Schema,
-    Statement, Transaction, TxOptions, TxRowStream, Value,
+    Adapter, Dialect, Engine, ExecResult, Layer, Outcome, PoolState, Result, RowStream, Rows,
+    Schema, Statement, Transaction, TxOptions, TxRowStream, Value,
 };
 
 use super::error::Elapsed;
@@ -117,6 +117,10 @@ impl Adapter for Timeout {
     async fn query_stream(&self, stmt: &Statement) -> Result<RowStream> {
         let (stmt, limit) = with_timeout(stmt, self.default);
         backstop(limit, self.grace, self.inner.query_stream(&stmt)).await
+    }
+    async fn run(&self, stmt: &Statement) -> Result<Outcome> {
+        let (stmt, limit) = with_timeout(stmt, self.default);
+        backstop(limit, self.grace, self.inner.run(&stmt)).await
     }
     async fn begin_with(&self, options: TxOptions) -> Result<Box<dyn Transaction>> {
         let tx = backstop(self.default, self.grace, self.inner.begin_with(options)).await?;

@@ -136,6 +136,10 @@ impl Adapter for Counting {
     async fn query_stream(&self, stmt: &Statement) -> Result<RowStream> {
         self.inner.query_stream(stmt).await
     }
+    async fn run(&self, stmt: &Statement) -> Result<covet::Outcome> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.inner.run(stmt).await
+    }
     async fn begin_with(&self, options: TxOptions) -> Result<Box<dyn Transaction>> {
         self.inner.begin_with(options).await
     }
