@@ -19,7 +19,7 @@ use covet_backup::{
 use serde_json::json;
 
 use super::out::outln;
-use super::{Failure, code_for, exit, parse_url};
+use super::{Failure, PasswordArgs, code_for, exit, resolve_url};
 
 /// Arguments of `covet backup`.
 #[derive(Debug, clap::Args)]
@@ -49,6 +49,8 @@ enum Sub {
         /// The database to back up.
         #[arg(long, env = "COVET_DATABASE_URL", hide_env_values = true)]
         db: String,
+        #[command(flatten)]
+        password: PasswordArgs,
         /// A directory, or s3://bucket/prefix.
         #[arg(long)]
         to: String,
@@ -92,8 +94,10 @@ enum Sub {
         #[arg(long)]
         file: String,
         /// The target database.
-        #[arg(long)]
+        #[arg(long, env = "COVET_DATABASE_URL", hide_env_values = true)]
         db: String,
+        #[command(flatten)]
+        password: PasswordArgs,
         /// Replace the tables of the target that the backup holds (dropped
         /// and recreated, without CASCADE). A target holding anything else
         /// the restore would drop (other tables; on PostgreSQL views,
@@ -115,8 +119,10 @@ enum Sub {
         #[arg(long)]
         file: String,
         /// A database on the server to drill on (its name is not touched).
-        #[arg(long)]
+        #[arg(long, env = "COVET_DATABASE_URL", hide_env_values = true)]
         db: String,
+        #[command(flatten)]
+        password: PasswordArgs,
         #[command(flatten)]
         key: KeyArgs,
     },
@@ -140,6 +146,8 @@ enum Sub {
         /// The database to back up.
         #[arg(long, env = "COVET_DATABASE_URL", hide_env_values = true)]
         db: String,
+        #[command(flatten)]
+        password: PasswordArgs,
         /// A directory, or s3://bucket/prefix.
         #[arg(long)]
         to: String,
@@ -411,6 +419,7 @@ pub async fn run(args: Args) -> Result<(), Failure> {
     match args.command {
         Sub::Create {
             db,
+            password,
             to,
             key,
             compression,
@@ -418,7 +427,7 @@ pub async fn run(args: Args) -> Result<(), Failure> {
             name,
             parallel,
         } => {
-            let url = parse_url(&db)?;
+            let url = resolve_url(&db, &password)?;
             let compression: Compression = compression.parse().map_err(fail)?;
             let mut write = WriteOptions::new(encryption(&key, no_encryption)?);
             write.compression = compression;
@@ -504,11 +513,12 @@ pub async fn run(args: Args) -> Result<(), Failure> {
         Sub::Restore {
             file,
             db,
+            password,
             replace,
             drop_others,
             key,
         } => {
-            let url = parse_url(&db)?;
+            let url = resolve_url(&db, &password)?;
             let (sink, name) = locate(&file)?;
             let cancel = cancel_on_signal();
             let mut opts = RestoreOptions {
@@ -566,8 +576,13 @@ pub async fn run(args: Args) -> Result<(), Failure> {
                 );
             }
         }
-        Sub::Drill { file, db, key } => {
-            let url = parse_url(&db)?;
+        Sub::Drill {
+            file,
+            db,
+            password,
+            key,
+        } => {
+            let url = resolve_url(&db, &password)?;
             let (sink, name) = locate(&file)?;
             let k = key_source(&key)?;
             let cancel = cancel_on_signal();
@@ -655,6 +670,7 @@ pub async fn run(args: Args) -> Result<(), Failure> {
         }
         Sub::Schedule {
             db,
+            password,
             to,
             at,
             keep,
@@ -663,7 +679,7 @@ pub async fn run(args: Args) -> Result<(), Failure> {
             no_encryption,
             runs,
         } => {
-            let url = parse_url(&db)?;
+            let url = resolve_url(&db, &password)?;
             let sched: Schedule = at.parse().map_err(fail)?;
             let policy: Option<RetentionPolicy> =
                 keep.map(|k| k.parse()).transpose().map_err(fail)?;

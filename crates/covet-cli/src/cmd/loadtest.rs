@@ -11,7 +11,7 @@ use covet_loadtest::{
     Workload, ensure_dataset, point_select, seed_mix,
 };
 
-use super::{DbArgs, Failure, connect, exit, parse_url};
+use super::{DbArgs, Failure, connect, exit};
 
 /// Arguments of `covet loadtest`.
 #[derive(Debug, clap::Args)]
@@ -179,7 +179,7 @@ pub async fn run(args: Args) -> Result<(), Failure> {
         .iter()
         .map(|s| s.parse::<Slo>())
         .collect::<Result<_, _>>()?;
-    let url = parse_url(&args.db.db)?;
+    let url = args.db.resolve()?;
     let (specs, name, setup) = match &args.scenario {
         Some(path) => {
             let s = Scenario::from_file(path, args.scale)?;

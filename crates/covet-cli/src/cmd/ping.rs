@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{DbArgs, Failure, connect, ms, parse_url};
+use super::{DbArgs, Failure, connect, ms};
 
 /// Arguments of `covet ping`.
 #[derive(Debug, clap::Args)]
@@ -16,7 +16,7 @@ pub struct Args {
 
 /// Runs `covet ping`.
 pub async fn run(args: Args) -> Result<(), Failure> {
-    let url = parse_url(&args.db.db)?;
+    let url = args.db.resolve()?;
     let (db, connect_time) = connect(&url).await?;
     let version = db.server_version().await?;
     let mut rtts: Vec<Duration> = Vec::with_capacity(args.count as usize);
