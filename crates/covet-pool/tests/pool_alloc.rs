@@ -1,5 +1,6 @@
-//! The checkout fast path (an idle connection is there) allocates nothing:
-//! a counting global allocator watches `get()` and the return on drop.
+//! The checkout fast path (an idle connection is there) allocates nothing,
+//! and neither does queueing with a deadline timer: a counting global
+//! allocator watches `get()` and the return on drop.
 // A global allocator cannot be written without `unsafe`; it only counts.
 #![allow(unsafe_code)]
 
@@ -88,5 +89,42 @@ fn checkout_and_return_of_an_idle_connection_allocate_nothing() {
         let made = allocations() - before;
         assert_eq!(made, 0, "{made} allocations in 2,000 checkouts and returns");
         assert_eq!(pool.stats().acquired, 2_002);
+    });
+}
+
+/// Queueing behind a busy pool arms a timer for the deadline; that costs
+/// no allocation either once the waiter slab has room (tokio's timer
+/// entries live inside the acquire future).
+#[test]
+fn a_queued_acquire_with_its_timer_allocates_nothing() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (m, _) = TestManager::new();
+        let pool = Pool::builder(m)
+            .max_size(1)
+            .acquire_timeout(Duration::from_secs(5))
+            .build()
+            .unwrap();
+        let held = pool.get().await.unwrap();
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut queue_and_leave = || {
+            let mut get = pin!(pool.get());
+            assert!(get.as_mut().poll(&mut cx).is_pending(), "the pool is busy");
+        };
+        // The first waiter gives the slab its memory; it keeps it.
+        queue_and_leave();
+        let before = allocations();
+        for _ in 0..1_000 {
+            queue_and_leave();
+        }
+        let made = allocations() - before;
+        assert_eq!(made, 0, "{made} allocations in 1,000 queued acquires");
+        let s = pool.stats();
+        // The first get waited for the pool's first connection.
+        assert_eq!((s.waits, s.cancelled_waits), (1_002, 1_001));
+        drop(held);
     });
 }
