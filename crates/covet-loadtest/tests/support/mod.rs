@@ -87,7 +87,7 @@ impl MockAdapter {
             }
         }
         tokio::time::sleep(self.service).await;
-        if self.fail_every > 0 && n % self.fail_every == 0 {
+        if self.fail_every > 0 && n.is_multiple_of(self.fail_every) {
             return Err(Error::new(
                 covet_core::ErrorKind::Syntax,
                 "relation \"missing\" does not exist",
