@@ -22,7 +22,8 @@ commands:
   test [args]        cargo test --workspace [args]
   loom               the covet-pool loom models (release, --cfg loom)
   bench <name>       run a comparison benchmark in covet-benches
-                     (pool, adapters, layers, backup, loadtest)
+                     (pool, adapters, layers, callgrind, backup,
+                     loadtest)
   tidy               the invariants ARCHITECTURE.md states (dependency
                      direction, driver-free core and pool, module docs,
                      no ignored tests); also a test under cargo test
