@@ -113,6 +113,10 @@ pub enum Node {
     And(Vec<Node>),
     /// Any of these.
     Or(Vec<Node>),
+    /// `col IN (SELECT key FROM table WHERE filter)`: a lookup across a
+    /// `belongs_to` relation (column, target table, target key, filter on
+    /// the target).
+    InSelect(&'static str, &'static str, &'static str, Box<Node>),
     /// The negation.
     Not(Box<Node>),
 }

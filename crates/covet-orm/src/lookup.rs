@@ -199,19 +199,52 @@ const NAMES: [&str; 13] = [
     "range",
 ];
 
-/// Resolves `field__lookup` against `meta` into a filter tree.
+/// The `belongs_to` column a relation name stands for: the field name
+/// without its `_id` suffix (`author` for `author_id`).
+fn relation(meta: &ModelMeta, name: &str) -> Option<&'static ColumnDef> {
+    meta.columns
+        .iter()
+        .find(|c| c.references.is_some() && c.field.strip_suffix("_id") == Some(name))
+}
+
+/// The names a lookup path may start with, for error messages.
+fn valid_names(meta: &ModelMeta) -> String {
+    let mut names = meta.field_list();
+    for c in meta.columns {
+        if let (Some(r), Some(rel)) = (c.references, c.field.strip_suffix("_id")) {
+            names.push_str(&format!(", {rel}__<field of {}>", r.model));
+        }
+    }
+    names
+}
+
+/// Resolves `field__lookup` (or `relation__field__lookup`, through
+/// `belongs_to` fields, to any depth) against `meta` into a filter tree.
 pub(crate) fn resolve(meta: &ModelMeta, path: &str, arg: LookupArg) -> Result<Node, OrmError> {
+    if let Some((first, rest)) = path.split_once("__")
+        && meta.column_by_field(first).is_none()
+        && let Some(col) = relation(meta, first)
+        && let Some(r) = col.references
+    {
+        let target = (r.meta)();
+        let &[key] = target.primary_key else {
+            return Err(OrmError::Unsupported(format!(
+                "lookups across {}.{} need {} to have a single-column primary key",
+                meta.name, col.field, target.name
+            )));
+        };
+        let inner = resolve(target, rest, arg)?;
+        return Ok(Node::InSelect(
+            col.name,
+            target.table,
+            target.columns[key].name,
+            Box::new(inner),
+        ));
+    }
     let (field, lookup) = match path.rsplit_once("__") {
         Some((f, l)) if meta.column_by_field(f).is_some() => (f, l),
         _ if meta.column_by_field(path).is_some() => (path, "exact"),
-        Some((f, _)) if f.contains("__") => {
-            return Err(OrmError::Unsupported(format!(
-                "lookups across relations ({f:?}) are not supported yet; {} has the fields: {}",
-                meta.name,
-                meta.field_list()
-            )));
-        }
-        Some((f, _)) => return Err(unknown_field(meta, f)),
+        Some((f, _)) => return Err(unknown_field(meta, f.split("__").next().unwrap_or(f))),
         None => return Err(unknown_field(meta, path)),
     };
     let col = meta
@@ -291,6 +324,6 @@ fn unknown_field(meta: &ModelMeta, field: &str) -> OrmError {
     OrmError::UnknownField {
         model: meta.name,
         field: field.to_owned(),
-        valid: meta.field_list(),
+        valid: valid_names(meta),
     }
 }

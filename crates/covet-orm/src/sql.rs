@@ -96,6 +96,14 @@ impl SqlBuf {
             Node::IsNull(col, false) => {
                 self.ident(col).push(" IS NOT NULL");
             }
+            Node::InSelect(col, table, key, filter) => {
+                // Unqualified names inside the subquery resolve to its own
+                // table first, and they all come from that table's metadata.
+                self.ident(col).push(" IN (SELECT ");
+                self.ident(key).push(" FROM ").ident(table).push(" WHERE ");
+                self.node(filter);
+                self.push(")");
+            }
             Node::And(nodes) => self.join(nodes, " AND ", "1 = 1"),
             Node::Or(nodes) => self.join(nodes, " OR ", "1 = 0"),
             Node::Not(inner) => {

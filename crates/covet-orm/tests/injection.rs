@@ -84,6 +84,12 @@ fn statements(s: &str, d: Dialect) -> Vec<Statement> {
             .delete_sql(d)
             .unwrap(),
     );
+    out.push(
+        support::Comment::objects()
+            .filter_lookup("post__author__name__icontains", s)
+            .unwrap()
+            .sql(d),
+    );
     let u = user(s);
     out.push(covet_orm::insert_sql(&u, d, true));
     out.push(covet_orm::save_sql(&u, d).unwrap());

@@ -243,6 +243,19 @@ async fn crud_and_queries_on_every_engine() {
             2_500,
             "{name}"
         );
+        // Lookups across belongs_to relations, as subqueries.
+        let by_author = Post::objects()
+            .filter_lookup("author__hair_color__iexact", "BLACK")
+            .unwrap();
+        assert_eq!(
+            by_author.all(a).await.unwrap(),
+            vec![post.clone()],
+            "{name}"
+        );
+        let none = Comment::objects()
+            .filter_lookup("post__author__age__gt", 100)
+            .unwrap();
+        assert_eq!(none.count(a).await.unwrap(), 0, "{name}");
         // A foreign key to a missing user is refused by the database.
         let mut orphan = post.clone();
         orphan.author_id = 999_999;

@@ -270,6 +270,36 @@ fn dynamic_lookups() {
 }
 
 #[test]
+fn lookups_across_belongs_to_relations() {
+    let q = support::Comment::objects()
+        .filter_lookup("post__author__age__gte", 18)
+        .unwrap()
+        .filter_lookup("post__title", "Hi")
+        .unwrap();
+    let s = q.sql(PG);
+    assert!(
+        s.sql().ends_with(
+            r#"WHERE ("post_id" IN (SELECT "id" FROM "posts" WHERE "user_id" IN (SELECT "id" FROM "users" WHERE "age" >= $1))) AND ("post_id" IN (SELECT "id" FROM "posts" WHERE "title" = $2))"#
+        ),
+        "{}",
+        s.sql()
+    );
+    assert_eq!(s.params(), &[Value::I32(18), Value::Text("Hi".into())]);
+    let e = Post::objects()
+        .filter_lookup("author__agee__gte", 1)
+        .unwrap_err();
+    assert!(
+        e.to_string().starts_with(r#"User has no field "agee""#),
+        "{e}"
+    );
+    let e = Post::objects().filter_lookup("writer__age", 1).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        r#"Post has no field "writer"; its fields are: id, author_id, title, body, created_at, author__<field of User>"#
+    );
+}
+
+#[test]
 fn string_orderings_are_checked() {
     let q = User::objects().order_by_name("-age").unwrap();
     assert!(q.sql(PG).sql().ends_with(r#"ORDER BY "age" DESC"#));
