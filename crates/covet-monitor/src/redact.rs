@@ -59,6 +59,46 @@ pub fn recorded(
     }
 }
 
+/// A captured plan as `mode` allows: under anything but [`Redaction::Raw`]
+/// every quoted string constant becomes `'?'`. PostgreSQL prints the
+/// values it planned with (`Filter: (email = 'bob@example.com'::text)`):
+/// the statement's literals, or the bound values of a custom plan. Numbers
+/// in conditions (`id = 42`) stay, like the plan's costs and row counts,
+/// which cannot be told apart from them.
+///
+/// ```
+/// use covet_monitor::{Redaction, redact::plan_text};
+/// let plan = "Filter: (email = 'it''s me'::text)";
+/// assert_eq!(plan_text(plan, Redaction::FingerprintOnly), "Filter: (email = '?'::text)");
+/// assert_eq!(plan_text(plan, Redaction::Raw), plan);
+/// ```
+pub fn plan_text(plan: &str, mode: Redaction) -> String {
+    if mode == Redaction::Raw {
+        return plan.to_owned();
+    }
+    let mut out = String::with_capacity(plan.len());
+    let mut chars = plan.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\'' {
+            out.push(c);
+            continue;
+        }
+        out.push_str("'?'");
+        // Skip to the closing quote; a doubled quote is part of the string,
+        // and an unclosed string runs to the end.
+        while let Some(c) = chars.next() {
+            if c == '\'' {
+                if chars.peek() == Some(&'\'') {
+                    chars.next();
+                } else {
+                    break;
+                }
+            }
+        }
+    }
+    out
+}
+
 /// A value as SQL-ish text (`'abc'`, `42`, `NULL`).
 pub fn render(v: &Value) -> String {
     match v {

@@ -185,3 +185,37 @@ fn mysql_double_quoted_password_is_not_recorded() {
     let fp = Fingerprint::of(r#"CREATE USER app IDENTIFIED BY "hunter2""#);
     assert!(!fp.text.contains("hunter2"), "{}", fp.text);
 }
+
+proptest! {
+    /// PostgreSQL plans print the constants they were planned with; the
+    /// slow log keeps them only under `Redaction::Raw`.
+    #[test]
+    fn no_literal_survives_in_a_recorded_plan(s in secret()) {
+        use covet_monitor::{MemorySink, Redaction, SlowLog, SlowQueryLogger};
+        use std::sync::Arc;
+        let plan = |lit: &str| {
+            format!(
+                "Seq Scan on users  (cost=0.00..35.50 rows=10 width=36)\n  Filter: ((email)::text = '{lit}'::text)"
+            )
+        };
+        let with_secret = plan(&s.replace('\'', "''"));
+        let template = plan("x");
+        for mode in [Redaction::FingerprintOnly, Redaction::None] {
+            let sink = Arc::new(MemorySink::default());
+            let log = SlowQueryLogger::builder().redaction(mode).sink(sink.clone()).build();
+            log.record_plan(7, &with_secret, false);
+            let recorded: String = sink
+                .records()
+                .into_iter()
+                .map(|r| match r {
+                    covet_monitor::SlowRecord::Plan { plan, .. } => plan,
+                    other => format!("{other:?}"),
+                })
+                .collect();
+            prop_assert!(recorded.contains("Filter"), "{}", recorded);
+            if let Some(w) = leaked(&recorded, &s, &template, &template) {
+                return Err(TestCaseError::fail(format!("{mode:?}: {recorded} shows {w:?}")));
+            }
+        }
+    }
+}

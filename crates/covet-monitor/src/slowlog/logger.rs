@@ -370,7 +370,7 @@ impl SlowLog for SlowQueryLogger {
     }
 
     fn record_plan(&self, fingerprint: u64, plan: &str, analyzed: bool) {
-        let plan = crate::plan::cap(plan);
+        let plan = crate::plan::cap(&crate::redact::plan_text(plan, self.redaction));
         if let Some(e) = self.lock().get_mut(fingerprint) {
             e.plan = Some(plan.clone().into_boxed_str());
         }
