@@ -28,7 +28,7 @@ above --max-error-rate (default 1%) exits 5, with or without --slo.
 Arguments are all checked before connecting. Ctrl-C or SIGTERM stops the
 run, waits up to 2 s for statements in flight, writes the report of what was
 measured (stdout and any --csv/--json/--html), marked interrupted, and exits
-130 (SIGINT) or 143 (SIGTERM); a second signal exits at once.")]
+130; a second signal exits at once.")]
 pub struct Args {
     #[command(flatten)]
     db: DbArgs,
@@ -383,12 +383,10 @@ mod interrupts {
             }
         }
 
-        /// 128 + its number, as shells report a process a signal ended.
+        /// The exit code: 130 for both, as `covet backup` does, so a
+        /// script has one code to check for "interrupted".
         pub fn exit_code(self) -> u8 {
-            match self {
-                Signal::Int => super::exit::INTERRUPTED,
-                Signal::Term => super::exit::TERMINATED,
-            }
+            super::exit::INTERRUPTED
         }
 
         fn encode(self) -> u8 {
