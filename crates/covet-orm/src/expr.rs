@@ -70,11 +70,99 @@ impl CmpOp {
 
 /// The right-hand side of a comparison: a parameter or another column.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Operand {
     /// A bound parameter.
     Value(Value),
     /// A column of the same table (by its SQL name from the metadata).
     Column(&'static str),
+    /// Arithmetic on two operands (`"age" + $1`).
+    Arith(Box<Operand>, ArithOp, Box<Operand>),
+}
+
+/// An arithmetic operator of [`Arith`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArithOp {
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+}
+
+impl ArithOp {
+    pub(crate) fn sql(self) -> &'static str {
+        match self {
+            ArithOp::Add => " + ",
+            ArithOp::Sub => " - ",
+            ArithOp::Mul => " * ",
+        }
+    }
+}
+
+/// Numeric column types, which have [`Column::plus`] and friends.
+pub trait Numeric {}
+
+macro_rules! numeric {
+    ($($t:ty),*) => {$( impl Numeric for $t {} impl Numeric for Option<$t> {} )*};
+}
+numeric!(i16, i32, i64, f32, f64, Decimal);
+
+/// Column arithmetic of type `T` on model `M`, like Django's `F("age") + 1`:
+/// usable wherever a value of the column's type is (filters, `set`).
+pub struct Arith<M, T> {
+    op: Operand,
+    _t: PhantomData<fn() -> (M, T)>,
+}
+
+impl<M, T> std::fmt::Debug for Arith<M, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Arith(..)")
+    }
+}
+
+impl<M, T> IntoOperand<M, T> for Arith<M, T> {
+    fn into_operand(self) -> Operand {
+        self.op
+    }
+}
+
+fn arith<M, T>(lhs: Operand, op: ArithOp, rhs: Operand) -> Arith<M, T> {
+    Arith {
+        op: Operand::Arith(Box::new(lhs), op, Box::new(rhs)),
+        _t: PhantomData,
+    }
+}
+
+impl<M, T: Numeric> Arith<M, T> {
+    /// `(self + rhs)`
+    pub fn plus(self, rhs: impl IntoOperand<M, T>) -> Arith<M, T> {
+        arith(self.op, ArithOp::Add, rhs.into_operand())
+    }
+    /// `(self - rhs)`
+    pub fn minus(self, rhs: impl IntoOperand<M, T>) -> Arith<M, T> {
+        arith(self.op, ArithOp::Sub, rhs.into_operand())
+    }
+    /// `(self * rhs)`
+    pub fn times(self, rhs: impl IntoOperand<M, T>) -> Arith<M, T> {
+        arith(self.op, ArithOp::Mul, rhs.into_operand())
+    }
+}
+
+impl<M, T: Numeric> Column<M, T> {
+    /// `(column + rhs)`, for filters and updates (`User::AGE.set(User::AGE.plus(1))`).
+    pub fn plus(self, rhs: impl IntoOperand<M, T>) -> Arith<M, T> {
+        arith(Operand::Column(self.name), ArithOp::Add, rhs.into_operand())
+    }
+    /// `(column - rhs)`
+    pub fn minus(self, rhs: impl IntoOperand<M, T>) -> Arith<M, T> {
+        arith(Operand::Column(self.name), ArithOp::Sub, rhs.into_operand())
+    }
+    /// `(column * rhs)`
+    pub fn times(self, rhs: impl IntoOperand<M, T>) -> Arith<M, T> {
+        arith(Operand::Column(self.name), ArithOp::Mul, rhs.into_operand())
+    }
 }
 
 /// Text pattern matches, each rendered per dialect so that the case rules
@@ -336,9 +424,9 @@ impl<M, T> Column<M, T> {
             .into_iter()
             .filter_map(|v| match v.into_operand() {
                 Operand::Value(v) => Some(v),
-                // A column inside IN is not offered by this API; the
-                // operand trait is shared with comparisons.
-                Operand::Column(_) => None,
+                // Columns and arithmetic inside IN are not offered by this
+                // API; the operand trait is shared with comparisons.
+                _ => None,
             })
             .collect();
         Expr::new(Node::In(self.name, vals))

@@ -23,7 +23,7 @@ mod write;
 pub use covet_orm_macros::Model;
 pub use error::{OrmError, OrmResult};
 pub use exec::{Db, Executor, TxExecutor};
-pub use expr::{Column, Expr, Order, TextColumn};
+pub use expr::{Arith, Column, Expr, Order, TextColumn};
 pub use lookup::LookupArg;
 pub use model::{ColumnDef, Field, Model, ModelMeta, Reference, SqlType};
 pub use query::{Assign, QuerySet};

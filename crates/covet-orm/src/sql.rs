@@ -47,6 +47,11 @@ impl SqlBuf {
         match op {
             Operand::Value(v) => self.param(v.clone()),
             Operand::Column(c) => self.ident(c),
+            Operand::Arith(l, op, r) => {
+                self.push("(");
+                self.operand(l).push(op.sql());
+                self.operand(r).push(")")
+            }
         }
     }
 

@@ -147,4 +147,27 @@ proptest! {
         let r = Post::objects().filter_lookup(&format!("title__{s}"), "x");
         prop_assert!(r.is_err());
     }
+
+    /// Debug output of filters, querysets, lookup arguments, assignments
+    /// and statements never shows a bound value.
+    #[test]
+    fn debug_never_shows_values(pre in hostile(), n in any::<u32>()) {
+        let secret = format!("{pre}S3CR3T{n}");
+        let marker = format!("S3CR3T{n}");
+        let e = User::NAME.eq(secret.as_str()).or(User::EMAIL.contains(&secret));
+        let q = User::objects()
+            .filter(e.clone())
+            .filter_lookup("email__in", vec![secret.clone()])
+            .unwrap();
+        let arg = covet_orm::lookup::IntoLookupArg::into_lookup_arg((secret.clone(), secret.clone()));
+        let assign = User::NAME.set(secret.clone());
+        let u = user(&secret);
+        let shown = format!(
+            "{e:?} {q:?} {arg:?} {assign:?} {:?} {:?} {:?}",
+            q.sql(Dialect::POSTGRES),
+            covet_orm::insert_sql(&u, Dialect::MYSQL, false),
+            User::objects().filter_lookup("age__gte", secret.as_str()).map(|_| ()),
+        );
+        prop_assert!(!shown.contains(&marker), "{}", shown);
+    }
 }

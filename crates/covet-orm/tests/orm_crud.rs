@@ -202,6 +202,28 @@ async fn crud_and_queries_on_every_engine() {
             .await
             .unwrap();
         assert_eq!(n, 1, "{name}");
+        // F-style arithmetic: every age + 1, computed by the database.
+        let before: i64 = User::objects()
+            .all(a)
+            .await
+            .unwrap()
+            .iter()
+            .map(|u| i64::from(u.age))
+            .sum();
+        let n = User::objects()
+            .filter(User::AGE.gt(User::AGE.minus(1)))
+            .update(a, &[User::AGE.set(User::AGE.plus(1))])
+            .await
+            .unwrap();
+        assert_eq!(n, 3, "{name}");
+        let after: i64 = User::objects()
+            .all(a)
+            .await
+            .unwrap()
+            .iter()
+            .map(|u| i64::from(u.age))
+            .sum();
+        assert_eq!(after, before + 3, "{name}");
 
         // Relations by key, a composite key, and bulk_create.
         let mut post = Post {
@@ -293,6 +315,7 @@ async fn crud_and_queries_on_every_engine() {
         assert_eq!(User::objects().count(a).await.unwrap(), 3, "{name}");
 
         e.teardown().await;
+        eprintln!("{name}: crud ok");
     }
 }
 
@@ -425,5 +448,6 @@ async fn every_mapped_type_round_trips_through_a_model() {
         assert_eq!(hit[0].id, 2, "{name}");
         drop_table::<AllTypes, _>(a).await.unwrap();
         e.teardown().await;
+        eprintln!("{name}: round trip ok");
     }
 }

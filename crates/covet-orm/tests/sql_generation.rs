@@ -66,6 +66,24 @@ fn not_in_and_column_comparisons() {
 }
 
 #[test]
+fn column_arithmetic_in_filters_and_updates() {
+    let q = User::objects().filter(User::AGE.gt(User::AGE.minus(1).times(2)));
+    assert!(
+        q.sql(PG)
+            .sql()
+            .ends_with(r#"WHERE "age" > (("age" - $1) * $2)"#)
+    );
+    let u = q
+        .update_sql(MY, &[User::AGE.set(User::AGE.plus(1))])
+        .unwrap();
+    assert_eq!(
+        u.sql(),
+        "UPDATE `users` SET `age` = (`age` + $1) WHERE `age` > ((`age` - $2) * $3)"
+    );
+    assert_eq!(u.params(), &[Value::I32(1), Value::I32(1), Value::I32(2)]);
+}
+
+#[test]
 fn nullable_eq_none_is_is_null() {
     let q = User::objects().filter(User::HAIR_COLOR.eq(None::<String>));
     assert!(q.sql(PG).sql().ends_with(r#"WHERE "hair_color" IS NULL"#));
