@@ -16,7 +16,7 @@ use covet::{Columns, ExecResult, Outcome, Row, RowStream, Statement, Value};
 use futures_util::{FutureExt, StreamExt};
 
 use super::out::{Lines, outln};
-use super::{DbArgs, Failure, connect, parse_url};
+use super::{DbArgs, Failure, connect};
 
 /// Rows read before the column widths are chosen.
 pub const WIDTH_ROWS: usize = 100;
@@ -44,7 +44,7 @@ pub async fn run(args: Args) -> Result<(), Failure> {
     if args.sql.trim().is_empty() {
         return Err(Failure::usage("the SQL statement is empty"));
     }
-    let url = parse_url(&args.db.db)?;
+    let url = args.db.resolve()?;
     let (db, _) = connect(&url).await?;
     let stmt = Statement::new(args.sql.as_str());
     let result = match db.run(&stmt).await {
