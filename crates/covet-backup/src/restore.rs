@@ -689,6 +689,12 @@ async fn restore_sqlite(
     };
     // An interrupt drops this future at any await: the new file goes too.
     let _guard = RemoveOnDrop(tmp.clone());
+    // The restored file holds the data: it starts private (SQLite gives its
+    // journals the same mode) and takes the old target's mode, if there
+    // was one, only when it replaces it.
+    let old_mode = std::fs::metadata(&path).ok().map(|m| m.permissions());
+    crate::sink::create_private(&tmp)
+        .map_err(|e| BackupError::io(format!("creating {}", tmp.display()), e))?;
     let r = async {
         let adapter = connector
             .connect(&sqlite_url(&tmp)?)
@@ -723,6 +729,11 @@ async fn restore_sqlite(
                 .await
                 .map_err(|e| BackupError::io("syncing the restored file", e))?;
             drop(f);
+            if let Some(perm) = old_mode {
+                tokio::fs::set_permissions(&tmp, perm)
+                    .await
+                    .map_err(|e| BackupError::io("setting the restored file's mode", e))?;
+            }
             // Stale journals of the old file must not be applied to the new.
             for s in sidecars(&path) {
                 let _ = tokio::fs::remove_file(s).await;

@@ -214,3 +214,38 @@ async fn postgres_view_and_foreign_key_from_another_schema_are_refused() {
     assert_eq!(count(&dst, "a").await, Some(3));
     place.drop(&dst_name).await;
 }
+
+/// A restored SQLite file holds the data: a new one is private (it was
+/// 0644), and one replacing a target keeps the target's mode.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_restored_files_are_private_or_keep_the_target_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let place = Place::Sqlite(tempfile::tempdir().unwrap());
+    let sink = LocalDirSink::new(tmp.path());
+    let name = backup_of_a_and_b(&place, "modes", &sink).await;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let fresh = place.url("fresh");
+    restore(&sink, &name, &fresh, &Adapters, &RestoreOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(mode(fresh.sqlite_path().unwrap()), 0o600);
+    let shared = place.url("shared");
+    exec(
+        &shared,
+        &["CREATE TABLE a (id INT PRIMARY KEY, v VARCHAR(20))"],
+    )
+    .await;
+    let p = shared.sqlite_path().unwrap().to_owned();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let opts = RestoreOptions {
+        replace: true,
+        ..Default::default()
+    };
+    restore(&sink, &name, &shared, &Adapters, &opts)
+        .await
+        .unwrap();
+    assert_eq!(mode(&p), 0o640);
+    assert_eq!(count(&shared, "a").await, Some(3));
+}
