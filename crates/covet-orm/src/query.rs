@@ -20,6 +20,7 @@ pub struct QuerySet<M> {
     order: Vec<Order<M>>,
     limit: Option<u64>,
     offset: Option<u64>,
+    distinct: bool,
     _m: PhantomData<fn() -> M>,
 }
 
@@ -30,6 +31,7 @@ impl<M> Clone for QuerySet<M> {
             order: self.order.clone(),
             limit: self.limit,
             offset: self.offset,
+            distinct: self.distinct,
             _m: PhantomData,
         }
     }
@@ -49,6 +51,7 @@ impl<M> std::fmt::Debug for QuerySet<M> {
             .field("order", &self.order)
             .field("limit", &self.limit)
             .field("offset", &self.offset)
+            .field("distinct", &self.distinct)
             .finish()
     }
 }
@@ -91,6 +94,7 @@ impl<M: Model> QuerySet<M> {
             order: Vec::new(),
             limit: None,
             offset: None,
+            distinct: false,
             _m: PhantomData,
         }
     }
@@ -138,6 +142,15 @@ impl<M: Model> QuerySet<M> {
     pub fn order_by_name(mut self, spec: &str) -> OrmResult<Self> {
         self.order.push(order_by_name::<M>(spec)?);
         Ok(self)
+    }
+
+    /// `SELECT DISTINCT`: drops duplicate rows (of all the model's
+    /// columns, so it matters only for models without a unique key in
+    /// their columns, or inside counts of filtered joins later).
+    #[must_use]
+    pub fn distinct(mut self) -> Self {
+        self.distinct = true;
+        self
     }
 
     /// At most `n` rows.
@@ -191,7 +204,11 @@ impl<M: Model> QuerySet<M> {
 
     fn select_into(&self, b: &mut SqlBuf, cols: Cols, limit: Option<u64>) {
         let meta = M::meta();
-        b.push("SELECT ");
+        b.push(if self.distinct {
+            "SELECT DISTINCT "
+        } else {
+            "SELECT "
+        });
         match cols {
             Cols::Model => {
                 for (i, c) in meta.columns.iter().enumerate() {
@@ -220,7 +237,12 @@ impl<M: Model> QuerySet<M> {
     /// The `SELECT COUNT(*)` this query's `count` runs.
     pub fn count_sql(&self, dialect: Dialect) -> Statement {
         let mut b = SqlBuf::new(dialect);
-        if self.limit.is_some() || self.offset.is_some() {
+        if self.distinct {
+            // DISTINCT applies to the model's columns, so count those rows.
+            b.push("SELECT COUNT(*) FROM (");
+            self.select_into(&mut b, Cols::Model, self.limit);
+            b.push(") AS ").ident("covet_count");
+        } else if self.limit.is_some() || self.offset.is_some() {
             b.push("SELECT COUNT(*) FROM (");
             self.select_into(&mut b, Cols::One, self.limit);
             b.push(") AS ").ident("covet_count");
@@ -295,9 +317,10 @@ impl<M: Model> QuerySet<M> {
     }
 
     fn refuse_window(&self, what: &str) -> OrmResult<()> {
-        if self.limit.is_some() || self.offset.is_some() || !self.order.is_empty() {
+        if self.limit.is_some() || self.offset.is_some() || !self.order.is_empty() || self.distinct
+        {
             return Err(OrmError::Unsupported(format!(
-                "{what} on a QuerySet with limit, offset or order_by is not portable; \
+                "{what} on a QuerySet with limit, offset, order_by or distinct is not portable; \
                  filter on the primary key instead"
             )));
         }

@@ -161,6 +161,16 @@ fn count_exists_update_delete() {
         q.clone().limit(1).delete_sql(PG),
         Err(OrmError::Unsupported(_))
     ));
+    let d = q.clone().distinct();
+    assert!(
+        d.sql(PG)
+            .sql()
+            .starts_with(r#"SELECT DISTINCT "id", "name""#)
+    );
+    assert_eq!(
+        support::PostTag::objects().distinct().count_sql(LITE).sql(),
+        r#"SELECT COUNT(*) FROM (SELECT DISTINCT "post_id", "tag_id" FROM "post_tags") AS "covet_count""#
+    );
 }
 
 fn user() -> User {
