@@ -3,7 +3,9 @@
 
 use std::marker::PhantomData;
 
-use covet_core::{Dialect, Engine, Statement, Value};
+use covet_core::{Adapter, Dialect, Engine, Statement, Value};
+use futures_core::Stream;
+use futures_util::StreamExt;
 
 use crate::error::{OrmError, OrmResult};
 use crate::exec::Executor;
@@ -272,6 +274,19 @@ impl<M: Model> QuerySet<M> {
             out.push(M::from_row(row)?);
         }
         Ok(out)
+    }
+
+    /// Streams the matching rows as `M`s with bounded memory, on the
+    /// adapter's streaming query (one connection held until the stream
+    /// ends or is dropped). Over an adapter only: a transaction's stream
+    /// borrows the transaction.
+    pub async fn stream<A: Adapter + ?Sized>(
+        &self,
+        adapter: &A,
+    ) -> OrmResult<impl Stream<Item = OrmResult<M>> + Send + 'static> {
+        let stmt = self.sql(adapter.dialect());
+        let rows = adapter.query_stream(&stmt).await?;
+        Ok(rows.map(|row| Ok(M::from_row(&row?)?)))
     }
 
     /// The first row (in this query's order), or `None`.

@@ -278,6 +278,23 @@ async fn crud_and_queries_on_every_engine() {
             .filter_lookup("post__author__age__gt", 100)
             .unwrap();
         assert_eq!(none.count(a).await.unwrap(), 0, "{name}");
+        // Streaming reads the same rows with bounded memory.
+        let mut stream = Comment::objects()
+            .filter(Comment::POST_ID.eq(post.id))
+            .order_by(Comment::ID)
+            .stream(a)
+            .await
+            .unwrap();
+        let mut n = 0;
+        let mut last = 0;
+        while let Some(c) = futures_util::StreamExt::next(&mut stream).await {
+            let c = c.unwrap();
+            assert!(c.id > last, "{name}: stream out of order");
+            last = c.id;
+            n += 1;
+        }
+        drop(stream);
+        assert_eq!(n, 2_500, "{name}");
         // A foreign key to a missing user is refused by the database.
         let mut orphan = post.clone();
         orphan.author_id = 999_999;
