@@ -245,3 +245,43 @@ fn a_million_rows_stream_in_bounded_memory() {
     assert!(peak_kb > 0, "no memory sample");
     assert!(peak_kb < 100 * 1024, "peak resident memory {peak_kb} kB");
 }
+
+#[test]
+fn slow_queries_into_a_closed_pipe_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("slow.jsonl");
+    let line = |i: u32| {
+        format!(
+            r#"{{"type":"query","ts_ms":1,"engine":"sqlite","fingerprint":"{i:016x}","operation":"select","elapsed_ms":{i}.5,"text":"select ? from t{i}"}}"#
+        )
+    };
+    let text: Vec<String> = (1..=20).map(line).collect();
+    std::fs::write(&log, text.join("\n") + "\n").unwrap();
+    let (code, out, err) = run(covet().args(["slow-queries", "--log"]).arg(&log));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("select ? from t20"), "{out}");
+    let mut child = covet()
+        .args(["slow-queries", "--log"])
+        .arg(&log)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Closed before the child writes its table.
+    drop(child.stdout.take());
+    wait_quiet_exit(child, "covet slow-queries | head -1");
+}
+
+/// `ping` still prints with `println!`: the panic hook in main.rs turns its
+/// closed-pipe panic into the same quiet exit.
+#[test]
+fn any_command_into_a_closed_pipe_ends_quietly() {
+    let mut child = covet()
+        .args(["ping", "--db", "sqlite::memory:"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    wait_quiet_exit(child, "covet ping | head -1");
+}

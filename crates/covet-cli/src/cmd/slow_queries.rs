@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use covet_monitor::report::{RankBy, load, render_json, render_table, summarize};
 
 use super::Failure;
+use super::out::{self, outln};
 
 /// Arguments of `covet slow-queries`.
 #[derive(Debug, clap::Args)]
@@ -33,11 +34,10 @@ pub async fn run(args: Args) -> Result<(), Failure> {
     })?;
     let rows = summarize(&records, by, args.top);
     if args.json {
-        println!("{}", render_json(&rows));
+        outln!("{}", render_json(&rows))
     } else if rows.is_empty() {
-        println!("no slow statements in {}", args.log.display());
+        outln!("no slow statements in {}", args.log.display())
     } else {
-        print!("{}", render_table(&rows));
+        out::print(render_table(&rows))
     }
-    Ok(())
 }
