@@ -125,7 +125,9 @@ pub enum BackupError {
         sink: String,
     },
     /// Another process (or task) is writing a backup of this name.
-    #[error("a backup named {name} is being written in {sink} by another run")]
+    #[error(
+        "a backup named {name} is being written in {sink} by another run (the partial file of a run that died is cleared after a minute)"
+    )]
     InProgress {
         /// The backup's name.
         name: String,
