@@ -17,7 +17,14 @@
 //! know either, so it takes the choice that never keeps a secret
 //! (`CREATE USER app IDENTIFIED BY "hunter2"`). Only PostgreSQL's double
 //! quotes are always identifiers and are kept. [`Fingerprint::of`], which
-//! knows no engine, also treats them as literals.
+//! knows no engine, also treats them as literals, and where the engines
+//! would end a string in different places (a backslash before a quote)
+//! folds the rest of the statement into one `?`.
+//!
+//! The server settings are assumed to be the defaults: MySQL without
+//! `NO_BACKSLASH_ESCAPES`, PostgreSQL with `standard_conforming_strings`
+//! on. Under the other setting a string holding a backslash right before
+//! its closing quote is read differently by the server.
 
 use std::fmt;
 
