@@ -101,25 +101,56 @@ pub fn delete_sql<M: Model>(m: &M, dialect: Dialect) -> Statement {
     b.finish()
 }
 
+/// Past this many bytes of bound values, a multi-row INSERT is cut: MySQL
+/// refuses packets over `max_allowed_packet` (16 MiB by default on MariaDB,
+/// as low as 4 MiB on old servers), and huge statements gain nothing.
+const MAX_INSERT_BYTES: usize = 4 << 20;
+
+/// The wire size of a value, roughly: what matters is text and bytes.
+fn approx_size(v: &Value) -> usize {
+    match v {
+        Value::Text(s) => s.len() + 8,
+        Value::Bytes(b) => b.len() + 8,
+        Value::Json(j) => j.0.len() + 8,
+        Value::Decimal(d) => d.as_str().len() + 8,
+        _ => 16,
+    }
+}
+
 /// The multi-row INSERTs of `models`, each within the dialect's parameter
-/// limit.
+/// limit, 1,000 rows, and about 4 MiB of values (a single
+/// row larger than that still gets a statement of its own).
 pub fn bulk_insert_sql<M: Model>(models: &[M], dialect: Dialect) -> Vec<Statement> {
     let ncols = insert_columns::<M>().count().max(1);
     let per = (dialect.max_params / ncols).clamp(1, MAX_ROWS_PER_INSERT);
-    models
-        .chunks(per)
-        .map(|chunk| {
-            let mut b = SqlBuf::new(dialect);
-            insert_head::<M>(&mut b);
-            for (n, m) in chunk.iter().enumerate() {
-                if n > 0 {
-                    b.push(", ");
-                }
-                insert_row(&mut b, m);
-            }
-            b.finish()
-        })
-        .collect()
+    let mut out = Vec::new();
+    let mut b: Option<SqlBuf> = None;
+    let (mut rows, mut bytes) = (0, 0);
+    for m in models {
+        let size: usize = insert_columns::<M>()
+            .map(|i| approx_size(&m.value_at(i)))
+            .sum();
+        if let Some(full) =
+            b.take_if(|_| rows == per || (rows > 0 && bytes + size > MAX_INSERT_BYTES))
+        {
+            out.push(full.finish());
+            rows = 0;
+            bytes = 0;
+        }
+        let buf = b.get_or_insert_with(|| {
+            let mut nb = SqlBuf::new(dialect);
+            insert_head::<M>(&mut nb);
+            nb
+        });
+        if rows > 0 {
+            buf.push(", ");
+        }
+        insert_row(buf, m);
+        rows += 1;
+        bytes += size;
+    }
+    out.extend(b.map(SqlBuf::finish));
+    out
 }
 
 /// Writes of one model instance. Every [`Model`] has these.

@@ -241,6 +241,21 @@ fn bulk_insert_chunks_by_the_parameter_limit() {
 }
 
 #[test]
+fn bulk_insert_chunks_by_statement_size() {
+    // 1 MiB names: four fit under the 4 MiB cut, so ten rows need three
+    // statements; a single row bigger than the cut still gets one.
+    let mut big = user();
+    big.name = "x".repeat(1 << 20);
+    let users = vec![big.clone(); 10];
+    let stmts = covet_orm::bulk_insert_sql(&users, PG);
+    let rows: Vec<usize> = stmts.iter().map(|s| s.params().len() / 5).collect();
+    assert_eq!(rows, [3, 3, 3, 1]);
+    big.name = "x".repeat(5 << 20);
+    assert_eq!(covet_orm::bulk_insert_sql(&[big.clone(), big], PG).len(), 2);
+    assert!(covet_orm::bulk_insert_sql::<User>(&[], PG).is_empty());
+}
+
+#[test]
 fn dynamic_lookups() {
     let q = User::objects()
         .filter_lookup("age__gte", 18)
