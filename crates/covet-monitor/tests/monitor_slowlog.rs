@@ -316,3 +316,60 @@ fn slow_log_file_is_created_owner_only() {
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "slow log created with mode {mode:o}");
 }
+
+/// `Adapter::run` goes through every layer of the stack to SQLite: a
+/// result set comes back with its columns (even when empty), a write with
+/// its rows affected, and the slow log sees both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_passes_through_every_layer() {
+    use covet_core::{DatabaseUrl, Outcome};
+    use futures_util::StreamExt;
+    let url = DatabaseUrl::parse("sqlite::memory:").unwrap();
+    let sqlite = covet_adapter_sqlite::SqliteAdapter::connect(&url)
+        .await
+        .unwrap();
+    let log = Arc::new(
+        SlowQueryLogger::builder()
+            .threshold(Duration::ZERO)
+            .plan_capture(PlanCapture::disabled())
+            .build(),
+    );
+    let db: Arc<dyn Adapter> = Stack::new(Arc::new(sqlite))
+        .timeout(Duration::from_secs(5))
+        .retry(covet_resilience::RetryPolicy::default())
+        .breaker(Arc::new(
+            covet_resilience::CircuitBreaker::builder().build().unwrap(),
+        ))
+        .metrics(covet_monitor::MetricsLayer::new())
+        .slow_log(log.clone())
+        .build();
+    let run = |sql: &'static str| {
+        let db = db.clone();
+        async move { db.run(&Statement::new(sql)).await.unwrap() }
+    };
+    match run("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)").await {
+        Outcome::Done(r) => assert_eq!(r.rows_affected, 0),
+        other => panic!("CREATE TABLE returned {other:?}"),
+    }
+    match run("INSERT INTO t (name) VALUES ('a'), ('b')").await {
+        Outcome::Done(r) => assert_eq!(r.rows_affected, 2),
+        other => panic!("INSERT returned {other:?}"),
+    }
+    match run("-- first a comment\nSELECT id, name FROM t WHERE id < 0").await {
+        Outcome::Rows(rs) => {
+            let names: Vec<&str> = rs.columns.iter().map(|c| c.name.as_str()).collect();
+            assert_eq!(names, ["id", "name"]);
+            assert_eq!(rs.rows.count().await, 0);
+        }
+        other => panic!("SELECT returned {other:?}"),
+    }
+    match run("INSERT INTO t (name) VALUES ('c') RETURNING id").await {
+        Outcome::Rows(rs) => {
+            let rows: Vec<_> = rs.rows.collect().await;
+            assert_eq!(rows.len(), 1);
+            assert_eq!(rows[0].as_ref().unwrap().get::<i64>("id").unwrap(), 3);
+        }
+        other => panic!("INSERT ... RETURNING returned {other:?}"),
+    }
+    assert_eq!(log.snapshot().fingerprints.len(), 4);
+}
