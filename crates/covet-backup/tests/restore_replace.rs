@@ -249,3 +249,59 @@ async fn sqlite_restored_files_are_private_or_keep_the_target_mode() {
     assert_eq!(mode(&p), 0o640);
     assert_eq!(count(&shared, "a").await, Some(3));
 }
+
+/// MySQL: a trigger on a replaced table (which cannot move to the staging
+/// swap's database) and a foreign key into it from another database are
+/// listed and refused, then dropped on request; the other database's table
+/// and rows stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_trigger_and_foreign_key_from_another_database_are_refused() {
+    let Some(server) = support::db::server_url("COVET_MYSQL_URL") else {
+        return;
+    };
+    let place = Place::Server(server.clone());
+    let tag = unique("covet_rep");
+    let dir = tempfile::tempdir().unwrap();
+    let sink = LocalDirSink::new(dir.path());
+    let name = backup_of_a_and_b(&place, &tag, &sink).await;
+    let dst_name = format!("{tag}_dst");
+    let other_name = format!("{tag}_oth");
+    let dst = place.create(&dst_name).await;
+    let other = place.create(&other_name).await;
+    exec(
+        &dst,
+        &[
+            "CREATE TABLE a (id INT PRIMARY KEY, v VARCHAR(20)) ENGINE=InnoDB",
+            "INSERT INTO a VALUES (10, 'old')",
+            "CREATE TRIGGER a_upper BEFORE INSERT ON a FOR EACH ROW SET NEW.v = UPPER(NEW.v)",
+        ],
+    )
+    .await;
+    exec(
+        &other,
+        &[&format!(
+            "CREATE TABLE refs (a_id INT, FOREIGN KEY (a_id) REFERENCES `{dst_name}`.a (id)) ENGINE=InnoDB"
+        ) as &str, "INSERT INTO refs VALUES (10)"],
+    )
+    .await;
+    let (seen, mut opts) = recorder();
+    let e = restore(&sink, &name, &dst, &Adapters, &opts)
+        .await
+        .unwrap_err();
+    let BackupError::ReplaceWouldDrop { objects, count: n } = &e else {
+        panic!("expected ReplaceWouldDrop, got {e}");
+    };
+    assert_eq!(*n, 2, "{e}");
+    assert!(objects.contains("trigger a_upper"), "{e}");
+    assert!(objects.contains("refs"), "{e}");
+    assert!(seen.lock().unwrap().is_empty());
+    assert_eq!(count(&dst, "a").await, Some(1));
+
+    opts.drop_others = true;
+    restore(&sink, &name, &dst, &Adapters, &opts).await.unwrap();
+    assert_eq!(seen.lock().unwrap()[0].others.len(), 2);
+    assert_eq!(count(&dst, "a").await, Some(3));
+    assert_eq!(count(&other, "refs").await, Some(1));
+    place.drop(&other_name).await;
+    place.drop(&dst_name).await;
+}
