@@ -34,7 +34,7 @@ A password written in the URL may hold any character unencoded except `%`
 (write %25); an `@` in the database name or a query value must be %40.
 
 Exit codes:
-  0  success
+  0  success (also when stdout closes early: `covet ... | head` stops quietly)
   1  the command failed (database error, failed setup, unwritable report)
   2  bad usage (arguments, URL, scenario file, unknown statement, SLO syntax)
   3  the database could not be reached (refused, unreachable, wrong password)
