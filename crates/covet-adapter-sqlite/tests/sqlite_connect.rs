@@ -225,3 +225,37 @@ async fn closed_adapter_refuses_calls() {
     let e = db.ping().await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Closed);
 }
+
+/// Opening a connection fails for good while a caller waits (the file is
+/// gone and `mode=rw` may not create it): the wait ends with that error's
+/// kind, never retried, not a pool timeout, as on the server engines
+/// (`covet_core::Error::from_pool`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_definite_open_failure_while_waiting_keeps_its_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gone.db");
+    let create = SqliteAdapter::connect(&url(&format!("sqlite://{}", path.display())))
+        .await
+        .unwrap();
+    create
+        .execute(&"CREATE TABLE t (x INTEGER)".into())
+        .await
+        .unwrap();
+    create.close().await;
+    let db = SqliteAdapter::connect(&url(&format!(
+        "sqlite://{}?mode=rw&max_connections=1&acquire_timeout=500ms",
+        path.display()
+    )))
+    .await
+    .unwrap();
+    // The pool keeps no connection open after connect, so the next call
+    // has to open one.
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    let e = db.query(&"SELECT 1".into()).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Io, "{e:?}");
+    assert_eq!(e.retry_class(), covet_core::RetryClass::Never, "{e:?}");
+    assert!(!e.is_outage(), "{e:?}");
+    assert!(e.message().contains("gone.db"), "{e}");
+}
