@@ -38,6 +38,38 @@ impl<M, T> std::fmt::Debug for Column<M, T> {
     }
 }
 
+/// A column of model `M` with its Rust type erased, for lists of columns of
+/// different types (conflict targets of [`crate::ModelExt::upsert`]).
+/// Every `Column<M, T>` converts into one with `.into()`.
+pub struct AnyColumn<M> {
+    pub(crate) index: usize,
+    pub(crate) name: &'static str,
+    _m: PhantomData<fn() -> M>,
+}
+
+impl<M> Clone for AnyColumn<M> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<M> Copy for AnyColumn<M> {}
+
+impl<M> std::fmt::Debug for AnyColumn<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AnyColumn({})", self.name)
+    }
+}
+
+impl<M, T> From<Column<M, T>> for AnyColumn<M> {
+    fn from(c: Column<M, T>) -> Self {
+        AnyColumn {
+            index: c.index,
+            name: c.name,
+            _m: PhantomData,
+        }
+    }
+}
+
 /// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CmpOp {

@@ -23,11 +23,11 @@ mod write;
 pub use covet_orm_macros::Model;
 pub use error::{OrmError, OrmResult};
 pub use exec::{Db, Executor, TxExecutor};
-pub use expr::{Arith, Column, Expr, Order, TextColumn};
+pub use expr::{AnyColumn, Arith, Column, Expr, Order, TextColumn};
 pub use lookup::LookupArg;
 pub use model::{ColumnDef, Field, Model, ModelMeta, Reference, SqlType};
 pub use query::{Assign, QuerySet};
-pub use write::{ModelExt, bulk_insert_sql, delete_sql, insert_sql, save_sql};
+pub use write::{ModelExt, bulk_insert_sql, delete_sql, insert_sql, save_sql, upsert_sql};
 
 /// What the derive's generated code names; not part of the public API.
 #[doc(hidden)]

@@ -2,10 +2,11 @@
 //! bulk_create, as the [`ModelExt`] methods every [`Model`] has.
 
 use async_trait::async_trait;
-use covet_core::{Dialect, Error, Statement, Value};
+use covet_core::{Dialect, Engine, Error, Statement, Value};
 
 use crate::error::{OrmError, OrmResult};
 use crate::exec::Executor;
+use crate::expr::AnyColumn;
 use crate::model::Model;
 use crate::sql::SqlBuf;
 
@@ -153,6 +154,75 @@ pub fn bulk_insert_sql<M: Model>(models: &[M], dialect: Dialect) -> Vec<Statemen
     out
 }
 
+/// INSERT that updates the existing row instead when it would violate the
+/// uniqueness of `conflict` (a unique column set, e.g. `[User::EMAIL.into()]`):
+/// `ON CONFLICT (...) DO UPDATE` on PostgreSQL and SQLite, `ON DUPLICATE KEY
+/// UPDATE` on MySQL, where any unique key of the table triggers it (MySQL
+/// cannot name the target). Every inserted column outside `conflict` is
+/// updated. The auto-increment key is never written.
+pub fn upsert_sql<M: Model>(
+    m: &M,
+    dialect: Dialect,
+    conflict: &[AnyColumn<M>],
+) -> OrmResult<Statement> {
+    let meta = M::meta();
+    if conflict.is_empty() {
+        return Err(OrmError::Unsupported(format!(
+            "upsert of {} needs the conflict columns (a unique or primary key)",
+            meta.name
+        )));
+    }
+    if let Some(c) = conflict.iter().find(|c| meta.auto_key == Some(c.index)) {
+        return Err(OrmError::Unsupported(format!(
+            "upsert of {} cannot conflict on {}: the auto-increment key is not written by an insert",
+            meta.name, c.name
+        )));
+    }
+    let mut b = SqlBuf::new(dialect);
+    insert_head::<M>(&mut b);
+    insert_row(&mut b, m);
+    let updated: Vec<&'static str> = insert_columns::<M>()
+        .filter(|i| !conflict.iter().any(|c| c.index == *i))
+        .map(|i| meta.columns[i].name)
+        .collect();
+    if dialect.engine == Engine::MySql {
+        b.push(" ON DUPLICATE KEY UPDATE ");
+        if updated.is_empty() {
+            // A no-op assignment: MySQL has no DO NOTHING.
+            b.ident(conflict[0].name)
+                .push(" = ")
+                .ident(conflict[0].name);
+        }
+        for (n, c) in updated.iter().enumerate() {
+            if n > 0 {
+                b.push(", ");
+            }
+            b.ident(c).push(" = VALUES(").ident(c).push(")");
+        }
+    } else {
+        b.push(" ON CONFLICT (");
+        for (n, c) in conflict.iter().enumerate() {
+            if n > 0 {
+                b.push(", ");
+            }
+            b.ident(c.name);
+        }
+        b.push(")");
+        if updated.is_empty() {
+            b.push(" DO NOTHING");
+        } else {
+            b.push(" DO UPDATE SET ");
+            for (n, c) in updated.iter().enumerate() {
+                if n > 0 {
+                    b.push(", ");
+                }
+                b.ident(c).push(" = EXCLUDED.").ident(c);
+            }
+        }
+    }
+    Ok(b.finish())
+}
+
 /// Writes of one model instance. Every [`Model`] has these.
 #[async_trait]
 pub trait ModelExt: Model {
@@ -194,6 +264,15 @@ pub trait ModelExt: Model {
     async fn save<E: Executor>(&self, mut ex: E) -> OrmResult<u64> {
         let stmt = save_sql(self, ex.dialect())?;
         Ok(ex.execute(&stmt).await?.rows_affected)
+    }
+
+    /// Inserts the row, or updates the row it collides with on `conflict`
+    /// (see [`upsert_sql`]). Rows-affected counts differ per engine for
+    /// upserts, so none is returned; generated keys are not read back.
+    async fn upsert<E: Executor>(&self, mut ex: E, conflict: &[AnyColumn<Self>]) -> OrmResult<()> {
+        let stmt = upsert_sql(self, ex.dialect(), conflict)?;
+        ex.execute(&stmt).await?;
+        Ok(())
     }
 
     /// Deletes the row with this primary key; returns the rows affected.

@@ -225,6 +225,33 @@ async fn crud_and_queries_on_every_engine() {
             .sum();
         assert_eq!(after, before + 3, "{name}");
 
+        // upsert: a second write with the same email updates the row.
+        let mut dup = user(9, Some("red"));
+        dup.email = bob.email.clone();
+        dup.upsert(a, &[User::EMAIL.into()]).await.unwrap();
+        let b2 = User::objects()
+            .filter(User::EMAIL.eq(bob.email.as_str()))
+            .get(a)
+            .await
+            .unwrap();
+        assert_eq!(
+            (b2.id, b2.name.as_str(), b2.age),
+            (bob.id, "User 9", 19),
+            "{name}"
+        );
+        let fresh = user(10, None);
+        fresh.upsert(a, &[User::EMAIL.into()]).await.unwrap();
+        assert_eq!(User::objects().count(a).await.unwrap(), 4, "{name}");
+        assert_eq!(
+            User::objects()
+                .filter(User::EMAIL.eq(fresh.email.as_str()))
+                .delete(a)
+                .await
+                .unwrap(),
+            1,
+            "{name}"
+        );
+
         // Relations by key, a composite key, and bulk_create.
         let mut post = Post {
             id: 0,

@@ -241,6 +241,39 @@ fn bulk_insert_chunks_by_the_parameter_limit() {
 }
 
 #[test]
+fn upsert_per_dialect() {
+    let u = user();
+    let pg = covet_orm::upsert_sql(&u, PG, &[User::EMAIL.into()]).unwrap();
+    assert_eq!(
+        pg.sql(),
+        r#"INSERT INTO "users" ("name", "email", "age", "hair_color", "created_at") VALUES ($1, $2, $3, $4, $5) ON CONFLICT ("email") DO UPDATE SET "name" = EXCLUDED."name", "age" = EXCLUDED."age", "hair_color" = EXCLUDED."hair_color", "created_at" = EXCLUDED."created_at""#
+    );
+    let my = covet_orm::upsert_sql(&u, MY, &[User::EMAIL.into()]).unwrap();
+    assert!(my.sql().ends_with(
+        "ON DUPLICATE KEY UPDATE `name` = VALUES(`name`), `age` = VALUES(`age`), `hair_color` = VALUES(`hair_color`), `created_at` = VALUES(`created_at`)"
+    ));
+    let pt = PostTag {
+        post_id: 1,
+        tag_id: 2,
+    };
+    let keys = [PostTag::POST_ID.into(), PostTag::TAG_ID.into()];
+    assert!(
+        covet_orm::upsert_sql(&pt, LITE, &keys)
+            .unwrap()
+            .sql()
+            .ends_with(r#"ON CONFLICT ("post_id", "tag_id") DO NOTHING"#)
+    );
+    assert!(
+        covet_orm::upsert_sql(&pt, MY, &keys)
+            .unwrap()
+            .sql()
+            .ends_with("ON DUPLICATE KEY UPDATE `post_id` = `post_id`")
+    );
+    assert!(covet_orm::upsert_sql(&u, PG, &[User::ID.into()]).is_err());
+    assert!(covet_orm::upsert_sql(&u, PG, &[]).is_err());
+}
+
+#[test]
 fn bulk_insert_chunks_by_statement_size() {
     // 1 MiB names: four fit under the 4 MiB cut, so ten rows need three
     // statements; a single row bigger than the cut still gets one.
