@@ -45,6 +45,24 @@ impl<A: Adapter + ?Sized> Executor for &A {
     }
 }
 
+/// Lets one executor serve several calls (`qs.get(&mut ex)`, then
+/// `m.insert(&mut ex)`), as the ORM's own multi-statement methods do.
+#[async_trait]
+impl<E: Executor + ?Sized> Executor for &mut E {
+    fn dialect(&self) -> Dialect {
+        (**self).dialect()
+    }
+    fn insert_returning(&self) -> bool {
+        (**self).insert_returning()
+    }
+    async fn execute(&mut self, stmt: &Statement) -> Result<ExecResult> {
+        (**self).execute(stmt).await
+    }
+    async fn query(&mut self, stmt: &Statement) -> Result<Rows> {
+        (**self).query(stmt).await
+    }
+}
+
 #[async_trait]
 impl Executor for &mut (dyn Transaction + '_) {
     fn dialect(&self) -> Dialect {

@@ -314,6 +314,35 @@ impl<M: Model> QuerySet<M> {
         }
     }
 
+    /// The one row this query matches, or a new one from `defaults`,
+    /// inserted; the flag says whether it was created.
+    ///
+    /// Race-safe over an adapter: when another writer inserts the same row
+    /// between the read and the insert, the unique violation is caught and
+    /// the row is read again. So the query must select by a unique key, and
+    /// `defaults` must build a row that the query matches. Inside a
+    /// PostgreSQL transaction a unique violation aborts the transaction, so
+    /// call it on a savepoint there.
+    pub async fn get_or_create<E: Executor>(
+        &self,
+        mut ex: E,
+        defaults: impl FnOnce() -> M + Send,
+    ) -> OrmResult<(M, bool)> {
+        match self.get(&mut ex).await {
+            Ok(m) => return Ok((m, false)),
+            Err(OrmError::DoesNotExist { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        let mut m = defaults();
+        match crate::ModelExt::insert(&mut m, &mut ex).await {
+            Ok(_) => Ok((m, true)),
+            Err(OrmError::Db(e)) if e.kind() == covet_core::ErrorKind::UniqueViolation => {
+                Ok((self.get(&mut ex).await?, false))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// The number of matching rows (after limit and offset).
     pub async fn count<E: Executor>(&self, mut ex: E) -> OrmResult<u64> {
         let stmt = self.count_sql(ex.dialect());

@@ -12,6 +12,50 @@ use covet_orm::ddl::{create_table, drop_table};
 use covet_orm::{Db, ModelExt, OrmError, TextColumn};
 use support::{AllTypes, Comment, Post, PostTag, Tag, User};
 
+/// An executor that, before the first INSERT it is asked to run, inserts
+/// a row with the same email itself: the race get_or_create must survive.
+struct Racer<'a> {
+    inner: &'a dyn Adapter,
+    raced: bool,
+}
+
+impl Racer<'_> {
+    async fn race(&mut self, sql: &str) {
+        if !self.raced && sql.starts_with("INSERT") {
+            self.raced = true;
+            User {
+                name: "other writer".into(),
+                email: "race@example.com".into(),
+                ..user(13, None)
+            }
+            .insert(self.inner)
+            .await
+            .unwrap();
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl covet_orm::Executor for Racer<'_> {
+    fn dialect(&self) -> covet_core::Dialect {
+        self.inner.dialect()
+    }
+    async fn execute(
+        &mut self,
+        stmt: &covet_core::Statement,
+    ) -> covet_core::Result<covet_core::ExecResult> {
+        self.race(stmt.sql()).await;
+        self.inner.execute(stmt).await
+    }
+    async fn query(
+        &mut self,
+        stmt: &covet_core::Statement,
+    ) -> covet_core::Result<covet_core::Rows> {
+        self.race(stmt.sql()).await;
+        self.inner.query(stmt).await
+    }
+}
+
 fn ts(h: u32) -> chrono::NaiveDateTime {
     NaiveDate::from_ymd_opt(2024, 5, 6)
         .unwrap()
@@ -249,6 +293,49 @@ async fn crud_and_queries_on_every_engine() {
                 .await
                 .unwrap(),
             1,
+            "{name}"
+        );
+
+        // get_or_create: found, created, and the race where another writer
+        // inserts between the read and the insert.
+        let by_email = |e: &str| User::objects().filter(User::EMAIL.eq(e));
+        let (found, created) = by_email(&ann.email)
+            .get_or_create(a, || user(1, None))
+            .await
+            .unwrap();
+        assert_eq!((found.id, created), (ann.id, false), "{name}");
+        let (made, created) = by_email("new@example.com")
+            .get_or_create(a, || User {
+                email: "new@example.com".into(),
+                ..user(11, None)
+            })
+            .await
+            .unwrap();
+        assert!(created && made.id > 0, "{name}");
+        let mut racer = Racer {
+            inner: a,
+            raced: false,
+        };
+        let (won, created) = by_email("race@example.com")
+            .get_or_create(&mut racer, || User {
+                email: "race@example.com".into(),
+                ..user(12, None)
+            })
+            .await
+            .unwrap();
+        assert!(racer.raced, "{name}: the race was not injected");
+        assert!(
+            !created,
+            "{name}: the other writer's row should be returned"
+        );
+        assert_eq!(won.name, "other writer", "{name}");
+        assert_eq!(
+            User::objects()
+                .filter(User::EMAIL.in_(["new@example.com", "race@example.com"]))
+                .delete(a)
+                .await
+                .unwrap(),
+            2,
             "{name}"
         );
 
