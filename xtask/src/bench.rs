@@ -2,7 +2,14 @@
 
 use crate::util::{Result, cargo, run as sh};
 
-const BENCHES: &[&str] = &["pool", "adapters", "layers", "callgrind", "backup", "loadtest"];
+const BENCHES: &[&str] = &[
+    "pool",
+    "adapters",
+    "layers",
+    "callgrind",
+    "backup",
+    "loadtest",
+];
 
 /// `cargo xtask bench <name> [args]`: a comparison benchmark from
 /// covet-benches, run in release mode; extra args go to the benchmark.

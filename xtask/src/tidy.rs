@@ -32,7 +32,10 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
     ("covet-loadtest", &["covet-core"]),
     // The ORM sees only covet-core (and the fingerprinting in covet-monitor
     // for its N+1 reports), so every layer applies to its statements.
-    ("covet-orm", &["covet-core", "covet-orm-macros", "covet-monitor"]),
+    (
+        "covet-orm",
+        &["covet-core", "covet-orm-macros", "covet-monitor"],
+    ),
     ("covet-orm-macros", &[]),
     (
         "covet",
