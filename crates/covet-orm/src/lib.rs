@@ -6,7 +6,8 @@
 //!   [`Field`] type mapping that `#[derive(Model)]` targets.
 //! - [`expr`]: typed [`Column`] constants, [`Expr`] filters and [`Order`].
 //! - [`lookup`]: Django-style dynamic lookups.
-//! - [`QuerySet`], [`ModelExt`] (insert, save, delete, bulk_create),
+//! - [`QuerySet`], [`ModelExt`] (insert, save, delete, bulk_create, upsert),
+//!   [`transaction`] / [`savepoint`] closures,
 //!   [`ddl`] (create / drop table) and [`Executor`] / [`Db`].
 #![forbid(unsafe_code)]
 
@@ -18,6 +19,7 @@ pub mod lookup;
 pub mod model;
 mod query;
 mod sql;
+mod tx;
 mod write;
 
 pub use covet_orm_macros::Model;
@@ -27,6 +29,7 @@ pub use expr::{AnyColumn, Arith, Column, Expr, Order, TextColumn};
 pub use lookup::LookupArg;
 pub use model::{ColumnDef, Field, Model, ModelMeta, Reference, SqlType};
 pub use query::{Assign, QuerySet};
+pub use tx::{TxFuture, savepoint, transaction};
 pub use write::{ModelExt, bulk_insert_sql, delete_sql, insert_sql, save_sql, upsert_sql};
 
 /// What the derive's generated code names; not part of the public API.
