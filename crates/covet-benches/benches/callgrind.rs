@@ -347,7 +347,7 @@ fn count(engine: Engine, side: Side, queries: u64) -> Res<u64> {
         let last = err
             .lines()
             .filter(|l| !l.starts_with("=="))
-            .last()
+            .next_back()
             .unwrap_or("no message");
         return Err(format!("{}/{} child failed: {last}", engine.key(), side.key()).into());
     }
