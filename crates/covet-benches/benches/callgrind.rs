@@ -346,8 +346,7 @@ fn count(engine: Engine, side: Side, queries: u64) -> Res<u64> {
         let err = String::from_utf8_lossy(&status.stderr);
         let last = err
             .lines()
-            .filter(|l| !l.starts_with("=="))
-            .next_back()
+            .rfind(|l| !l.starts_with("=="))
             .unwrap_or("no message");
         return Err(format!("{}/{} child failed: {last}", engine.key(), side.key()).into());
     }
