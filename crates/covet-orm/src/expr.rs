@@ -464,6 +464,19 @@ impl<M, T> Column<M, T> {
         Expr::new(Node::In(self.name, vals))
     }
 
+    /// `column IN (SELECT key FROM <N's table> WHERE filter)`: a typed
+    /// filter across a relation, e.g. posts whose author is an adult:
+    /// `Post::AUTHOR_ID.in_select(User::ID, User::AGE.gte(18))`. The key
+    /// must have this column's type.
+    pub fn in_select<N: Model>(self, key: Column<N, T>, filter: Expr<N>) -> Expr<M> {
+        Expr::new(Node::InSelect(
+            self.name,
+            N::meta().table,
+            key.name,
+            Box::new(filter.node),
+        ))
+    }
+
     /// `column IS NULL`
     pub fn is_null(self) -> Expr<M> {
         Expr::new(Node::IsNull(self.name, true))

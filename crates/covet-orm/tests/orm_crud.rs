@@ -388,6 +388,12 @@ async fn crud_and_queries_on_every_engine() {
             vec![post.clone()],
             "{name}"
         );
+        let typed = Post::objects()
+            .filter(Post::AUTHOR_ID.in_select(User::ID, User::HAIR_COLOR.eq("black")))
+            .all(a)
+            .await
+            .unwrap();
+        assert_eq!(typed, vec![post.clone()], "{name}");
         let none = Comment::objects()
             .filter_lookup("post__author__age__gt", 100)
             .unwrap();
