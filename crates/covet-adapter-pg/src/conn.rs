@@ -97,6 +97,10 @@ impl PgManager {
     }
 }
 
+/// How long a returned connection waits for the rest of an abandoned
+/// stream before cancelling it.
+const ABANDONED_DRAIN: Duration = Duration::from_millis(100);
+
 impl covet_pool::Manager for PgManager {
     type Connection = PgConnection;
     type Error = Error;
@@ -122,7 +126,31 @@ impl covet_pool::Manager for PgManager {
 
     async fn reset(&self, conn: &mut PgConnection) -> Result<()> {
         if conn.cancel_on_reset {
-            conn.send_cancel().await?;
+            // An abandoned stream often has only a few rows left: waiting
+            // briefly for them is cheaper than a cancel, and sends none.
+            if let Ok(Ok(())) =
+                tokio::time::timeout(ABANDONED_DRAIN, conn.client.batch_execute("ROLLBACK")).await
+            {
+                conn.mark_clean();
+                return Ok(());
+            }
+            // Still running: stop it on the server, then wait until the
+            // server is done with it. The connection is discarded all the
+            // same, because a cancel request lands at a moment the client
+            // cannot know: had the statement ended meanwhile, it would hit
+            // whatever this connection ran next.
+            let cancelled = conn.send_cancel().await;
+            let _ = tokio::time::timeout(
+                conn.cancel_timeout * 2,
+                conn.client.batch_execute("ROLLBACK"),
+            )
+            .await;
+            conn.broken = true;
+            cancelled?;
+            return Err(Error::new(
+                ErrorKind::Connection,
+                "an abandoned result was cancelled on the server; its connection is discarded",
+            ));
         }
         // ROLLBACK ends a transaction left open, and outside one it is a
         // harmless warning; either way its answer arrives only after every
@@ -134,11 +162,7 @@ impl covet_pool::Manager for PgManager {
         .await
         {
             Ok(Ok(())) => {
-                conn.in_tx = false;
-                conn.tx_aborted = false;
-                conn.unsynced = false;
-                conn.cancel_on_reset = false;
-                conn.pending.clear();
+                conn.mark_clean();
                 Ok(())
             }
             Ok(Err(e)) => Err(from_pg(&e)),
@@ -347,6 +371,15 @@ impl PgConnection {
         stmt.timeout_duration().or(self.default_timeout)
     }
 
+    /// After a successful ROLLBACK: no transaction, nothing in flight.
+    fn mark_clean(&mut self) {
+        self.in_tx = false;
+        self.tx_aborted = false;
+        self.unsynced = false;
+        self.cancel_on_reset = false;
+        self.pending.clear();
+    }
+
     async fn send_cancel(&mut self) -> Result<()> {
         let cancel = self.cancel.cancel_query(self.tls.clone());
         match tokio::time::timeout(self.cancel_timeout, cancel).await {
@@ -403,6 +436,12 @@ impl PgConnection {
                     Ok(()) => "it was cancelled on the server",
                     Err(_) => "the cancel request failed, so the connection is closed",
                 };
+                // Had the statement finished just before the cancel arrived,
+                // the cancel would hit the next statement on this
+                // connection: outside a transaction, discard it on release.
+                // Inside one, the transaction is aborted and ends with its
+                // ROLLBACK, after which the connection is discarded too.
+                self.broken = true;
                 Err(Error::new(
                     ErrorKind::Timeout,
                     format!("statement timed out after {d:?}; {outcome}"),

@@ -150,6 +150,52 @@ async fn dropping_a_stream_early_cancels_the_rest() {
     .await;
 }
 
+/// A cancel request reaches the server at a moment the client cannot know:
+/// if the abandoned statement ended just before it, the cancel would hit the
+/// next statement on that connection (seen as a stray 57014 in CI). So a
+/// connection that had a cancel sent is never reused, while a stream whose
+/// few remaining rows drain at once is finished without any cancel.
+#[tokio::test]
+async fn a_cancelled_connection_is_never_reused() {
+    run(
+        "a_cancelled_connection_is_never_reused",
+        &[("max_connections", "1")],
+        |a, s| async move {
+            let first = backend_pid(&a).await?;
+            let mut short = a
+                .query_stream(&Statement::new(
+                    "SELECT i FROM generate_series(1, 20) AS s(i)",
+                ))
+                .await?;
+            short.next().await.expect("a row")?;
+            drop(short);
+            assert_eq!(
+                backend_pid(&a).await?,
+                first,
+                "a stream that drains at once keeps its connection"
+            );
+
+            let mut long = a
+                .query_stream(&Statement::new(
+                    "SELECT i FROM generate_series(1, 50000000) AS s(i)",
+                ))
+                .await?;
+            long.next().await.expect("a row")?;
+            drop(long);
+            let after = backend_pid(&a).await?;
+            assert_ne!(
+                after, first,
+                "the connection that carried a cancel was handed out again"
+            );
+            for _ in 0..20 {
+                a.query(&Statement::new("SELECT 1")).await?;
+            }
+            Ok(s)
+        },
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn statement_cache_is_bounded_per_connection() {
     run(
