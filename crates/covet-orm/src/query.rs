@@ -3,7 +3,7 @@
 
 use std::marker::PhantomData;
 
-use covet_core::{Adapter, Dialect, Engine, Statement, Value};
+use covet_core::{Adapter, Dialect, Engine, FromValue, Statement, Value};
 use futures_core::Stream;
 use futures_util::StreamExt;
 
@@ -11,7 +11,7 @@ use crate::error::{OrmError, OrmResult};
 use crate::exec::Executor;
 use crate::expr::{Column, Expr, IntoOperand, Node, Operand, Order, order_by_name};
 use crate::lookup::{IntoLookupArg, resolve};
-use crate::model::Model;
+use crate::model::{Field, Model};
 use crate::sql::SqlBuf;
 
 /// A query on model `M`. Building it runs nothing; [`QuerySet::all`],
@@ -354,6 +354,89 @@ impl<M: Model> QuerySet<M> {
         Ok(row.get::<u64>(0)?)
     }
 
+    fn aggregate_sql(
+        &self,
+        dialect: Dialect,
+        func: &str,
+        col: &'static str,
+        cast: Option<&str>,
+    ) -> Statement {
+        let mut b = SqlBuf::new(dialect);
+        b.push("SELECT ");
+        if cast.is_some() {
+            b.push("CAST(");
+        }
+        b.push(func).push("(").ident(col).push(")");
+        if let Some(t) = cast {
+            b.push(" AS ").push(t).push(")");
+        }
+        if self.limit.is_some() || self.offset.is_some() {
+            b.push(" FROM (");
+            self.select_into(&mut b, Cols::Model, self.limit);
+            b.push(") AS ").ident("covet_agg");
+        } else {
+            b.push(" FROM ").ident(M::meta().table);
+            self.where_clause(&mut b);
+        }
+        b.finish().idempotent(true)
+    }
+
+    async fn aggregate<E: Executor, R: FromValue>(
+        &self,
+        mut ex: E,
+        func: &str,
+        col: &'static str,
+        cast: impl Fn(Engine) -> Option<&'static str>,
+    ) -> OrmResult<Option<R>> {
+        let d = ex.dialect();
+        let stmt = self.aggregate_sql(d, func, col, cast(d.engine));
+        let rows = ex.query(&stmt).await?;
+        let row = rows
+            .rows
+            .first()
+            .ok_or_else(|| covet_core::Error::decode(format!("{func}() returned no row")))?;
+        Ok(row.get::<Option<R>>(0)?)
+    }
+
+    /// The largest value of `col` over the matching rows (`None` when
+    /// there are none or all are NULL).
+    pub async fn max<T: Field, E: Executor>(
+        &self,
+        ex: E,
+        col: Column<M, T>,
+    ) -> OrmResult<Option<T>> {
+        self.aggregate(ex, "MAX", col.name(), |_| None).await
+    }
+
+    /// The smallest value of `col` over the matching rows.
+    pub async fn min<T: Field, E: Executor>(
+        &self,
+        ex: E,
+        col: Column<M, T>,
+    ) -> OrmResult<Option<T>> {
+        self.aggregate(ex, "MIN", col.name(), |_| None).await
+    }
+
+    /// The sum of an integer or float column: `i64` for integers, `f64`
+    /// for floats, the same on every engine (each engine's own SUM type is
+    /// cast to it).
+    pub async fn sum<T: Summable, E: Executor>(
+        &self,
+        ex: E,
+        col: Column<M, T>,
+    ) -> OrmResult<Option<T::Sum>> {
+        self.aggregate(ex, "SUM", col.name(), T::cast).await
+    }
+
+    /// The mean of a numeric column as `f64`.
+    pub async fn avg<T: Summable, E: Executor>(
+        &self,
+        ex: E,
+        col: Column<M, T>,
+    ) -> OrmResult<Option<f64>> {
+        self.aggregate(ex, "AVG", col.name(), double).await
+    }
+
     /// Whether any row matches.
     pub async fn exists<E: Executor>(&self, mut ex: E) -> OrmResult<bool> {
         let stmt = self.exists_sql(ex.dialect());
@@ -413,6 +496,48 @@ impl<M: Model> QuerySet<M> {
         let stmt = self.delete_sql(ex.dialect())?;
         Ok(ex.execute(&stmt).await?.rows_affected)
     }
+}
+
+fn double(e: Engine) -> Option<&'static str> {
+    Some(match e {
+        Engine::Postgres => "DOUBLE PRECISION",
+        Engine::MySql => "DOUBLE",
+        _ => "REAL",
+    })
+}
+
+fn bigint(e: Engine) -> Option<&'static str> {
+    Some(match e {
+        Engine::MySql => "SIGNED",
+        _ => "BIGINT",
+    })
+}
+
+/// Column types [`QuerySet::sum`] and [`QuerySet::avg`] accept, with the
+/// type their sum is read as.
+pub trait Summable {
+    /// `i64` for integer columns, `f64` for float columns.
+    type Sum: FromValue;
+    #[doc(hidden)]
+    fn cast(engine: Engine) -> Option<&'static str>;
+}
+
+macro_rules! summable {
+    ($($t:ty => $sum:ty, $cast:ident);* $(;)?) => {$(
+        impl Summable for $t {
+            type Sum = $sum;
+            fn cast(engine: Engine) -> Option<&'static str> { $cast(engine) }
+        }
+        impl Summable for Option<$t> {
+            type Sum = $sum;
+            fn cast(engine: Engine) -> Option<&'static str> { $cast(engine) }
+        }
+    )*};
+}
+
+summable! {
+    i16 => i64, bigint; i32 => i64, bigint; i64 => i64, bigint;
+    f32 => f64, double; f64 => f64, double;
 }
 
 #[derive(Clone, Copy)]

@@ -231,6 +231,35 @@ async fn crud_and_queries_on_every_engine() {
         let q = User::objects().exclude(User::AGE.lt(User::AGE));
         assert_eq!(count(q).await, 3, "{name}");
 
+        // Aggregates, typed and the same on every engine.
+        let all = User::objects();
+        assert_eq!(all.max(a, User::AGE).await.unwrap(), Some(13), "{name}");
+        assert_eq!(
+            all.min(a, User::NAME).await.unwrap(),
+            Some("User 1".into()),
+            "{name}"
+        );
+        assert_eq!(all.sum(a, User::AGE).await.unwrap(), Some(36), "{name}");
+        assert_eq!(all.avg(a, User::AGE).await.unwrap(), Some(12.0), "{name}");
+        // MAX on text follows the column's collation: MariaDB's default one
+        // ignores case, so "Brown" sorts after "black" there.
+        let top = all.max(a, User::HAIR_COLOR).await.unwrap().flatten();
+        let want = if name == "mysql" { "Brown" } else { "black" };
+        assert_eq!(top.as_deref(), Some(want), "{name}");
+        let none = User::objects().filter(User::AGE.gt(100));
+        assert_eq!(none.sum(a, User::AGE).await.unwrap(), None, "{name}");
+        assert_eq!(none.max(a, User::ID).await.unwrap(), None, "{name}");
+        assert_eq!(
+            User::objects()
+                .order_by(User::AGE)
+                .limit(2)
+                .sum(a, User::AGE)
+                .await
+                .unwrap(),
+            Some(23),
+            "{name}"
+        );
+
         // save, QuerySet update and delete report rows affected.
         ann.age = 40;
         assert_eq!(ann.save(a).await.unwrap(), 1, "{name}");
