@@ -336,6 +336,22 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
         });
         reads.push(quote! { #ident: row.get::<#ty>(offset + #i)? });
         values.push(quote! { #i => ::covet_orm::Field::to_value(&self.#ident) });
+        if let (Some(target), Some((_, false))) = (&a.belongs_to, base_type_name(ty)) {
+            let rel = match field_str.strip_suffix("_id") {
+                Some(r) => r.to_uppercase(),
+                None => format!("{}_REL", field_str.to_uppercase()),
+            };
+            let rel = format_ident!("{}", rel);
+            let doc = format!(
+                "The `{field_str}` relation to `{}`, for `select_related`.",
+                quote!(#target).to_string().replace(' ', "")
+            );
+            consts.push(quote! {
+                #[doc = #doc]
+                pub const #rel: ::covet_orm::Relation<#name, #target> =
+                    ::covet_orm::Relation::new(#i);
+            });
+        }
         let const_name = format_ident!("{}", field_str.to_uppercase());
         let doc = format!("The `{column}` column of `{table}` (field `{field_str}`).");
         consts.push(quote! {

@@ -155,6 +155,14 @@ impl<M: Model> QuerySet<M> {
         self
     }
 
+    pub(crate) fn limit_value(&self) -> Option<u64> {
+        self.limit
+    }
+
+    pub(crate) fn is_distinct(&self) -> bool {
+        self.distinct
+    }
+
     /// At most `n` rows.
     #[must_use]
     pub fn limit(mut self, n: u64) -> Self {
@@ -169,7 +177,7 @@ impl<M: Model> QuerySet<M> {
         self
     }
 
-    fn where_clause(&self, b: &mut SqlBuf) {
+    pub(crate) fn where_clause(&self, b: &mut SqlBuf) {
         match self.filter.as_slice() {
             [] => {}
             [one] => {
@@ -190,15 +198,14 @@ impl<M: Model> QuerySet<M> {
         }
     }
 
-    fn order_and_limit(&self, b: &mut SqlBuf, limit: Option<u64>) {
+    pub(crate) fn order_and_limit(&self, b: &mut SqlBuf, limit: Option<u64>) {
         if !self.order.is_empty() {
             b.push(" ORDER BY ");
             for (i, o) in self.order.iter().enumerate() {
                 if i > 0 {
                     b.push(", ");
                 }
-                b.ident(o.column)
-                    .push(if o.desc { " DESC" } else { " ASC" });
+                b.col(o.column).push(if o.desc { " DESC" } else { " ASC" });
             }
         }
         limit_offset(b, limit, self.offset);

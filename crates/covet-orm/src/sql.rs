@@ -13,6 +13,8 @@ pub(crate) struct SqlBuf {
     pub(crate) dialect: Dialect,
     pub(crate) sql: String,
     pub(crate) params: Vec<Value>,
+    /// The alias column references are qualified with (in joins).
+    pub(crate) qualify: Option<&'static str>,
 }
 
 impl SqlBuf {
@@ -21,6 +23,7 @@ impl SqlBuf {
             dialect,
             sql: String::with_capacity(128),
             params: Vec::new(),
+            qualify: None,
         }
     }
 
@@ -35,6 +38,14 @@ impl SqlBuf {
         self
     }
 
+    /// A column reference, qualified by the current alias in joins.
+    pub(crate) fn col(&mut self, name: &str) -> &mut Self {
+        if let Some(q) = self.qualify {
+            self.ident(q).push(".");
+        }
+        self.ident(name)
+    }
+
     pub(crate) fn param(&mut self, v: Value) -> &mut Self {
         self.params.push(v);
         // Portable `$n`: the adapter rewrites it for `?` engines.
@@ -46,7 +57,7 @@ impl SqlBuf {
     pub(crate) fn operand(&mut self, op: &Operand) -> &mut Self {
         match op {
             Operand::Value(v) => self.param(v.clone()),
-            Operand::Column(c) => self.ident(c),
+            Operand::Column(c) => self.col(c),
             Operand::Arith(l, op, r) => {
                 self.push("(");
                 self.operand(l).push(op.sql());
@@ -63,20 +74,20 @@ impl SqlBuf {
     pub(crate) fn node(&mut self, node: &Node) {
         match node {
             Node::Cmp(col, CmpOp::Eq, Operand::Value(Value::Null)) => {
-                self.ident(col).push(" IS NULL");
+                self.col(col).push(" IS NULL");
             }
             Node::Cmp(col, CmpOp::Ne, Operand::Value(Value::Null)) => {
-                self.ident(col).push(" IS NOT NULL");
+                self.col(col).push(" IS NOT NULL");
             }
             Node::Cmp(col, op, rhs) => {
-                self.ident(col).push(" ").push(op.sql()).push(" ");
+                self.col(col).push(" ").push(op.sql()).push(" ");
                 self.operand(rhs);
             }
             Node::In(_, values) if values.is_empty() => {
                 self.push("1 = 0");
             }
             Node::In(col, values) => {
-                self.ident(col).push(" IN (");
+                self.col(col).push(" IN (");
                 for (i, v) in values.iter().enumerate() {
                     if i > 0 {
                         self.push(", ");
@@ -86,27 +97,30 @@ impl SqlBuf {
                 self.push(")");
             }
             Node::Between(col, lo, hi) => {
-                self.ident(col).push(" BETWEEN ");
+                self.col(col).push(" BETWEEN ");
                 self.operand(lo).push(" AND ");
                 self.operand(hi);
             }
             Node::Like(col, pattern) => {
-                self.ident(col).push(" LIKE ");
+                self.col(col).push(" LIKE ");
                 self.param(pattern.clone());
             }
             Node::Text(col, how, s) => self.text_match(col, *how, s),
             Node::IsNull(col, true) => {
-                self.ident(col).push(" IS NULL");
+                self.col(col).push(" IS NULL");
             }
             Node::IsNull(col, false) => {
-                self.ident(col).push(" IS NOT NULL");
+                self.col(col).push(" IS NOT NULL");
             }
             Node::InSelect(col, table, key, filter) => {
                 // Unqualified names inside the subquery resolve to its own
                 // table first, and they all come from that table's metadata.
-                self.ident(col).push(" IN (SELECT ");
+                self.col(col).push(" IN (SELECT ");
                 self.ident(key).push(" FROM ").ident(table).push(" WHERE ");
+                // Names inside belong to the subquery's own table.
+                let outer = self.qualify.take();
                 self.node(filter);
+                self.qualify = outer;
                 self.push(")");
             }
             Node::And(nodes) => self.join(nodes, " AND ", "1 = 1"),
@@ -141,12 +155,12 @@ impl SqlBuf {
     fn text_match(&mut self, col: &'static str, how: TextMatch, s: &str) {
         match how {
             TextMatch::IExact => {
-                self.push("LOWER(").ident(col).push(") = LOWER(");
+                self.push("LOWER(").col(col).push(") = LOWER(");
                 self.param(Value::Text(s.to_owned())).push(")");
             }
             TextMatch::IContains => {
                 let pat = format!("%{}%", like_escape(s));
-                self.push("LOWER(").ident(col).push(") LIKE LOWER(");
+                self.push("LOWER(").col(col).push(") LIKE LOWER(");
                 self.param(Value::Text(pat)).push(") ESCAPE '!'");
             }
             TextMatch::Contains | TextMatch::StartsWith | TextMatch::EndsWith => {
@@ -158,12 +172,12 @@ impl SqlBuf {
                 if self.dialect.engine == Engine::Sqlite {
                     let w = |b| if b { "*" } else { "" };
                     let pat = format!("{}{}{}", w(pre), glob_escape(s), w(post));
-                    self.ident(col).push(" GLOB ");
+                    self.col(col).push(" GLOB ");
                     self.param(Value::Text(pat));
                 } else {
                     let w = |b| if b { "%" } else { "" };
                     let pat = format!("{}{}{}", w(pre), like_escape(s), w(post));
-                    self.ident(col);
+                    self.col(col);
                     if self.dialect.engine == Engine::MySql {
                         self.push(" LIKE BINARY ");
                     } else {

@@ -56,6 +56,33 @@ impl covet_orm::Executor for Racer<'_> {
     }
 }
 
+/// Counts the statements run through it.
+struct Counter<'a> {
+    inner: &'a dyn Adapter,
+    statements: usize,
+}
+
+#[async_trait::async_trait]
+impl covet_orm::Executor for Counter<'_> {
+    fn dialect(&self) -> covet_core::Dialect {
+        self.inner.dialect()
+    }
+    async fn execute(
+        &mut self,
+        stmt: &covet_core::Statement,
+    ) -> covet_core::Result<covet_core::ExecResult> {
+        self.statements += 1;
+        self.inner.execute(stmt).await
+    }
+    async fn query(
+        &mut self,
+        stmt: &covet_core::Statement,
+    ) -> covet_core::Result<covet_core::Rows> {
+        self.statements += 1;
+        self.inner.query(stmt).await
+    }
+}
+
 fn ts(h: u32) -> chrono::NaiveDateTime {
     NaiveDate::from_ymd_opt(2024, 5, 6)
         .unwrap()
@@ -427,6 +454,43 @@ async fn crud_and_queries_on_every_engine() {
             .filter_lookup("post__author__age__gt", 100)
             .unwrap();
         assert_eq!(none.count(a).await.unwrap(), 0, "{name}");
+        // select_related: each post with its author, one JOIN.
+        let mut p2 = Post {
+            id: 0,
+            author_id: bob.id,
+            title: "Second".into(),
+            body: Some("b".into()),
+            created_at: ts(3),
+        };
+        p2.insert(a).await.unwrap();
+        let mut counter = Counter {
+            inner: a,
+            statements: 0,
+        };
+        let pairs = Post::objects()
+            .order_by(Post::ID)
+            .select_related(Post::AUTHOR)
+            .all(&mut counter)
+            .await
+            .unwrap();
+        assert_eq!(
+            counter.statements, 1,
+            "{name}: select_related is one statement"
+        );
+        let got: Vec<(i64, i64, &str)> = pairs
+            .iter()
+            .map(|(p, u)| (p.id, u.id, u.email.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (post.id, ann.id, ann.email.as_str()),
+                (p2.id, bob.id, bob.email.as_str())
+            ],
+            "{name}"
+        );
+        assert_eq!(p2.delete(a).await.unwrap(), 1, "{name}");
+
         // Streaming reads the same rows with bounded memory.
         let mut stream = Comment::objects()
             .filter(Comment::POST_ID.eq(post.id))

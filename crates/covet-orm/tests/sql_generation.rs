@@ -376,6 +376,29 @@ fn lookups_across_belongs_to_relations() {
 }
 
 #[test]
+fn select_related_joins_and_qualifies() {
+    let q = Post::objects()
+        .filter(
+            Post::TITLE
+                .contains("a")
+                .and(Post::AUTHOR_ID.in_select(User::ID, User::AGE.gt(1))),
+        )
+        .order_by(Post::ID.desc())
+        .limit(5)
+        .select_related(Post::AUTHOR);
+    let s = q.sql(PG).unwrap();
+    assert_eq!(
+        s.sql(),
+        r#"SELECT "t0"."id", "t0"."user_id", "t0"."title", "t0"."body", "t0"."created_at", "t1"."id", "t1"."name", "t1"."email", "t1"."age", "t1"."hair_color", "t1"."created_at" FROM "posts" AS "t0" INNER JOIN "users" AS "t1" ON "t1"."id" = "t0"."user_id" WHERE ("t0"."title" LIKE $1 ESCAPE '!') AND ("t0"."user_id" IN (SELECT "id" FROM "users" WHERE "age" > $2)) ORDER BY "t0"."id" DESC LIMIT $3"#
+    );
+    // Comment -> Post.
+    let c = support::Comment::objects().select_related(support::Comment::POST);
+    assert!(c.sql(MY).unwrap().sql().contains(
+        "FROM `comments` AS `t0` INNER JOIN `posts` AS `t1` ON `t1`.`id` = `t0`.`post_id`"
+    ));
+}
+
+#[test]
 fn string_orderings_are_checked() {
     let q = User::objects().order_by_name("-age").unwrap();
     assert!(q.sql(PG).sql().ends_with(r#"ORDER BY "age" DESC"#));
