@@ -159,6 +159,15 @@ impl<M: Model> QuerySet<M> {
         self.limit
     }
 
+    pub(crate) fn offset_value(&self) -> Option<u64> {
+        self.offset
+    }
+
+    pub(crate) fn with_node(mut self, node: Node) -> Self {
+        self.filter.push(node);
+        self
+    }
+
     pub(crate) fn is_distinct(&self) -> bool {
         self.distinct
     }

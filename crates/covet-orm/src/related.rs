@@ -138,3 +138,122 @@ impl<M: Model, R: Model> SelectRelated<M, R> {
         Ok(out)
     }
 }
+
+/// A key value that can be hashed to match children to parents: integers
+/// of any width compare equal, as the engines' own comparison would.
+#[derive(Hash, PartialEq, Eq)]
+enum Key {
+    Int(i64),
+    Text(String),
+    Bytes(Vec<u8>),
+    Uuid(uuid::Uuid),
+}
+
+fn key_of(v: &covet_core::Value) -> Option<Key> {
+    use covet_core::Value as V;
+    Some(match v {
+        V::I16(n) => Key::Int(i64::from(*n)),
+        V::I32(n) => Key::Int(i64::from(*n)),
+        V::I64(n) => Key::Int(*n),
+        V::Text(s) => Key::Text(s.clone()),
+        V::Bytes(b) => Key::Bytes(b.clone()),
+        V::Uuid(u) => Key::Uuid(*u),
+        _ => return None,
+    })
+}
+
+/// The most keys one prefetch statement carries, within every dialect's
+/// parameter limit.
+const MAX_KEYS_PER_QUERY: usize = 10_000;
+
+/// A [`QuerySet`] of `M` with each row's children `C` (the rows of `C`
+/// whose `belongs_to` points at it) loaded by one more query per chunk of
+/// keys, not one per parent.
+pub struct Prefetch<M, C> {
+    base: QuerySet<M>,
+    rel: Relation<C, M>,
+    children: QuerySet<C>,
+}
+
+impl<M, C> std::fmt::Debug for Prefetch<M, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prefetch")
+            .field("base", &self.base)
+            .field("rel", &self.rel)
+            .field("children", &self.children)
+            .finish()
+    }
+}
+
+impl<M: Model> QuerySet<M> {
+    /// Loads, for each row, the rows of `C` that belong to it through
+    /// `rel` (the reverse of `C`'s `belongs_to`): `Vec<(M, Vec<C>)>` in two
+    /// queries (more only when the keys exceed one statement's parameters).
+    pub fn prefetch<C: Model>(self, rel: Relation<C, M>) -> Prefetch<M, C> {
+        self.prefetch_with(rel, QuerySet::new())
+    }
+
+    /// [`QuerySet::prefetch`] with the children filtered and ordered by
+    /// `children` (which must not have a limit or offset).
+    pub fn prefetch_with<C: Model>(
+        self,
+        rel: Relation<C, M>,
+        children: QuerySet<C>,
+    ) -> Prefetch<M, C> {
+        Prefetch {
+            base: self,
+            rel,
+            children,
+        }
+    }
+}
+
+impl<M: Model, C: Model> Prefetch<M, C> {
+    /// Runs the parent query, then the children's in chunks of keys.
+    pub async fn all<E: Executor>(&self, mut ex: E) -> OrmResult<Vec<(M, Vec<C>)>> {
+        let meta = M::meta();
+        let &[pk] = meta.primary_key else {
+            return Err(OrmError::Unsupported(format!(
+                "prefetch from {} needs a single-column primary key",
+                meta.name
+            )));
+        };
+        if self.children.limit_value().is_some() || self.children.offset_value().is_some() {
+            return Err(OrmError::Unsupported(
+                "a prefetch QuerySet cannot have a limit or offset (it would apply to all parents together)".into(),
+            ));
+        }
+        let parents = self.base.all(&mut ex).await?;
+        let mut index = std::collections::HashMap::with_capacity(parents.len());
+        let mut keys = Vec::with_capacity(parents.len());
+        for (i, p) in parents.iter().enumerate() {
+            let v = p.value_at(pk);
+            let k = key_of(&v).ok_or_else(|| {
+                OrmError::Unsupported(format!(
+                    "prefetch keys of type {} are not supported",
+                    v.type_name()
+                ))
+            })?;
+            if index.insert(k, i).is_none() {
+                keys.push(v);
+            }
+        }
+        let mut out: Vec<(M, Vec<C>)> = parents.into_iter().map(|p| (p, Vec::new())).collect();
+        let fk = C::meta().columns[self.rel.fk].name;
+        let dialect = ex.dialect();
+        let per = (dialect.max_params / 2).clamp(1, MAX_KEYS_PER_QUERY);
+        for chunk in keys.chunks(per) {
+            let q = self
+                .children
+                .clone()
+                .with_node(crate::expr::Node::In(fk, chunk.to_vec()));
+            for child in q.all(&mut ex).await? {
+                let parent = key_of(&child.value_at(self.rel.fk)).and_then(|k| index.get(&k));
+                if let Some(&i) = parent {
+                    out[i].1.push(child);
+                }
+            }
+        }
+        Ok(out)
+    }
+}

@@ -60,12 +60,18 @@ impl covet_orm::Executor for Racer<'_> {
 struct Counter<'a> {
     inner: &'a dyn Adapter,
     statements: usize,
+    /// Overrides the dialect's parameter limit, to force chunking.
+    max_params: Option<usize>,
 }
 
 #[async_trait::async_trait]
 impl covet_orm::Executor for Counter<'_> {
     fn dialect(&self) -> covet_core::Dialect {
-        self.inner.dialect()
+        let d = self.inner.dialect();
+        covet_core::Dialect {
+            max_params: self.max_params.unwrap_or(d.max_params),
+            ..d
+        }
     }
     async fn execute(
         &mut self,
@@ -466,6 +472,7 @@ async fn crud_and_queries_on_every_engine() {
         let mut counter = Counter {
             inner: a,
             statements: 0,
+            max_params: None,
         };
         let pairs = Post::objects()
             .order_by(Post::ID)
@@ -489,6 +496,50 @@ async fn crud_and_queries_on_every_engine() {
             ],
             "{name}"
         );
+        // prefetch: each user with their posts, in two statements (one more
+        // per chunk of keys when they exceed the parameter limit).
+        let mut counter = Counter {
+            inner: a,
+            statements: 0,
+            max_params: None,
+        };
+        let with_posts = User::objects()
+            .order_by(User::ID)
+            .prefetch(Post::AUTHOR)
+            .all(&mut counter)
+            .await
+            .unwrap();
+        assert_eq!(counter.statements, 2, "{name}");
+        let shape: Vec<(i64, Vec<i64>)> = with_posts
+            .iter()
+            .map(|(u, ps)| (u.id, ps.iter().map(|p| p.id).collect()))
+            .collect();
+        assert_eq!(
+            shape,
+            [
+                (ann.id, vec![post.id]),
+                (bob.id, vec![p2.id]),
+                (cat.id, vec![])
+            ],
+            "{name}"
+        );
+        let mut tiny = Counter {
+            inner: a,
+            statements: 0,
+            max_params: Some(2),
+        };
+        let filtered = User::objects()
+            .order_by(User::ID)
+            .prefetch_with(
+                Post::AUTHOR,
+                Post::objects().filter(Post::TITLE.eq("Second")),
+            )
+            .all(&mut tiny)
+            .await
+            .unwrap();
+        assert_eq!(tiny.statements, 4, "{name}: one key per chunk");
+        let counts: Vec<usize> = filtered.iter().map(|(_, ps)| ps.len()).collect();
+        assert_eq!(counts, [0, 1, 0], "{name}");
         assert_eq!(p2.delete(a).await.unwrap(), 1, "{name}");
 
         // Streaming reads the same rows with bounded memory.
