@@ -251,8 +251,7 @@ fn locate(file: &str) -> Result<(Arc<dyn BackupSink>, String), Failure> {
     covet_backup::sink_for_file(std::path::Path::new(file)).map_err(fail)
 }
 
-/// The exit code of a command stopped by Ctrl-C or SIGTERM (128 + SIGINT).
-const INTERRUPTED: u8 = 130;
+use super::exit::INTERRUPTED;
 
 /// Resolves on Ctrl-C or SIGTERM.
 async fn interrupt() {

@@ -36,7 +36,8 @@ A password written in the URL may hold any character unencoded except `%`
 Exit codes:
   0  success (also when stdout closes early: `covet ... | head` stops quietly)
   1  the command failed (database error, failed setup, unwritable report)
-  2  bad usage (arguments, URL, scenario file, unknown statement, SLO syntax)
+  2  bad usage (arguments, URL or its settings such as TLS required but not
+     offered, scenario file, unknown statement, SLO syntax)
   3  the database could not be reached (refused, unreachable, wrong password)
   4  a --slo objective was missed
   5  loadtest: the error rate was above --max-error-rate (default 1%)
@@ -82,6 +83,8 @@ impl Command {
 
 /// Exit codes.
 pub mod exit {
+    /// Success (also a quiet end when stdout closes early).
+    pub const SUCCESS: u8 = 0;
     /// The command failed.
     pub const FAILURE: u8 = 1;
     /// Bad usage: arguments, URL, scenario file, statement name, SLO.
@@ -305,6 +308,50 @@ mod tests {
             let neutral = failure("x").map_err(|f| (f.code, f.message));
             prop_assert!(got.is_err(), "{:?}", got);
             prop_assert_eq!(got, neutral);
+        }
+    }
+
+    /// Every exit code the commands use is listed, with no extra one, in
+    /// `covet --help` and in the exit-code tables of the root README and
+    /// the crate README, so none of the three can drift from the code.
+    #[test]
+    fn exit_codes_match_help_and_readmes() {
+        use super::exit::*;
+        use std::collections::BTreeSet;
+        let used: BTreeSet<u8> = [
+            SUCCESS,
+            FAILURE,
+            USAGE,
+            UNREACHABLE,
+            SLO_MISSED,
+            ERROR_RATE,
+            INTERRUPTED,
+        ]
+        .into();
+        let help: BTreeSet<u8> = super::AFTER_HELP
+            .split_once("Exit codes:")
+            .expect("an exit-code section in --help")
+            .1
+            .lines()
+            .filter_map(|l| {
+                let l = l.trim_start();
+                let n = l.split_whitespace().next()?.trim_end_matches(',');
+                n.parse().ok()
+            })
+            .collect();
+        assert_eq!(help, used, "covet --help");
+        for (name, text) in [
+            ("README.md", include_str!("../../../../README.md")),
+            (
+                "crates/covet-cli/README.md",
+                include_str!("../../README.md"),
+            ),
+        ] {
+            let table: BTreeSet<u8> = text
+                .lines()
+                .filter_map(|l| l.strip_prefix("| ")?.split(" |").next()?.parse().ok())
+                .collect();
+            assert_eq!(table, used, "the exit-code table of {name}");
         }
     }
 }
