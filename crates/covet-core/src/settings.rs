@@ -148,6 +148,49 @@ pub fn parse_duration(v: &str) -> Option<Duration> {
     Duration::try_from_secs_f64(secs).ok()
 }
 
+/// The one place where [`PoolSettings`] become a covet-pool [`Pool`]
+/// (`pool` feature), so every adapter sizes, times and names its pool the
+/// same way and reports its occupancy the same way.
+///
+/// [`Pool`]: covet_pool::Pool
+#[cfg(feature = "pool")]
+impl PoolSettings {
+    /// Builds the pool for `manager`, named after the engine (the name
+    /// labels the pool's metrics).
+    pub fn build_pool<M: covet_pool::Manager>(
+        &self,
+        manager: M,
+        engine: crate::Engine,
+    ) -> Result<covet_pool::Pool<M>> {
+        covet_pool::Pool::builder(manager)
+            .max_size(self.max_connections)
+            .min_idle(self.min_connections)
+            .acquire_timeout(self.acquire_timeout)
+            .create_timeout(self.connect_timeout)
+            .idle_timeout(self.idle_timeout)
+            .max_lifetime(self.max_lifetime)
+            .name(match engine {
+                crate::Engine::Postgres => "postgres",
+                crate::Engine::MySql => "mysql",
+                crate::Engine::Sqlite => "sqlite",
+            })
+            .build()
+            .map_err(|e| Error::config(format!("invalid pool settings: {e}")))
+    }
+}
+
+#[cfg(feature = "pool")]
+impl From<covet_pool::State> for crate::PoolState {
+    fn from(s: covet_pool::State) -> Self {
+        crate::PoolState {
+            size: s.size,
+            idle: s.idle,
+            in_use: s.in_use,
+            waiters: s.waiters,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
