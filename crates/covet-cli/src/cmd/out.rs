@@ -12,14 +12,14 @@ use super::Failure;
 /// 0 and no message (see [`is_closed`]).
 pub fn closed() -> Failure {
     Failure {
-        code: 0,
+        code: super::exit::SUCCESS,
         message: String::new(),
     }
 }
 
 /// Whether `f` is the quiet end that [`closed`] makes.
 pub fn is_closed(f: &Failure) -> bool {
-    f.code == 0 && f.message.is_empty()
+    f.code == super::exit::SUCCESS && f.message.is_empty()
 }
 
 /// An I/O error on stdout: a closed pipe ends the command quietly, anything
