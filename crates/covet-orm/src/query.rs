@@ -305,9 +305,18 @@ impl<M: Model> QuerySet<M> {
         Ok(rows.map(|row| Ok(M::from_row(&row?)?)))
     }
 
-    /// The first row (in this query's order), or `None`.
+    /// The first row in this query's order (by primary key when it has
+    /// none, so the answer does not depend on the engine's plan), or `None`.
     pub async fn first<E: Executor>(&self, ex: E) -> OrmResult<Option<M>> {
         let mut q = self.clone();
+        if q.order.is_empty() {
+            let meta = M::meta();
+            q.order = meta
+                .primary_key
+                .iter()
+                .map(|&i| Order::new(meta.columns[i].name, false))
+                .collect();
+        }
         q.limit = Some(self.limit.map_or(1, |l| l.min(1)));
         Ok(q.all(ex).await?.into_iter().next())
     }

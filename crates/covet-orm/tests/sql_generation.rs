@@ -92,6 +92,63 @@ fn nullable_eq_none_is_is_null() {
     assert!(q.sql(PG).sql().ends_with(r#"WHERE "hair_color" = $1"#));
 }
 
+/// Records the statements it is given and returns no rows.
+struct Recorder {
+    dialect: Dialect,
+    sql: Vec<String>,
+}
+
+#[async_trait::async_trait]
+impl covet_orm::Executor for Recorder {
+    fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+    async fn execute(
+        &mut self,
+        stmt: &covet_core::Statement,
+    ) -> covet_core::Result<covet_core::ExecResult> {
+        self.sql.push(stmt.sql().to_owned());
+        Ok(covet_core::ExecResult::default())
+    }
+    async fn query(
+        &mut self,
+        stmt: &covet_core::Statement,
+    ) -> covet_core::Result<covet_core::Rows> {
+        self.sql.push(stmt.sql().to_owned());
+        Ok(covet_core::Rows::default())
+    }
+}
+
+#[tokio::test]
+async fn first_orders_by_primary_key_when_unordered() {
+    let mut rec = Recorder {
+        dialect: PG,
+        sql: Vec::new(),
+    };
+    assert!(
+        support::PostTag::objects()
+            .first(&mut rec)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    User::objects()
+        .order_by(User::AGE.desc())
+        .first(&mut rec)
+        .await
+        .unwrap();
+    assert!(
+        rec.sql[0].ends_with(r#"ORDER BY "post_id" ASC, "tag_id" ASC LIMIT $1"#),
+        "{}",
+        rec.sql[0]
+    );
+    assert!(
+        rec.sql[1].ends_with(r#"ORDER BY "age" DESC LIMIT $1"#),
+        "{}",
+        rec.sql[1]
+    );
+}
+
 #[test]
 fn offset_without_limit_per_dialect() {
     let q = User::objects().offset(5);
