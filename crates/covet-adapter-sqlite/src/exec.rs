@@ -10,7 +10,7 @@ use rusqlite::fallible_streaming_iterator::FallibleStreamingIterator;
 use rusqlite::{CachedStatement, Statement as SqlStatement};
 
 use crate::error::from_rusqlite;
-use crate::value::{ColumnDecoder, Kind, Param};
+use crate::types::{ColumnDecoder, Kind, Param};
 
 /// SQL and parameters ready to move onto a blocking thread, with portable
 /// `$n` placeholders rewritten.
