@@ -1,4 +1,4 @@
-//! `MySqlAdapter` and its transactions.
+//! `MySqlAdapter`: construction and the `covet_core::Adapter` impl.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -7,17 +7,20 @@ use std::time::Duration;
 use async_trait::async_trait;
 use covet_core::{
     Adapter, Engine, Error, ErrorKind, ExecResult, Outcome, PoolState, Result, ResultStream,
-    RowStream, Rows, Schema, Statement, Transaction, TxOptions, TxRowStream, Value,
+    RowStream, Rows, Schema, Statement, Transaction, TxOptions, Value,
 };
 use covet_pool::{Pool, Pooled};
 
 use crate::bulk::bulk_insert_on;
 use crate::config::MySqlConfig;
-use crate::manager::{MySqlConnection, MySqlManager, commit_error};
-use crate::ops::{
-    Canceller, RowStreamState, Started, annotate, broken_tx, guarded_op, prepare, run_execute,
-    run_query, run_start_any, run_start_stream, run_text,
+use crate::conn::MySqlManager;
+use crate::error::commit_error;
+use crate::exec::{
+    Canceller, Started, annotate, guarded_op, prepare, run_execute, run_query, run_start_any,
+    run_start_stream, run_text,
 };
+use crate::stream::RowStreamState;
+use crate::tx::MySqlTransaction;
 
 /// What the adapter and its transactions share.
 pub(crate) struct Shared {
@@ -32,7 +35,7 @@ impl Shared {
         self.config.pool.statement_timeout
     }
 
-    fn timeout_for(&self, stmt: &Statement) -> Option<Duration> {
+    pub(crate) fn timeout_for(&self, stmt: &Statement) -> Option<Duration> {
         stmt.timeout_duration().or(self.default_timeout())
     }
 
@@ -323,286 +326,5 @@ impl Adapter for MySqlAdapter {
         if let Err(e) = self.shared.pool.close(Duration::from_secs(5)).await {
             tracing::warn!(error = %e, "closing the MySQL pool");
         }
-    }
-}
-
-/// An open transaction holding one pooled connection. Dropped without
-/// commit, the pool rolls it back before the connection is reused.
-pub struct MySqlTransaction {
-    conn: Pooled<MySqlManager>,
-    shared: Arc<Shared>,
-}
-
-impl std::fmt::Debug for MySqlTransaction {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MySqlTransaction")
-            .field("connection_id", &self.conn.id)
-            .finish()
-    }
-}
-
-/// A savepoint inside a [`MySqlTransaction`] (or another savepoint).
-/// Dropped without commit, it is rolled back before the enclosing
-/// transaction's next statement.
-pub struct MySqlSavepoint<'a> {
-    conn: &'a mut MySqlConnection,
-    shared: Arc<Shared>,
-    depth: u32,
-    done: bool,
-}
-
-impl std::fmt::Debug for MySqlSavepoint<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MySqlSavepoint")
-            .field("depth", &self.depth)
-            .finish()
-    }
-}
-
-impl Drop for MySqlSavepoint<'_> {
-    fn drop(&mut self) {
-        if !self.done {
-            let pending = self
-                .conn
-                .pending_sp_rollback
-                .map_or(self.depth, |p| p.min(self.depth));
-            self.conn.pending_sp_rollback = Some(pending);
-            self.conn.sp_depth = self.depth - 1;
-        }
-    }
-}
-
-/// Before any statement in a transaction: refuse a broken connection and
-/// apply the rollback of a savepoint that was dropped.
-async fn tx_ready(shared: &Shared, conn: &mut MySqlConnection) -> Result<()> {
-    if conn.busy || conn.conn.is_disconnected() {
-        return Err(broken_tx());
-    }
-    if let Some(depth) = conn.pending_sp_rollback {
-        let timeout = shared.default_timeout();
-        let sql = format!("ROLLBACK TO SAVEPOINT covet_sp_{depth}");
-        guarded_op!(&shared.canceller, &mut *conn, timeout, |c| run_text(
-            c, &sql
-        ))?;
-        let sql = format!("RELEASE SAVEPOINT covet_sp_{depth}");
-        guarded_op!(&shared.canceller, &mut *conn, timeout, |c| run_text(
-            c, &sql
-        ))?;
-        conn.pending_sp_rollback = None;
-    }
-    Ok(())
-}
-
-async fn tx_execute(
-    shared: &Shared,
-    conn: &mut MySqlConnection,
-    stmt: &Statement,
-) -> Result<ExecResult> {
-    tx_ready(shared, conn).await?;
-    let prepared = prepare(stmt)?;
-    let r = guarded_op!(&shared.canceller, conn, shared.timeout_for(stmt), |c| {
-        run_execute(c, &prepared.sql, prepared.params)
-    });
-    annotate(r, stmt.params())
-}
-
-async fn tx_query(shared: &Shared, conn: &mut MySqlConnection, stmt: &Statement) -> Result<Rows> {
-    tx_ready(shared, conn).await?;
-    let prepared = prepare(stmt)?;
-    guarded_op!(&shared.canceller, conn, shared.timeout_for(stmt), |c, p| {
-        run_query(c, p, &prepared.sql, prepared.params)
-    })
-}
-
-async fn tx_stream<'a>(
-    shared: &Shared,
-    conn: &'a mut MySqlConnection,
-    stmt: &Statement,
-) -> Result<TxRowStream<'a>> {
-    tx_ready(shared, conn).await?;
-    let prepared = prepare(stmt)?;
-    let (proto, plan) = guarded_op!(
-        &shared.canceller,
-        &mut *conn,
-        shared.timeout_for(stmt),
-        |c, p| { run_start_stream(c, p, &prepared.sql, prepared.params) }
-    )?;
-    let state = RowStreamState {
-        conn,
-        proto,
-        plan,
-        finished: false,
-        discard_unfinished: false,
-    };
-    Ok(Box::pin(futures_util::stream::unfold(
-        state,
-        |mut st| async move { st.next().await.map(|item| (item, st)) },
-    )))
-}
-
-async fn tx_savepoint<'a>(
-    shared: &Arc<Shared>,
-    conn: &'a mut MySqlConnection,
-) -> Result<Box<dyn Transaction + 'a>> {
-    tx_ready(shared, conn).await?;
-    let depth = conn.sp_depth + 1;
-    let sql = format!("SAVEPOINT covet_sp_{depth}");
-    guarded_op!(
-        &shared.canceller,
-        &mut *conn,
-        shared.default_timeout(),
-        |c| { run_text(c, &sql) }
-    )?;
-    conn.sp_depth = depth;
-    Ok(Box::new(MySqlSavepoint {
-        conn,
-        shared: Arc::clone(shared),
-        depth,
-        done: false,
-    }))
-}
-
-async fn tx_bulk(
-    shared: &Shared,
-    conn: &mut MySqlConnection,
-    table: &str,
-    columns: &[String],
-    rows: Vec<Vec<Value>>,
-) -> Result<u64> {
-    tx_ready(shared, conn).await?;
-    bulk_insert_on(shared, conn, table, columns, rows).await
-}
-
-#[async_trait]
-impl Transaction for MySqlTransaction {
-    fn engine(&self) -> Engine {
-        Engine::MySql
-    }
-
-    async fn execute(&mut self, stmt: &Statement) -> Result<ExecResult> {
-        tx_execute(&self.shared, &mut self.conn, stmt).await
-    }
-
-    async fn query(&mut self, stmt: &Statement) -> Result<Rows> {
-        tx_query(&self.shared, &mut self.conn, stmt).await
-    }
-
-    async fn query_stream(&mut self, stmt: &Statement) -> Result<TxRowStream<'_>> {
-        tx_stream(&self.shared, &mut self.conn, stmt).await
-    }
-
-    async fn bulk_insert(
-        &mut self,
-        table: &str,
-        columns: &[String],
-        rows: Vec<Vec<Value>>,
-    ) -> Result<u64> {
-        tx_bulk(&self.shared, &mut self.conn, table, columns, rows).await
-    }
-
-    async fn savepoint(&mut self) -> Result<Box<dyn Transaction + '_>> {
-        tx_savepoint(&self.shared, &mut self.conn).await
-    }
-
-    async fn commit(mut self: Box<Self>) -> Result<()> {
-        let this = &mut *self;
-        tx_ready(&this.shared, &mut this.conn).await?;
-        guarded_op!(
-            &this.shared.canceller,
-            &mut *this.conn,
-            this.shared.default_timeout(),
-            |c| run_text(c, "COMMIT")
-        )
-        .map_err(commit_error)?;
-        this.conn.in_tx = false;
-        this.conn.sp_depth = 0;
-        Ok(())
-    }
-
-    async fn rollback(mut self: Box<Self>) -> Result<()> {
-        let this = &mut *self;
-        if this.conn.busy || this.conn.conn.is_disconnected() {
-            // The pool discards this connection; the server rolls back
-            // when the session ends.
-            return Ok(());
-        }
-        guarded_op!(
-            &this.shared.canceller,
-            &mut *this.conn,
-            this.shared.default_timeout(),
-            |c| run_text(c, "ROLLBACK")
-        )?;
-        this.conn.in_tx = false;
-        this.conn.sp_depth = 0;
-        this.conn.pending_sp_rollback = None;
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl Transaction for MySqlSavepoint<'_> {
-    fn engine(&self) -> Engine {
-        Engine::MySql
-    }
-
-    async fn execute(&mut self, stmt: &Statement) -> Result<ExecResult> {
-        tx_execute(&self.shared, self.conn, stmt).await
-    }
-
-    async fn query(&mut self, stmt: &Statement) -> Result<Rows> {
-        tx_query(&self.shared, self.conn, stmt).await
-    }
-
-    async fn query_stream(&mut self, stmt: &Statement) -> Result<TxRowStream<'_>> {
-        tx_stream(&self.shared, self.conn, stmt).await
-    }
-
-    async fn bulk_insert(
-        &mut self,
-        table: &str,
-        columns: &[String],
-        rows: Vec<Vec<Value>>,
-    ) -> Result<u64> {
-        tx_bulk(&self.shared, self.conn, table, columns, rows).await
-    }
-
-    async fn savepoint(&mut self) -> Result<Box<dyn Transaction + '_>> {
-        tx_savepoint(&self.shared, self.conn).await
-    }
-
-    async fn commit(mut self: Box<Self>) -> Result<()> {
-        let this = &mut *self;
-        tx_ready(&this.shared, this.conn).await?;
-        let sql = format!("RELEASE SAVEPOINT covet_sp_{}", this.depth);
-        guarded_op!(
-            &this.shared.canceller,
-            &mut *this.conn,
-            this.shared.default_timeout(),
-            |c| run_text(c, &sql)
-        )?;
-        this.conn.sp_depth = this.depth - 1;
-        this.done = true;
-        Ok(())
-    }
-
-    async fn rollback(mut self: Box<Self>) -> Result<()> {
-        let this = &mut *self;
-        // Rolling back to this savepoint also undoes any dropped inner one.
-        if this.conn.busy || this.conn.conn.is_disconnected() {
-            return Err(broken_tx());
-        }
-        let timeout = this.shared.default_timeout();
-        let sql = format!("ROLLBACK TO SAVEPOINT covet_sp_{}", this.depth);
-        guarded_op!(&this.shared.canceller, &mut *this.conn, timeout, |c| {
-            run_text(c, &sql)
-        })?;
-        let sql = format!("RELEASE SAVEPOINT covet_sp_{}", this.depth);
-        guarded_op!(&this.shared.canceller, &mut *this.conn, timeout, |c| {
-            run_text(c, &sql)
-        })?;
-        this.conn.pending_sp_rollback = None;
-        this.conn.sp_depth = this.depth - 1;
-        this.done = true;
-        Ok(())
     }
 }

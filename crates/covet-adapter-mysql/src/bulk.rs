@@ -3,9 +3,9 @@
 use covet_core::{Dialect, Error, ErrorKind, Result, Value};
 
 use crate::adapter::Shared;
-use crate::convert::encode;
-use crate::manager::MySqlConnection;
-use crate::ops::{guarded_op, run_execute};
+use crate::conn::MySqlConnection;
+use crate::exec::{guarded_op, run_execute};
+use crate::types::encode;
 
 /// The most placeholders one prepared statement may have.
 const MAX_PLACEHOLDERS: usize = 65_535;

@@ -150,6 +150,15 @@ pub fn with_param_types(err: Error, params: &[Value]) -> Error {
     e
 }
 
+/// Marks an error raised by COMMIT as [`RetryClass::Ambiguous`]: whatever
+/// the error, the caller cannot be sure from it alone whether the
+/// transaction's effects are durable (a connection lost after the server
+/// committed looks the same as one lost before), so a retry layer must not
+/// repeat non-idempotent work.
+pub(crate) fn commit_error(e: Error) -> Error {
+    e.with_retry_class(RetryClass::Ambiguous)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

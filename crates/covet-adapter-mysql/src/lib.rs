@@ -4,19 +4,23 @@
 //! [`MySqlAdapter`] implements [`covet_core::Adapter`] over
 //! [mysql_async](https://docs.rs/mysql_async) connections pooled by
 //! covet-pool (mysql_async's own pool is not used). Build it from a URL
-//! with [`MySqlAdapter::connect`] or from a [`MySqlConfig`].
+//! with [`MySqlAdapter::connect`] or from a [`MySqlConfig`] with
+//! [`MySqlAdapter::connect_with`].
 #![forbid(unsafe_code)]
 
 mod adapter;
 mod bulk;
 mod config;
-mod convert;
+mod conn;
 mod error;
-mod manager;
-mod ops;
+mod exec;
 mod schema;
+mod stream;
+mod tx;
+mod types;
 
-pub use adapter::{MySqlAdapter, MySqlSavepoint, MySqlTransaction};
+pub use adapter::MySqlAdapter;
 pub use config::{DEFAULT_STATEMENT_CACHE_SIZE, MYSQL_KEYS, MySqlConfig, SslMode};
+pub use conn::{MySqlConnection, MySqlManager};
 pub use error::kind_for_code;
-pub use manager::{MySqlConnection, MySqlManager};
+pub use tx::{MySqlSavepoint, MySqlTransaction};

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use covet_core::{ColumnInfo, ForeignKey, Index, Result, Row, Rows, Schema, Table};
 
 use crate::adapter::Shared;
-use crate::manager::MySqlConnection;
-use crate::ops::{guarded_op, run_query};
+use crate::conn::MySqlConnection;
+use crate::exec::{guarded_op, run_query};
 
 const TABLES: &str = "SELECT TABLE_NAME FROM information_schema.TABLES \
     WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME";

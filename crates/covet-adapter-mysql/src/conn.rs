@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use covet_core::{Error, ErrorKind, Result, RetryClass};
+use covet_core::{Error, ErrorKind, Result};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder, SslOpts};
 
@@ -35,7 +35,7 @@ pub struct MySqlConnection {
     /// before the transaction's next statement.
     pub(crate) pending_sp_rollback: Option<u32>,
     /// Result plans of recent queries.
-    pub(crate) plans: crate::ops::PlanCache,
+    pub(crate) plans: crate::exec::PlanCache,
 }
 
 impl std::fmt::Debug for MySqlConnection {
@@ -228,7 +228,7 @@ impl MySqlManager {
             busy: false,
             sp_depth: 0,
             pending_sp_rollback: None,
-            plans: crate::ops::PlanCache::default(),
+            plans: crate::exec::PlanCache::default(),
         })
     }
 }
@@ -263,13 +263,4 @@ impl covet_pool::Manager for MySqlManager {
         conn.pending_sp_rollback = None;
         Ok(())
     }
-}
-
-/// Marks an error raised by COMMIT as [`RetryClass::Ambiguous`]: whatever
-/// the error, the caller cannot be sure from it alone whether the
-/// transaction's effects are durable (a connection lost after the server
-/// committed looks the same as one lost before), so a retry layer must not
-/// repeat non-idempotent work.
-pub(crate) fn commit_error(e: Error) -> Error {
-    e.with_retry_class(RetryClass::Ambiguous)
 }

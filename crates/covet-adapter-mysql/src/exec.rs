@@ -1,19 +1,17 @@
 //! Statement execution on one connection: placeholders, timeouts with a
-//! server-side KILL QUERY, result reading and streaming.
+//! server-side KILL QUERY, and reading results.
 
 use std::borrow::Cow;
 use std::future::Future;
-use std::ops::DerefMut;
 use std::sync::Arc;
 use std::time::Duration;
 
-use covet_core::{Dialect, Error, ErrorKind, ExecResult, Result, Row, Rows, Statement, Value};
+use covet_core::{Dialect, Error, ErrorKind, ExecResult, Result, Rows, Statement, Value};
 use mysql_async::prelude::Queryable;
 use mysql_async::{BinaryProtocol, Conn, Opts, Params, QueryResult, TextProtocol};
 
-use crate::convert::{Plan, encode_params};
 use crate::error::{from_driver, is_fatal, with_param_types};
-use crate::manager::MySqlConnection;
+use crate::types::{Plan, encode_params};
 
 /// How long a KILL QUERY on a side connection may take.
 pub(crate) const KILL_LIMIT: Duration = Duration::from_secs(5);
@@ -144,7 +142,10 @@ fn exec_result(affected: u64, last_id: Option<u64>) -> ExecResult {
     }
 }
 
-async fn next_row(conn: &mut Conn, proto: Proto) -> mysql_async::Result<Option<mysql_async::Row>> {
+pub(crate) async fn next_row(
+    conn: &mut Conn,
+    proto: Proto,
+) -> mysql_async::Result<Option<mysql_async::Row>> {
     match proto {
         Proto::Binary => {
             QueryResult::<'_, '_, BinaryProtocol>::new(conn)
@@ -156,7 +157,7 @@ async fn next_row(conn: &mut Conn, proto: Proto) -> mysql_async::Result<Option<m
 }
 
 /// Reads and discards whatever is left of the pending result sets.
-async fn drain(conn: &mut Conn, proto: Proto) -> mysql_async::Result<()> {
+pub(crate) async fn drain(conn: &mut Conn, proto: Proto) -> mysql_async::Result<()> {
     match proto {
         Proto::Binary => {
             QueryResult::<'_, '_, BinaryProtocol>::new(conn)
@@ -212,7 +213,8 @@ pub(crate) async fn run_query(
     })
 }
 
-/// Starts a query whose rows are then read one by one by [`RowStreamState`].
+/// Starts a query whose rows are then read one by one by
+/// [`crate::stream::RowStreamState`].
 pub(crate) async fn run_start_stream(
     conn: &mut Conn,
     plans: &mut PlanCache,
@@ -353,18 +355,18 @@ pub(crate) fn broken_tx() -> Error {
 /// leaves it marked for discard.
 macro_rules! guarded_op {
     ($canceller:expr, $conn:expr, $timeout:expr, |$c:ident| $body:expr) => {
-        $crate::ops::guarded_op!($canceller, $conn, $timeout, |$c, _plans| $body)
+        $crate::exec::guarded_op!($canceller, $conn, $timeout, |$c, _plans| $body)
     };
     ($canceller:expr, $conn:expr, $timeout:expr, |$c:ident, $p:ident| $body:expr) => {{
-        let conn: &mut $crate::manager::MySqlConnection = $conn;
+        let conn: &mut $crate::conn::MySqlConnection = $conn;
         conn.busy = true;
         let id = conn.id;
         let (result, clean) = {
             let $c: &mut mysql_async::Conn = &mut conn.conn;
             #[allow(unused_variables)]
-            let $p: &mut $crate::ops::PlanCache = &mut conn.plans;
+            let $p: &mut $crate::exec::PlanCache = &mut conn.plans;
             let fut = $body;
-            $crate::ops::guarded($canceller, id, $timeout, fut).await
+            $crate::exec::guarded($canceller, id, $timeout, fut).await
         };
         if clean {
             conn.busy = false;
@@ -377,69 +379,4 @@ pub(crate) use guarded_op;
 /// Adds the bound value types to encode errors.
 pub(crate) fn annotate(r: Result<ExecResult>, params: &[Value]) -> Result<ExecResult> {
     r.map_err(|e| with_param_types(e, params))
-}
-
-/// The state of a streamed result: the connection (pooled, or borrowed
-/// from a transaction) and how to read the rows.
-pub(crate) struct RowStreamState<C: DerefMut<Target = MySqlConnection>> {
-    pub(crate) conn: C,
-    pub(crate) proto: Proto,
-    pub(crate) plan: Plan,
-    pub(crate) finished: bool,
-    /// Discard the connection when the stream is dropped before its end
-    /// (pooled streams: draining a large remainder would hold the slot).
-    /// Transactions instead drain the rest before their next statement.
-    pub(crate) discard_unfinished: bool,
-}
-
-impl<C: DerefMut<Target = MySqlConnection>> Drop for RowStreamState<C> {
-    fn drop(&mut self) {
-        if !self.finished && self.discard_unfinished {
-            self.conn.busy = true;
-        }
-    }
-}
-
-impl<C: DerefMut<Target = MySqlConnection> + Send> RowStreamState<C> {
-    /// Reads the next row; `None` at the end.
-    pub(crate) async fn next(&mut self) -> Option<Result<Row>> {
-        if self.finished {
-            return None;
-        }
-        let proto = self.proto;
-        let conn = &mut *self.conn;
-        conn.busy = true;
-        match next_row(&mut conn.conn, proto).await {
-            Ok(Some(raw)) => {
-                conn.busy = false;
-                match self.plan.row(raw) {
-                    Ok(row) => Some(Ok(row)),
-                    Err(e) => {
-                        // The rest of the result is still pending: discard.
-                        conn.busy = true;
-                        self.finished = true;
-                        Some(Err(e))
-                    }
-                }
-            }
-            Ok(None) => {
-                let drained = drain(&mut conn.conn, proto).await;
-                self.finished = true;
-                match drained {
-                    Ok(()) => {
-                        conn.busy = false;
-                        None
-                    }
-                    Err(e) => Some(Err(from_driver(e))),
-                }
-            }
-            Err(e) => {
-                self.finished = true;
-                if !is_fatal(&e) {
-                    conn.busy = false;
-                }
-                Some(Err(from_driver(e)))
-            }
-        }
-    }
 }

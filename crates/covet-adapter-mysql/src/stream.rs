@@ -1,0 +1,76 @@
+//! Row streams: a result read one row at a time from the socket, on a
+//! pooled connection or one borrowed from a transaction.
+
+use std::ops::DerefMut;
+
+use covet_core::{Result, Row};
+
+use crate::conn::MySqlConnection;
+use crate::error::{from_driver, is_fatal};
+use crate::exec::{Proto, drain, next_row};
+use crate::types::Plan;
+
+/// The state of a streamed result: the connection (pooled, or borrowed
+/// from a transaction) and how to read the rows.
+pub(crate) struct RowStreamState<C: DerefMut<Target = MySqlConnection>> {
+    pub(crate) conn: C,
+    pub(crate) proto: Proto,
+    pub(crate) plan: Plan,
+    pub(crate) finished: bool,
+    /// Discard the connection when the stream is dropped before its end
+    /// (pooled streams: draining a large remainder would hold the slot).
+    /// Transactions instead drain the rest before their next statement.
+    pub(crate) discard_unfinished: bool,
+}
+
+impl<C: DerefMut<Target = MySqlConnection>> Drop for RowStreamState<C> {
+    fn drop(&mut self) {
+        if !self.finished && self.discard_unfinished {
+            self.conn.busy = true;
+        }
+    }
+}
+
+impl<C: DerefMut<Target = MySqlConnection> + Send> RowStreamState<C> {
+    /// Reads the next row; `None` at the end.
+    pub(crate) async fn next(&mut self) -> Option<Result<Row>> {
+        if self.finished {
+            return None;
+        }
+        let proto = self.proto;
+        let conn = &mut *self.conn;
+        conn.busy = true;
+        match next_row(&mut conn.conn, proto).await {
+            Ok(Some(raw)) => {
+                conn.busy = false;
+                match self.plan.row(raw) {
+                    Ok(row) => Some(Ok(row)),
+                    Err(e) => {
+                        // The rest of the result is still pending: discard.
+                        conn.busy = true;
+                        self.finished = true;
+                        Some(Err(e))
+                    }
+                }
+            }
+            Ok(None) => {
+                let drained = drain(&mut conn.conn, proto).await;
+                self.finished = true;
+                match drained {
+                    Ok(()) => {
+                        conn.busy = false;
+                        None
+                    }
+                    Err(e) => Some(Err(from_driver(e))),
+                }
+            }
+            Err(e) => {
+                self.finished = true;
+                if !is_fatal(&e) {
+                    conn.busy = false;
+                }
+                Some(Err(from_driver(e)))
+            }
+        }
+    }
+}
