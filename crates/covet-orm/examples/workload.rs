@@ -82,6 +82,7 @@ pub struct Summary {
     pub adults: usize,
     pub posts_with_authors: usize,
     pub comments_of_last_user: usize,
+    pub tags_of_posts: usize,
 }
 
 /// Builds the schema, loads `users` users (user i has i mod 4 posts, two
@@ -158,6 +159,13 @@ pub async fn run(users: i32) -> Result<Summary, Box<dyn std::error::Error>> {
         .select_related(Post::AUTHOR)
         .all(&db)
         .await?;
+    // Many-to-many: every post with its tags, through post_tags, in two
+    // queries.
+    let tagged = Post::objects()
+        .prefetch_through(PostTag::POST, PostTag::TAG)
+        .all(&db)
+        .await?;
+    let tags_of_posts = tagged.iter().map(|(_, tags)| tags.len()).sum();
     // A dynamic filter across two relations.
     let last = User::objects().order_by(User::ID.desc()).first(&db).await?;
     let comments_of_last_user = match last {
@@ -173,6 +181,7 @@ pub async fn run(users: i32) -> Result<Summary, Box<dyn std::error::Error>> {
         adults: adults.len(),
         posts_with_authors: posts.len(),
         comments_of_last_user: usize::try_from(comments_of_last_user)?,
+        tags_of_posts,
     })
 }
 
@@ -180,8 +189,9 @@ pub async fn run(users: i32) -> Result<Summary, Box<dyn std::error::Error>> {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let s = run(200).await?;
     println!(
-        "{} adults, {} posts loaded with their authors, {} comments on the last user's posts",
-        s.adults, s.posts_with_authors, s.comments_of_last_user
+        "{} adults, {} posts loaded with their authors, {} comments on the last user's posts, \
+         {} tags on all posts",
+        s.adults, s.posts_with_authors, s.comments_of_last_user, s.tags_of_posts
     );
     Ok(())
 }

@@ -30,7 +30,7 @@ pub use expr::{AnyColumn, Arith, Column, Expr, Order, TextColumn};
 pub use lookup::LookupArg;
 pub use model::{ColumnDef, Field, Model, ModelMeta, Reference, SqlType};
 pub use query::{Assign, QuerySet, Summable};
-pub use related::{Prefetch, Relation, SelectRelated};
+pub use related::{Prefetch, PrefetchThrough, Relation, SelectRelated};
 pub use tx::{TxFuture, savepoint, transaction};
 pub use write::{ModelExt, bulk_insert_sql, delete_sql, insert_sql, save_sql, upsert_sql};
 

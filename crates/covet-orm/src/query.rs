@@ -186,15 +186,18 @@ impl<M: Model> QuerySet<M> {
         self
     }
 
-    pub(crate) fn where_clause(&self, b: &mut SqlBuf) {
+    pub(crate) fn has_filter(&self) -> bool {
+        !self.filter.is_empty()
+    }
+
+    /// The filters ANDed, without the WHERE keyword.
+    pub(crate) fn where_body(&self, b: &mut SqlBuf) {
         match self.filter.as_slice() {
-            [] => {}
-            [one] => {
-                b.push(" WHERE ");
-                b.node(one);
+            [] => {
+                b.push("1 = 1");
             }
+            [one] => b.node(one),
             many => {
-                b.push(" WHERE ");
                 for (i, n) in many.iter().enumerate() {
                     if i > 0 {
                         b.push(" AND ");
@@ -204,6 +207,13 @@ impl<M: Model> QuerySet<M> {
                     b.push(")");
                 }
             }
+        }
+    }
+
+    pub(crate) fn where_clause(&self, b: &mut SqlBuf) {
+        if !self.filter.is_empty() {
+            b.push(" WHERE ");
+            self.where_body(b);
         }
     }
 

@@ -257,3 +257,157 @@ impl<M: Model, C: Model> Prefetch<M, C> {
         Ok(out)
     }
 }
+
+/// A [`QuerySet`] of `M` with each row's `T`s, linked through the join
+/// table `J` (many-to-many: posts and their tags through post_tags).
+pub struct PrefetchThrough<M, J, T> {
+    base: QuerySet<M>,
+    from: Relation<J, M>,
+    to: Relation<J, T>,
+    targets: QuerySet<T>,
+}
+
+impl<M, J, T> std::fmt::Debug for PrefetchThrough<M, J, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrefetchThrough")
+            .field("base", &self.base)
+            .field("from", &self.from)
+            .field("to", &self.to)
+            .field("targets", &self.targets)
+            .finish()
+    }
+}
+
+impl<M: Model> QuerySet<M> {
+    /// Loads, for each row, the `T`s linked to it through the join table
+    /// `J`: `from` is `J`'s relation to `M`, `to` its relation to `T`
+    /// (`Post::objects().prefetch_through(PostTag::POST, PostTag::TAG)`).
+    /// Two queries (more only past the parameter limit).
+    pub fn prefetch_through<J: Model, T: Model>(
+        self,
+        from: Relation<J, M>,
+        to: Relation<J, T>,
+    ) -> PrefetchThrough<M, J, T> {
+        PrefetchThrough {
+            base: self,
+            from,
+            to,
+            targets: QuerySet::new(),
+        }
+    }
+}
+
+impl<M: Model, J: Model, T: Model> PrefetchThrough<M, J, T> {
+    /// Filters (and orders) the linked rows; no limit or offset.
+    #[must_use]
+    pub fn targets(mut self, targets: QuerySet<T>) -> Self {
+        self.targets = targets;
+        self
+    }
+
+    fn chunk_sql(&self, dialect: Dialect, keys: &[covet_core::Value]) -> OrmResult<Statement> {
+        let (j, t) = (J::meta(), T::meta());
+        let &[tkey] = t.primary_key else {
+            return Err(OrmError::Unsupported(format!(
+                "prefetch_through to {} needs a single-column primary key",
+                t.name
+            )));
+        };
+        let mut b = SqlBuf::new(dialect);
+        b.push("SELECT ");
+        for (i, c) in t.columns.iter().enumerate() {
+            if i > 0 {
+                b.push(", ");
+            }
+            b.ident("t1").push(".").ident(c.name);
+        }
+        b.push(", ")
+            .ident("t0")
+            .push(".")
+            .ident(j.columns[self.from.fk].name)
+            .push(" FROM ")
+            .ident(j.table)
+            .push(" AS ")
+            .ident("t0")
+            .push(" INNER JOIN ")
+            .ident(t.table)
+            .push(" AS ")
+            .ident("t1")
+            .push(" ON ")
+            .ident("t1")
+            .push(".")
+            .ident(t.columns[tkey].name)
+            .push(" = ")
+            .ident("t0")
+            .push(".")
+            .ident(j.columns[self.to.fk].name)
+            .push(" WHERE ")
+            .ident("t0")
+            .push(".")
+            .ident(j.columns[self.from.fk].name)
+            .push(" IN (");
+        for (i, k) in keys.iter().enumerate() {
+            if i > 0 {
+                b.push(", ");
+            }
+            b.param(k.clone());
+        }
+        b.push(")");
+        if self.targets.has_filter() {
+            b.qualify = Some("t1");
+            b.push(" AND (");
+            self.targets.where_body(&mut b);
+            b.push(")");
+        }
+        b.qualify = Some("t1");
+        self.targets.order_and_limit(&mut b, None);
+        Ok(b.finish().idempotent(true))
+    }
+
+    /// Runs the parent query, then one query per chunk of keys over the
+    /// join table.
+    pub async fn all<E: Executor>(&self, mut ex: E) -> OrmResult<Vec<(M, Vec<T>)>> {
+        let meta = M::meta();
+        let &[pk] = meta.primary_key else {
+            return Err(OrmError::Unsupported(format!(
+                "prefetch_through from {} needs a single-column primary key",
+                meta.name
+            )));
+        };
+        if self.targets.limit_value().is_some() || self.targets.offset_value().is_some() {
+            return Err(OrmError::Unsupported(
+                "a prefetch QuerySet cannot have a limit or offset (it would apply to all parents together)".into(),
+            ));
+        }
+        let parents = self.base.all(&mut ex).await?;
+        let mut index = std::collections::HashMap::with_capacity(parents.len());
+        let mut keys = Vec::with_capacity(parents.len());
+        for (i, p) in parents.iter().enumerate() {
+            let v = p.value_at(pk);
+            let k = key_of(&v).ok_or_else(|| {
+                OrmError::Unsupported(format!(
+                    "prefetch keys of type {} are not supported",
+                    v.type_name()
+                ))
+            })?;
+            if index.insert(k, i).is_none() {
+                keys.push(v);
+            }
+        }
+        let mut out: Vec<(M, Vec<T>)> = parents.into_iter().map(|p| (p, Vec::new())).collect();
+        let dialect = ex.dialect();
+        let per = (dialect.max_params / 2).clamp(1, MAX_KEYS_PER_QUERY);
+        let width = T::meta().columns.len();
+        for chunk in keys.chunks(per) {
+            let stmt = self.chunk_sql(dialect, chunk)?;
+            let rows = ex.query(&stmt).await?;
+            for row in &rows {
+                let target = T::from_row_at(row, 0)?;
+                if let Some(&i) = key_of(row.value(width)?).and_then(|k| index.get(&k)) {
+                    out[i].1.push(target);
+                }
+            }
+        }
+        Ok(out)
+    }
+}

@@ -420,6 +420,59 @@ async fn crud_and_queries_on_every_engine() {
             tag_id: tag.id,
         };
         assert_eq!(pt.insert(a).await.unwrap(), 1, "{name}");
+
+        // Many-to-many through post_tags: every post with its tags.
+        let mut sql_tag = Tag {
+            id: 0,
+            name: "sql".into(),
+        };
+        sql_tag.insert(a).await.unwrap();
+        let mut bare = Post {
+            id: 0,
+            author_id: cat.id,
+            title: "untagged".into(),
+            body: None,
+            created_at: ts(4),
+        };
+        bare.insert(a).await.unwrap();
+        let pt2 = PostTag {
+            post_id: post.id,
+            tag_id: sql_tag.id,
+        };
+        pt2.clone().insert(a).await.unwrap();
+        let mut counter = Counter {
+            inner: a,
+            statements: 0,
+            max_params: None,
+        };
+        let tagged = Post::objects()
+            .order_by(Post::ID)
+            .prefetch_through(PostTag::POST, PostTag::TAG)
+            .targets(Tag::objects().order_by(Tag::NAME.desc()))
+            .all(&mut counter)
+            .await
+            .unwrap();
+        assert_eq!(counter.statements, 2, "{name}");
+        let shape: Vec<(i64, Vec<&str>)> = tagged
+            .iter()
+            .map(|(p, ts)| (p.id, ts.iter().map(|t| t.name.as_str()).collect()))
+            .collect();
+        assert_eq!(
+            shape,
+            [(post.id, vec!["sql", "rust"]), (bare.id, vec![])],
+            "{name}"
+        );
+        let only_rust = Post::objects()
+            .filter(Post::ID.eq(post.id))
+            .prefetch_through(PostTag::POST, PostTag::TAG)
+            .targets(Tag::objects().filter(Tag::NAME.eq("rust").or(Tag::NAME.eq("nope"))))
+            .all(a)
+            .await
+            .unwrap();
+        assert_eq!(only_rust[0].1, vec![tag.clone()], "{name}");
+        assert_eq!(pt2.delete(a).await.unwrap(), 1, "{name}");
+        assert_eq!(bare.delete(a).await.unwrap(), 1, "{name}");
+        assert_eq!(sql_tag.delete(a).await.unwrap(), 1, "{name}");
         let comments: Vec<Comment> = (0..2_500)
             .map(|i| Comment {
                 id: 0,

@@ -15,6 +15,7 @@ async fn the_workload_example_runs() {
             adults: 32,
             posts_with_authors: 60,
             comments_of_last_user: 6,
+            tags_of_posts: 180,
         }
     );
 }
