@@ -1,23 +1,20 @@
-//! The Adapter and Transaction implementations.
+//! [`PgAdapter`]: its own API and the [`Adapter`] implementation.
 
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use covet_core::{
-    Adapter, Columns, DatabaseUrl, Engine, Error, ErrorKind, ExecResult, Outcome, PoolState,
-    Result, ResultStream, Row, RowStream, Rows, Schema, ServerCode, Statement, Transaction,
-    TxOptions, TxRowStream, Value,
+    Adapter, DatabaseUrl, Engine, Error, ErrorKind, ExecResult, Outcome, PoolState, Result,
+    ResultStream, RowStream, Rows, Schema, Statement, Transaction, TxOptions, Value,
 };
 use covet_pool::{Pool, Pooled};
-use futures_core::Stream;
 
 use crate::config::PgConfig;
-use crate::conn::{PgConnection, PgManager, convert_row};
-use crate::error::{during_commit, from_pg};
+use crate::conn::PgManager;
+use crate::stream::OwnedRows;
+use crate::tx::PgTransaction;
 
 /// A PostgreSQL [`Adapter`]: tokio-postgres connections pooled by
 /// covet-pool, each with its own prepared-statement cache.
@@ -118,12 +115,8 @@ impl Adapter for PgAdapter {
 
     async fn query_stream(&self, stmt: &Statement) -> Result<RowStream> {
         let mut conn = self.connection().await?;
-        let (rows, columns) = conn.start_stream(stmt).await?;
-        Ok(Box::pin(OwnedRows {
-            conn: Some(conn),
-            rows: Box::pin(rows),
-            columns,
-        }))
+        let started = conn.start_stream(stmt).await?;
+        Ok(Box::pin(OwnedRows::new(conn, started)))
     }
 
     async fn run(&self, stmt: &Statement) -> Result<Outcome> {
@@ -132,14 +125,10 @@ impl Adapter for PgAdapter {
         if conn.describe(stmt).await?.is_empty() {
             return Ok(Outcome::Done(conn.execute(stmt).await?));
         }
-        let (rows, columns) = conn.start_stream(stmt).await?;
+        let started = conn.start_stream(stmt).await?;
         Ok(Outcome::Rows(ResultStream {
-            columns: columns.clone(),
-            rows: Box::pin(OwnedRows {
-                conn: Some(conn),
-                rows: Box::pin(rows),
-                columns,
-            }),
+            columns: started.1.clone(),
+            rows: Box::pin(OwnedRows::new(conn, started)),
         }))
     }
 
@@ -203,260 +192,5 @@ impl Adapter for PgAdapter {
         if let Err(e) = self.inner.pool.close(Duration::from_secs(10)).await {
             tracing::warn!(error = %e, "closing the PostgreSQL pool");
         }
-    }
-}
-
-/// Rows streamed on a connection the stream owns until its end. Dropping it
-/// early returns the connection through the pool's reset, which cancels the
-/// rest of the query first.
-struct OwnedRows {
-    conn: Option<Pooled<PgManager>>,
-    rows: Pin<Box<tokio_postgres::RowStream>>,
-    columns: Arc<Columns>,
-}
-
-impl Stream for OwnedRows {
-    type Item = Result<Row>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Row>>> {
-        let this = self.get_mut();
-        if this.conn.is_none() {
-            return Poll::Ready(None);
-        }
-        match ready!(this.rows.as_mut().poll_next(cx)) {
-            Some(Ok(row)) => Poll::Ready(Some(convert_row(&row, &this.columns))),
-            Some(Err(e)) => {
-                let err = from_pg(&e);
-                if let Some(mut conn) = this.conn.take() {
-                    conn.stream_failed(&err);
-                }
-                Poll::Ready(Some(Err(err)))
-            }
-            None => {
-                if let Some(mut conn) = this.conn.take() {
-                    conn.stream_finished();
-                }
-                Poll::Ready(None)
-            }
-        }
-    }
-}
-
-/// Rows streamed inside a transaction. Dropping it early leaves the rest of
-/// the result to be read and discarded before the transaction's next
-/// statement (cancelling would abort the transaction).
-struct TxRows<'a> {
-    conn: &'a mut PgConnection,
-    rows: Pin<Box<tokio_postgres::RowStream>>,
-    columns: Arc<Columns>,
-    done: bool,
-}
-
-impl Stream for TxRows<'_> {
-    type Item = Result<Row>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Row>>> {
-        let this = self.get_mut();
-        if this.done {
-            return Poll::Ready(None);
-        }
-        match ready!(this.rows.as_mut().poll_next(cx)) {
-            Some(Ok(row)) => Poll::Ready(Some(convert_row(&row, &this.columns))),
-            Some(Err(e)) => {
-                this.done = true;
-                let err = from_pg(&e);
-                this.conn.stream_failed(&err);
-                Poll::Ready(Some(Err(err)))
-            }
-            None => {
-                this.done = true;
-                Poll::Ready(None)
-            }
-        }
-    }
-}
-
-async fn tx_query_stream<'a>(
-    conn: &'a mut PgConnection,
-    stmt: &Statement,
-) -> Result<TxRowStream<'a>> {
-    conn.flush_deferred().await?;
-    let (rows, columns) = conn.start_stream(stmt).await?;
-    Ok(Box::pin(TxRows {
-        conn,
-        rows: Box::pin(rows),
-        columns,
-        done: false,
-    }))
-}
-
-async fn open_savepoint(conn: &mut PgConnection) -> Result<Box<dyn Transaction + '_>> {
-    conn.flush_deferred().await?;
-    let name = conn.next_savepoint();
-    conn.simple(&format!("SAVEPOINT {name}")).await?;
-    Ok(Box::new(PgSavepoint {
-        conn,
-        name,
-        done: false,
-    }))
-}
-
-fn aborted_error() -> Error {
-    let mut e = Error::new(
-        ErrorKind::Database,
-        "the transaction was rolled back because a statement in it failed",
-    );
-    if let Some(code) = ServerCode::sqlstate("25P02") {
-        e = e.with_code(code);
-    }
-    e
-}
-
-/// An open transaction on one pooled connection. Dropped without commit, it
-/// is rolled back by the pool's reset before the connection is reused.
-struct PgTransaction {
-    conn: Pooled<PgManager>,
-}
-
-#[async_trait]
-impl Transaction for PgTransaction {
-    fn engine(&self) -> Engine {
-        Engine::Postgres
-    }
-
-    async fn execute(&mut self, stmt: &Statement) -> Result<ExecResult> {
-        self.conn.flush_deferred().await?;
-        self.conn.execute(stmt).await
-    }
-
-    async fn query(&mut self, stmt: &Statement) -> Result<Rows> {
-        self.conn.flush_deferred().await?;
-        self.conn.query(stmt).await
-    }
-
-    async fn query_stream(&mut self, stmt: &Statement) -> Result<TxRowStream<'_>> {
-        tx_query_stream(&mut self.conn, stmt).await
-    }
-
-    async fn bulk_insert(
-        &mut self,
-        table: &str,
-        columns: &[String],
-        rows: Vec<Vec<Value>>,
-    ) -> Result<u64> {
-        self.conn.flush_deferred().await?;
-        self.conn.copy_in(table, columns, &rows).await
-    }
-
-    async fn savepoint(&mut self) -> Result<Box<dyn Transaction + '_>> {
-        open_savepoint(&mut self.conn).await
-    }
-
-    async fn commit(mut self: Box<Self>) -> Result<()> {
-        let conn = &mut *self.conn;
-        conn.flush_deferred().await?;
-        if conn.tx_aborted {
-            conn.clear_deferred();
-            conn.simple("ROLLBACK").await?;
-            conn.in_tx = false;
-            conn.tx_aborted = false;
-            return Err(aborted_error());
-        }
-        match conn.simple("COMMIT").await {
-            Ok(()) => {
-                conn.in_tx = false;
-                Ok(())
-            }
-            Err(e) => {
-                if e.code().is_some() {
-                    // The server answered: the transaction is over.
-                    conn.in_tx = false;
-                    conn.tx_aborted = false;
-                }
-                Err(during_commit(e))
-            }
-        }
-    }
-
-    async fn rollback(mut self: Box<Self>) -> Result<()> {
-        let conn = &mut *self.conn;
-        conn.clear_deferred();
-        conn.simple("ROLLBACK").await?;
-        conn.in_tx = false;
-        conn.tx_aborted = false;
-        Ok(())
-    }
-}
-
-/// A savepoint inside a transaction. Dropped without commit, it is rolled
-/// back to before the transaction's next statement.
-struct PgSavepoint<'a> {
-    conn: &'a mut PgConnection,
-    name: String,
-    done: bool,
-}
-
-impl Drop for PgSavepoint<'_> {
-    fn drop(&mut self) {
-        if !self.done {
-            let name = &self.name;
-            self.conn.defer(format!(
-                "ROLLBACK TO SAVEPOINT {name}; RELEASE SAVEPOINT {name}"
-            ));
-        }
-    }
-}
-
-#[async_trait]
-impl Transaction for PgSavepoint<'_> {
-    fn engine(&self) -> Engine {
-        Engine::Postgres
-    }
-
-    async fn execute(&mut self, stmt: &Statement) -> Result<ExecResult> {
-        self.conn.flush_deferred().await?;
-        self.conn.execute(stmt).await
-    }
-
-    async fn query(&mut self, stmt: &Statement) -> Result<Rows> {
-        self.conn.flush_deferred().await?;
-        self.conn.query(stmt).await
-    }
-
-    async fn query_stream(&mut self, stmt: &Statement) -> Result<TxRowStream<'_>> {
-        tx_query_stream(self.conn, stmt).await
-    }
-
-    async fn bulk_insert(
-        &mut self,
-        table: &str,
-        columns: &[String],
-        rows: Vec<Vec<Value>>,
-    ) -> Result<u64> {
-        self.conn.flush_deferred().await?;
-        self.conn.copy_in(table, columns, &rows).await
-    }
-
-    async fn savepoint(&mut self) -> Result<Box<dyn Transaction + '_>> {
-        open_savepoint(self.conn).await
-    }
-
-    async fn commit(mut self: Box<Self>) -> Result<()> {
-        self.conn.flush_deferred().await?;
-        let sql = format!("RELEASE SAVEPOINT {}", self.name);
-        self.conn.simple(&sql).await?;
-        self.done = true;
-        Ok(())
-    }
-
-    async fn rollback(mut self: Box<Self>) -> Result<()> {
-        // Savepoints nested in this one are undone by rolling back to it.
-        self.conn.clear_deferred();
-        let name = &self.name;
-        let sql = format!("ROLLBACK TO SAVEPOINT {name}; RELEASE SAVEPOINT {name}");
-        self.conn.simple(&sql).await?;
-        self.conn.tx_aborted = false;
-        self.done = true;
-        Ok(())
     }
 }

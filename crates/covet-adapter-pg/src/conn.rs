@@ -7,11 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use covet_core::{
-    Column, Columns, Error, ErrorKind, ExecResult, Result, Row, Rows, ServerCode, Statement, Value,
+    Column, Columns, Error, ErrorKind, ExecResult, Result, Row, Rows, ServerCode, Statement,
 };
 use futures_util::TryStreamExt;
-use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::Type;
 use tokio_postgres::{CancelToken, Client};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
@@ -181,7 +179,7 @@ struct CacheEntry {
 }
 
 /// Prepared statements by SQL text, least recently used evicted first.
-struct StatementCache {
+pub(crate) struct StatementCache {
     map: HashMap<Arc<str>, CacheEntry>,
     capacity: usize,
     clock: u64,
@@ -255,11 +253,11 @@ pub(crate) type RunResult<T> = std::result::Result<T, RunError>;
 /// A pooled PostgreSQL connection with its prepared-statement cache and the
 /// state the pool needs to return it clean.
 pub struct PgConnection {
-    client: Client,
+    pub(crate) client: Client,
     cancel: CancelToken,
     tls: MakeRustlsConnect,
-    cache: StatementCache,
-    default_timeout: Option<Duration>,
+    pub(crate) cache: StatementCache,
+    pub(crate) default_timeout: Option<Duration>,
     cancel_timeout: Duration,
     /// Lost or unusable: the pool must close it.
     broken: bool,
@@ -269,7 +267,7 @@ pub struct PgConnection {
     /// roll it back.
     pub(crate) tx_aborted: bool,
     /// Responses to an abandoned statement may still be on their way.
-    unsynced: bool,
+    pub(crate) unsynced: bool,
     /// The abandoned statement may still be running: cancel it first.
     cancel_on_reset: bool,
     /// Rollbacks to savepoints that were dropped without commit, run before
@@ -298,19 +296,7 @@ pub(crate) fn convert_row(row: &tokio_postgres::Row, columns: &Arc<Columns>) -> 
     Ok(Row::new(columns.clone(), values))
 }
 
-fn quote_ident(name: &str) -> String {
-    covet_core::Dialect::POSTGRES.quote_ident(name)
-}
-
-/// Quotes `schema.table` part by part.
-fn quote_path(path: &str) -> String {
-    path.split('.')
-        .map(quote_ident)
-        .collect::<Vec<_>>()
-        .join(".")
-}
-
-async fn prepared(
+pub(crate) async fn prepared(
     client: &Client,
     cache: &mut StatementCache,
     sql: &Arc<str>,
@@ -337,12 +323,12 @@ fn check_arity(prepared: &tokio_postgres::Statement, given: usize) -> RunResult<
     }
 }
 
-enum Outcome<T> {
+pub(crate) enum Outcome<T> {
     Done(RunResult<T>),
     TimedOut(Duration),
 }
 
-async fn deadline<T>(
+pub(crate) async fn deadline<T>(
     limit: Option<Duration>,
     fut: impl Future<Output = RunResult<T>>,
 ) -> Outcome<T> {
@@ -404,7 +390,7 @@ impl PgConnection {
     /// state honest: a timeout cancels the statement on the server, a lost
     /// connection is marked for discarding, a server error inside a
     /// transaction marks it aborted.
-    async fn settle<T>(&mut self, sql: &str, outcome: Outcome<T>) -> Result<T> {
+    pub(crate) async fn settle<T>(&mut self, sql: &str, outcome: Outcome<T>) -> Result<T> {
         match outcome {
             Outcome::Done(Ok(v)) => Ok(v),
             Outcome::Done(Err(RunError::Covet(e))) => Err(e),
@@ -582,66 +568,6 @@ impl PgConnection {
         Ok(())
     }
 
-    /// COPY ... FROM STDIN in binary format.
-    pub(crate) async fn copy_in(
-        &mut self,
-        table: &str,
-        columns: &[String],
-        rows: &[Vec<Value>],
-    ) -> Result<u64> {
-        if columns.is_empty() {
-            return Err(Error::new(
-                ErrorKind::Encode,
-                "bulk_insert needs at least one column",
-            ));
-        }
-        if let Some((i, row)) = rows
-            .iter()
-            .enumerate()
-            .find(|(_, r)| r.len() != columns.len())
-        {
-            return Err(Error::new(
-                ErrorKind::Encode,
-                format!(
-                    "bulk_insert row {i} has {} value(s) for {} column(s)",
-                    row.len(),
-                    columns.len()
-                ),
-            ));
-        }
-        if rows.is_empty() {
-            return Ok(0);
-        }
-        let table = quote_path(table);
-        let cols = columns
-            .iter()
-            .map(|c| quote_ident(c))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let probe: Arc<str> = Arc::from(format!("SELECT {cols} FROM {table} LIMIT 0"));
-        let copy = format!("COPY {table} ({cols}) FROM STDIN (FORMAT binary)");
-        let limit = self.default_timeout;
-        let client = &self.client;
-        let cache = &mut self.cache;
-        let outcome = deadline(limit, async {
-            let (st, _) = prepared(client, cache, &probe).await?;
-            let types: Vec<Type> = st.columns().iter().map(|c| c.type_().clone()).collect();
-            let sink = client.copy_in(copy.as_str()).await?;
-            let mut writer = pin!(BinaryCopyInWriter::new(sink, &types));
-            for row in rows {
-                writer.as_mut().write_raw(Params(row.iter())).await?;
-            }
-            Ok(writer.as_mut().finish().await?)
-        })
-        .await;
-        let r = self.settle(&probe, outcome).await;
-        if r.is_err() && !self.in_tx {
-            // An abandoned COPY is failed by the driver; sync before reuse.
-            self.unsynced = true;
-        }
-        r
-    }
-
     pub(crate) async fn server_version(&mut self) -> Result<String> {
         let limit = self.default_timeout;
         let client = &self.client;
@@ -672,16 +598,5 @@ impl PgConnection {
         })
         .await;
         self.settle("", outcome).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quoting() {
-        assert_eq!(quote_path("app.users"), "\"app\".\"users\"");
-        assert_eq!(quote_ident("we\"ird"), "\"we\"\"ird\"");
     }
 }
