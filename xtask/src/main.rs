@@ -18,7 +18,7 @@ usage: cargo xtask <command> [args]
 commands:
   ci                 fmt check, clippy -D warnings, all tests (database ones
                      included when COVET_PG_URL / COVET_MYSQL_URL are set),
-                     loom models, doc tests, benches compiled
+                     loom models, doc tests (benches type-checked by clippy)
   test [args]        cargo test --workspace [args]
   loom               the covet-pool loom models (release, --cfg loom)
   bench <name>       run a comparison benchmark in covet-benches
