@@ -67,7 +67,7 @@ pub struct MySqlAdapter {
 impl std::fmt::Debug for MySqlAdapter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MySqlAdapter")
-            .field("endpoint", &self.shared.config.endpoint())
+            .field("target", &self.shared.config.target())
             .field("database", &self.shared.config.database)
             .field("pool", &self.shared.pool.state())
             .finish()
@@ -97,7 +97,7 @@ impl MySqlAdapter {
                     ErrorKind::Connection,
                     format!(
                         "cannot connect to MySQL at {}: no answer within {limit:?}",
-                        config.endpoint()
+                        config.target()
                     ),
                 )
             })??;

@@ -6,35 +6,48 @@ use std::str::FromStr;
 
 use covet_core::{DatabaseUrl, Engine, Error, PoolSettings, Result, Secret};
 
-/// How the connection uses TLS, in the style of libpq's `sslmode`.
+/// How the connection uses TLS, named as MySQL's own clients name it
+/// (`mysql --ssl-mode=...`).
+///
+/// Parsing ignores case and also accepts libpq's spellings (`disable`,
+/// `prefer`, `require`, `verify-ca`, `verify-full`), so one `sslmode` URL
+/// parameter means the same on every Covet engine that has it.
+///
+/// ```
+/// use covet_adapter_mysql::SslMode;
+/// let mode: SslMode = "verify-full".parse()?;
+/// assert_eq!(mode, SslMode::VerifyIdentity);
+/// assert_eq!(mode.to_string(), "VERIFY_IDENTITY");
+/// # Ok::<(), covet_core::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum SslMode {
     /// Never use TLS.
-    Disable,
+    Disabled,
     /// Use TLS when the server offers it (without verifying the
     /// certificate), else connect in the clear. The default.
     #[default]
-    Prefer,
+    Preferred,
     /// Always use TLS; fail when the server has none. The certificate is
     /// not verified (encryption only).
-    Require,
-    /// Always use TLS and verify the certificate chain (against `ssl_ca`,
-    /// else the Mozilla roots), but not the host name.
+    Required,
+    /// Always use TLS and verify the certificate chain (against
+    /// `ssl_root_cert`, else the Mozilla roots), but not the host name.
     VerifyCa,
     /// Always use TLS, verify the certificate chain and the host name.
-    VerifyFull,
+    VerifyIdentity,
 }
 
 impl SslMode {
-    /// The spelling used in URLs (`verify-full`).
+    /// MySQL's spelling (`VERIFY_IDENTITY`).
     pub fn as_str(self) -> &'static str {
         match self {
-            SslMode::Disable => "disable",
-            SslMode::Prefer => "prefer",
-            SslMode::Require => "require",
-            SslMode::VerifyCa => "verify-ca",
-            SslMode::VerifyFull => "verify-full",
+            SslMode::Disabled => "DISABLED",
+            SslMode::Preferred => "PREFERRED",
+            SslMode::Required => "REQUIRED",
+            SslMode::VerifyCa => "VERIFY_CA",
+            SslMode::VerifyIdentity => "VERIFY_IDENTITY",
         }
     }
 }
@@ -50,47 +63,56 @@ impl FromStr for SslMode {
 
     fn from_str(s: &str) -> Result<Self> {
         Ok(match s.to_ascii_lowercase().as_str() {
-            "disable" | "disabled" => SslMode::Disable,
-            "prefer" | "preferred" => SslMode::Prefer,
-            "require" | "required" => SslMode::Require,
-            "verify-ca" | "verify_ca" => SslMode::VerifyCa,
-            "verify-full" | "verify_full" | "verify_identity" => SslMode::VerifyFull,
+            "disabled" | "disable" => SslMode::Disabled,
+            "preferred" | "prefer" => SslMode::Preferred,
+            "required" | "require" => SslMode::Required,
+            "verify_ca" | "verify-ca" => SslMode::VerifyCa,
+            "verify_identity" | "verify-identity" | "verify-full" | "verify_full" => {
+                SslMode::VerifyIdentity
+            }
             _ => {
                 return Err(Error::config(format!(
-                    "sslmode must be one of disable, prefer, require, verify-ca, verify-full, not `{s}`"
+                    "sslmode must be one of DISABLED, PREFERRED, REQUIRED, VERIFY_CA, \
+                     VERIFY_IDENTITY (or libpq's disable, prefer, require, verify-ca, \
+                     verify-full), not `{}`",
+                    s.chars().take(30).collect::<String>()
                 )));
             }
         })
     }
 }
 
-/// The default size of each connection's prepared-statement cache.
-pub const DEFAULT_STATEMENT_CACHE_SIZE: usize = 100;
+/// The default capacity of each connection's prepared-statement cache.
+pub const DEFAULT_STATEMENT_CACHE_CAPACITY: usize = 100;
 
 /// The URL parameters this adapter reads in addition to
 /// [`PoolSettings::KEYS`].
 pub const MYSQL_KEYS: &[&str] = &[
     "sslmode",
-    "ssl_ca",
+    "sslrootcert",
     "application_name",
-    "statement_cache_size",
+    "statement_cache_capacity",
 ];
 
 /// Everything [`crate::MySqlAdapter`] needs to connect.
 ///
-/// Built from a URL with [`MySqlConfig::from_url`] or in code:
+/// Built from a URL with [`MySqlConfig::from_url`], or in code from
+/// [`MySqlConfig::default`] (`localhost:3306`) with the setters. `Debug`
+/// never shows the password.
 ///
 /// ```
 /// use std::time::Duration;
 /// use covet_adapter_mysql::{MySqlConfig, SslMode};
 ///
-/// let config = MySqlConfig::new("db.internal")
+/// let config = MySqlConfig::default()
+///     .host("db.internal")
 ///     .port(3307)
 ///     .user("app")
 ///     .password("s3cret")
 ///     .database("shop")
-///     .ssl_mode(SslMode::Require)
+///     .ssl_mode(SslMode::Required)
 ///     .max_connections(20)
+///     .statement_cache_capacity(200)
 ///     .statement_timeout(Some(Duration::from_secs(2)));
 /// assert!(!format!("{config:?}").contains("s3cret"));
 /// ```
@@ -103,35 +125,43 @@ pub struct MySqlConfig {
     pub(crate) database: Option<String>,
     pub(crate) pool: PoolSettings,
     pub(crate) ssl_mode: SslMode,
-    pub(crate) ssl_ca: Option<PathBuf>,
+    pub(crate) ssl_root_cert: Option<PathBuf>,
     pub(crate) application_name: Option<String>,
-    pub(crate) statement_cache_size: usize,
+    pub(crate) statement_cache_capacity: usize,
 }
 
-impl MySqlConfig {
-    /// Settings for `host` on port 3306 with every other value at its
-    /// default (no user, no database, `sslmode=prefer`).
-    pub fn new(host: impl Into<String>) -> Self {
+impl Default for MySqlConfig {
+    /// `localhost:3306`, no user, no database, `sslmode=PREFERRED`, the
+    /// default [`PoolSettings`] and a statement cache of 100.
+    fn default() -> Self {
         MySqlConfig {
-            host: host.into(),
+            host: "localhost".into(),
             port: 3306,
             user: None,
             password: None,
             database: None,
             pool: PoolSettings::default(),
             ssl_mode: SslMode::default(),
-            ssl_ca: None,
+            ssl_root_cert: None,
             application_name: None,
-            statement_cache_size: DEFAULT_STATEMENT_CACHE_SIZE,
+            statement_cache_capacity: DEFAULT_STATEMENT_CACHE_CAPACITY,
         }
+    }
+}
+
+impl MySqlConfig {
+    /// The default settings for `host`: shorthand for
+    /// `MySqlConfig::default().host(host)`.
+    pub fn new(host: impl Into<String>) -> Self {
+        MySqlConfig::default().host(host)
     }
 
     /// Reads a `mysql://` (or `mariadb://`) URL.
     ///
     /// Besides host, port, user, password and database it reads the
-    /// common [`PoolSettings`] parameters and `sslmode`, `ssl_ca`,
-    /// `application_name` and `statement_cache_size`. Any other parameter is
-    /// a [`covet_core::ErrorKind::Config`] error naming it.
+    /// common [`PoolSettings`] parameters and `sslmode`, `sslrootcert`,
+    /// `application_name` and `statement_cache_capacity`. Any other
+    /// parameter is a [`covet_core::ErrorKind::Config`] error naming it.
     pub fn from_url(url: &DatabaseUrl) -> Result<Self> {
         if url.engine() != Engine::MySql {
             return Err(Error::config(format!(
@@ -141,10 +171,18 @@ impl MySqlConfig {
         }
         for (key, _) in url.params() {
             if !PoolSettings::KEYS.contains(&key.as_str()) && !MYSQL_KEYS.contains(&key.as_str()) {
+                // The names these options had before the adapters shared
+                // one spelling: say what replaced them.
+                let renamed = match key.as_str() {
+                    "ssl_ca" => " (renamed `sslrootcert`)",
+                    "statement_cache_size" => " (renamed `statement_cache_capacity`)",
+                    _ => "",
+                };
                 return Err(Error::config(format!(
-                    "unknown MySQL URL parameter `{key}` (known: {}, {})",
-                    PoolSettings::KEYS.join(", "),
-                    MYSQL_KEYS.join(", ")
+                    "unknown MySQL URL parameter `{}`{renamed} (known: {}, {})",
+                    key.chars().take(40).collect::<String>(),
+                    MYSQL_KEYS.join(", "),
+                    PoolSettings::KEYS.join(", ")
                 )));
             }
         }
@@ -157,23 +195,31 @@ impl MySqlConfig {
         if let Some(v) = url.param("sslmode") {
             c.ssl_mode = v.parse()?;
         }
-        if let Some(v) = url.param("ssl_ca") {
+        if let Some(v) = url.param("sslrootcert") {
             if v.is_empty() {
-                return Err(Error::config("ssl_ca must name a PEM file"));
+                return Err(Error::config("sslrootcert must name a PEM file"));
             }
-            c.ssl_ca = Some(PathBuf::from(v));
+            c.ssl_root_cert = Some(PathBuf::from(v));
         }
         if let Some(v) = url.param("application_name") {
             c.application_name = Some(v.to_owned());
         }
-        if let Some(v) = url.param("statement_cache_size") {
-            c.statement_cache_size = v.parse().map_err(|_| {
+        if let Some(v) = url.param("statement_cache_capacity") {
+            c.statement_cache_capacity = v.parse().map_err(|_| {
                 Error::config(format!(
-                    "statement_cache_size must be a whole number, not `{v}`"
+                    "statement_cache_capacity must be a whole number, not `{}`",
+                    v.chars().take(30).collect::<String>()
                 ))
             })?;
         }
         Ok(c)
+    }
+
+    /// The server's host name or IP address (`localhost` by default).
+    #[must_use]
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.host = host.into();
+        self
     }
 
     /// The server port (default 3306).
@@ -233,10 +279,10 @@ impl MySqlConfig {
     }
 
     /// A PEM file with the certificate authorities to trust for
-    /// `verify-ca` / `verify-full`.
+    /// `VERIFY_CA` / `VERIFY_IDENTITY` instead of the Mozilla roots.
     #[must_use]
-    pub fn ssl_ca(mut self, path: impl Into<PathBuf>) -> Self {
-        self.ssl_ca = Some(path.into());
+    pub fn ssl_root_cert(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ssl_root_cert = Some(path.into());
         self
     }
 
@@ -248,26 +294,22 @@ impl MySqlConfig {
         self
     }
 
-    /// The size of each connection's prepared-statement cache (0 turns
+    /// Prepared statements kept per connection (100 by default; 0 turns
     /// caching off: every statement is prepared and closed per call).
     #[must_use]
-    pub fn statement_cache_size(mut self, n: usize) -> Self {
-        self.statement_cache_size = n;
+    pub fn statement_cache_capacity(mut self, n: usize) -> Self {
+        self.statement_cache_capacity = n;
         self
     }
 
     /// The pool and timeout settings.
-    pub fn settings(&self) -> &PoolSettings {
+    pub fn pool(&self) -> &PoolSettings {
         &self.pool
     }
 
-    /// The TLS mode.
-    pub fn get_ssl_mode(&self) -> SslMode {
-        self.ssl_mode
-    }
-
-    /// `host:port`, for messages.
-    pub fn endpoint(&self) -> String {
+    /// Where this configuration connects, for messages: `host:port`
+    /// (never the user's password).
+    pub fn target(&self) -> String {
         if self.host.contains(':') {
             format!("[{}]:{}", self.host, self.port)
         } else {
@@ -288,7 +330,7 @@ mod tests {
     #[test]
     fn reads_url() {
         let c = MySqlConfig::from_url(&url(
-            "mysql://app:pw@db:3307/shop?sslmode=require&application_name=svc&statement_cache_size=7&max_connections=3",
+            "mysql://app:pw@db:3307/shop?sslmode=require&sslrootcert=/ca.pem&application_name=svc&statement_cache_capacity=7&max_connections=3",
         ))
         .unwrap();
         assert_eq!(c.host, "db");
@@ -296,9 +338,10 @@ mod tests {
         assert_eq!(c.user.as_deref(), Some("app"));
         assert_eq!(c.password.as_ref().map(Secret::expose), Some("pw"));
         assert_eq!(c.database.as_deref(), Some("shop"));
-        assert_eq!(c.ssl_mode, SslMode::Require);
+        assert_eq!(c.ssl_mode, SslMode::Required);
+        assert_eq!(c.ssl_root_cert, Some(PathBuf::from("/ca.pem")));
         assert_eq!(c.application_name.as_deref(), Some("svc"));
-        assert_eq!(c.statement_cache_size, 7);
+        assert_eq!(c.statement_cache_capacity, 7);
         assert_eq!(c.pool.max_connections, 3);
         assert!(!format!("{c:?}").contains("pw\""));
     }
@@ -314,7 +357,8 @@ mod tests {
     fn bad_values_are_config_errors() {
         for q in [
             "sslmode=sometimes",
-            "statement_cache_size=-1",
+            "statement_cache_capacity=-1",
+            "sslrootcert=",
             "max_connections=0",
         ] {
             let e = MySqlConfig::from_url(&url(&format!("mysql://h/db?{q}"))).unwrap_err();
@@ -325,8 +369,60 @@ mod tests {
     }
 
     #[test]
+    fn old_parameter_names_say_what_replaced_them() {
+        for (old, new) in [
+            ("ssl_ca=/ca.pem", "`sslrootcert`"),
+            ("statement_cache_size=7", "`statement_cache_capacity`"),
+        ] {
+            let e = MySqlConfig::from_url(&url(&format!("mysql://h/db?{old}"))).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Config, "{old}");
+            assert!(e.message().contains(new), "{e}");
+        }
+    }
+
+    #[test]
+    fn ssl_mode_round_trips_and_accepts_libpq_spellings() {
+        let all = [
+            SslMode::Disabled,
+            SslMode::Preferred,
+            SslMode::Required,
+            SslMode::VerifyCa,
+            SslMode::VerifyIdentity,
+        ];
+        for m in all {
+            assert_eq!(m.to_string().parse::<SslMode>().unwrap(), m);
+            assert_eq!(m.as_str().to_lowercase().parse::<SslMode>().unwrap(), m);
+        }
+        let libpq = ["disable", "prefer", "require", "verify-ca", "verify-full"];
+        for (s, m) in libpq.into_iter().zip(all) {
+            assert_eq!(s.parse::<SslMode>().unwrap(), m, "{s}");
+        }
+        let e = "sometimes".parse::<SslMode>().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Config);
+        assert!(e.message().contains("`sometimes`"), "{e}");
+    }
+
+    #[test]
+    fn default_and_setters() {
+        let c = MySqlConfig::default();
+        assert_eq!(c.target(), "localhost:3306");
+        assert_eq!(c.ssl_mode, SslMode::Preferred);
+        assert_eq!(c.statement_cache_capacity, DEFAULT_STATEMENT_CACHE_CAPACITY);
+        let c = c
+            .host("::1")
+            .port(3307)
+            .ssl_root_cert("/ca.pem")
+            .statement_cache_capacity(0)
+            .max_connections(4);
+        assert_eq!(c.target(), "[::1]:3307");
+        assert_eq!(c.statement_cache_capacity, 0);
+        assert_eq!(c.pool().max_connections, 4);
+        assert_eq!(MySqlConfig::new("db").target(), "db:3306");
+    }
+
+    #[test]
     fn debug_hides_password() {
-        let c = MySqlConfig::new("h").password("hunter2");
+        let c = MySqlConfig::default().password("hunter2");
         assert!(!format!("{c:?}").contains("hunter2"));
     }
 }

@@ -65,14 +65,14 @@ pub struct MySqlManager {
     config: Arc<MySqlConfig>,
     plain: Opts,
     tls: Option<Opts>,
-    /// `sslmode=prefer` found the server without TLS: skip the TLS try.
+    /// `sslmode=PREFERRED` found the server without TLS: skip the TLS try.
     server_lacks_tls: AtomicBool,
 }
 
 impl std::fmt::Debug for MySqlManager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MySqlManager")
-            .field("endpoint", &self.config.endpoint())
+            .field("target", &self.config.target())
             .field("ssl_mode", &self.config.ssl_mode)
             .finish_non_exhaustive()
     }
@@ -93,7 +93,7 @@ impl MySqlManager {
             .user(config.user.clone())
             .pass(config.password.as_ref().map(|p| p.expose().to_owned()))
             .db_name(config.database.clone())
-            .stmt_cache_size(config.statement_cache_size)
+            .stmt_cache_size(config.statement_cache_capacity)
             .tcp_nodelay(true)
             .prefer_socket(false)
             .connect_attribute(
@@ -103,18 +103,18 @@ impl MySqlManager {
         b = b.setup(vec![SESSION_SETUP]);
         let plain: Opts = b.clone().into();
         let tls = match config.ssl_mode {
-            SslMode::Disable => None,
-            SslMode::Prefer | SslMode::Require => Some(
+            SslMode::Disabled => None,
+            SslMode::Preferred | SslMode::Required => Some(
                 SslOpts::default()
                     .with_danger_accept_invalid_certs(true)
                     .with_danger_skip_domain_validation(true),
             ),
-            SslMode::VerifyCa | SslMode::VerifyFull => {
+            SslMode::VerifyCa | SslMode::VerifyIdentity => {
                 let mut ssl = SslOpts::default();
-                if let Some(ca) = &config.ssl_ca {
+                if let Some(ca) = &config.ssl_root_cert {
                     if !ca.is_file() {
                         return Err(Error::config(format!(
-                            "ssl_ca `{}` is not a readable file",
+                            "sslrootcert `{}` is not a readable file",
                             ca.display()
                         )));
                     }
@@ -150,7 +150,7 @@ impl MySqlManager {
     pub(crate) async fn open(&self) -> Result<MySqlConnection> {
         let conn = match (&self.tls, self.config.ssl_mode) {
             (None, _) => self.connect(self.plain.clone()).await?,
-            (Some(tls), SslMode::Prefer) => {
+            (Some(tls), SslMode::Preferred) => {
                 if self.server_lacks_tls.load(Ordering::Relaxed) {
                     self.connect(self.plain.clone()).await?
                 } else {
@@ -181,7 +181,7 @@ impl MySqlManager {
 
     /// A one-line message naming the server and user, never the password.
     fn connect_error(&self, e: mysql_async::Error) -> Error {
-        let endpoint = self.config.endpoint();
+        let target = self.config.target();
         let user = self.config.user.as_deref().unwrap_or("(none)");
         let base = match e {
             // Refused, unknown host, unreachable: worded as every adapter
@@ -191,16 +191,16 @@ impl MySqlManager {
         };
         let message = match base.kind() {
             ErrorKind::Auth => format!(
-                "authentication failed for user `{user}` at {endpoint}: {}",
+                "authentication failed for user `{user}` at {target}: {}",
                 base.message()
             ),
             ErrorKind::Config if base.code() == Some(covet_core::ServerCode::MySql(1049)) => {
                 format!(
-                    "database `{}` does not exist on {endpoint}",
+                    "database `{}` does not exist on {target}",
                     self.config.database.as_deref().unwrap_or("")
                 )
             }
-            _ => format!("cannot connect to MySQL at {endpoint}: {}", base.message()),
+            _ => format!("cannot connect to MySQL at {target}: {}", base.message()),
         };
         let mut err = Error::new(base.kind(), message).with_retry_class(base.retry_class());
         if let Some(code) = base.code() {

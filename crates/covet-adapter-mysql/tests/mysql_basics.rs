@@ -303,7 +303,7 @@ async fn prepared_statements_are_cached_per_connection() {
     for (size, expected) in [(None, 1), (Some("0"), 11)] {
         let mut params = vec![("max_connections", "1")];
         if let Some(size) = size {
-            params.push(("statement_cache_size", size));
+            params.push(("statement_cache_capacity", size));
         }
         let a = db.adapter(&params).await;
         let before = prepares(&a).await;
@@ -315,7 +315,11 @@ async fn prepared_statements_are_cached_per_connection() {
             assert_eq!(rows.rows[0].get::<i64>(0).unwrap(), i + 1);
         }
         let after = prepares(&a).await;
-        assert_eq!(after - before, expected, "statement_cache_size={size:?}");
+        assert_eq!(
+            after - before,
+            expected,
+            "statement_cache_capacity={size:?}"
+        );
     }
 }
 

@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use covet_adapter_mysql::MySqlAdapter;
+use covet_adapter_mysql::{MySqlAdapter, MySqlConfig, SslMode};
 use covet_core::{Adapter, DatabaseUrl, ErrorKind, RetryClass, Statement};
 use mysql_async::prelude::Queryable;
 use support::{TestDb, admin, server_url};
@@ -21,7 +21,7 @@ async fn bad_settings_fail_before_connecting() {
         "mysql://root@127.0.0.1:1/test?sslmod=require",
         "mysql://root@127.0.0.1:1/test?sslmode=maybe",
         "mysql://root@127.0.0.1:1/test?max_connections=0",
-        "mysql://root@127.0.0.1:1/test?statement_cache_size=lots",
+        "mysql://root@127.0.0.1:1/test?statement_cache_capacity=lots",
     ] {
         let url: DatabaseUrl = url.parse().unwrap();
         let e = MySqlAdapter::connect(&url).await.unwrap_err();
@@ -102,20 +102,43 @@ async fn ssl_modes_against_a_server_without_tls() {
     let e = MySqlAdapter::connect(
         &server
             .with_param("sslmode", "verify-full")
-            .with_param("ssl_ca", "/nonexistent/ca.pem"),
+            .with_param("sslrootcert", "/nonexistent/ca.pem"),
     )
     .await
     .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Config, "{e:?}");
     assert!(e.message().contains("/nonexistent/ca.pem"), "{e}");
-    // prefer falls back to a plain connection; disable never tries TLS.
-    for mode in ["prefer", "disable"] {
+    // prefer falls back to a plain connection; disable never tries TLS
+    // (in libpq's spelling and in MySQL's).
+    for mode in ["prefer", "disable", "PREFERRED", "disabled"] {
         let a = MySqlAdapter::connect(&server.with_param("sslmode", mode))
             .await
             .unwrap_or_else(|e| panic!("sslmode={mode}: {e}"));
         a.ping().await.unwrap();
         a.execute(&Statement::new("DO 1")).await.unwrap();
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_with_a_config_built_from_default() {
+    let Some(server) = server_url() else { return };
+    let mut config = MySqlConfig::default()
+        .host(server.host())
+        .port(server.port())
+        .ssl_mode(SslMode::Disabled)
+        .statement_cache_capacity(4)
+        .max_connections(2);
+    if let Some(user) = server.user() {
+        config = config.user(user);
+    }
+    if let Some(password) = server.password() {
+        config = config.password(password.expose());
+    }
+    assert_eq!(config.pool().max_connections, 2);
+    let a = MySqlAdapter::connect_with(config).await.unwrap();
+    a.ping().await.unwrap();
+    assert_eq!(a.pool().state().size, 1, "{a:?}");
+    a.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
