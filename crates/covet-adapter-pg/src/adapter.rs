@@ -51,10 +51,30 @@ impl PgAdapter {
     /// password, an unknown database or a refused connection is reported
     /// here in one line rather than at the first query.
     pub async fn connect(url: &DatabaseUrl) -> Result<PgAdapter> {
-        PgConfig::from_url(url)?.connect().await
+        PgAdapter::connect_with(PgConfig::from_url(url)?).await
     }
 
-    pub(crate) async fn from_config(cfg: PgConfig) -> Result<PgAdapter> {
+    /// Connects with settings built in code (or read with
+    /// [`PgConfig::from_url`] and adjusted). The settings are checked and
+    /// one connection is opened at once, as [`PgAdapter::connect`] does.
+    ///
+    /// ```no_run
+    /// use covet_adapter_pg::{PgAdapter, PgConfig, SslMode};
+    ///
+    /// # async fn demo() -> covet_core::Result<()> {
+    /// let db = PgAdapter::connect_with(
+    ///     PgConfig::default()
+    ///         .host("db.internal")
+    ///         .user("app")
+    ///         .database("shop")
+    ///         .ssl_mode(SslMode::Require)
+    ///         .max_connections(20),
+    /// )
+    /// .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn connect_with(cfg: PgConfig) -> Result<PgAdapter> {
         cfg.validate()?;
         let tls = crate::tls::connector(cfg.ssl_mode, cfg.ssl_root_cert.as_deref())?;
         let manager = PgManager::new(&cfg, tls);

@@ -1,6 +1,8 @@
 //! Connection settings: from a URL or built in code.
 
+use std::fmt;
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 
 use covet_core::{DatabaseUrl, Engine, Error, PoolSettings, Result, Secret};
@@ -24,8 +26,24 @@ pub enum SslMode {
 }
 
 impl SslMode {
-    /// Parses `disable`, `prefer`, `require` or `verify-full`.
-    pub fn parse(s: &str) -> Result<Self> {
+    /// The libpq spelling (`disable`, `prefer`, `require`, `verify-full`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SslMode::Disable => "disable",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+            SslMode::VerifyFull => "verify-full",
+        }
+    }
+}
+
+impl FromStr for SslMode {
+    type Err = Error;
+
+    /// Parses libpq's spelling: `disable`, `prefer`, `require` or
+    /// `verify-full`; anything else is a [`covet_core::ErrorKind::Config`]
+    /// error naming it.
+    fn from_str(s: &str) -> Result<Self> {
         match s {
             "disable" => Ok(SslMode::Disable),
             "prefer" => Ok(SslMode::Prefer),
@@ -37,15 +55,11 @@ impl SslMode {
             ))),
         }
     }
+}
 
-    /// The libpq spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SslMode::Disable => "disable",
-            SslMode::Prefer => "prefer",
-            SslMode::Require => "require",
-            SslMode::VerifyFull => "verify-full",
-        }
+impl fmt::Display for SslMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -61,7 +75,8 @@ pub const PG_KEYS: &[&str] = &[
 /// Everything [`crate::PgAdapter`] needs to connect.
 ///
 /// Built from a URL with [`PgConfig::from_url`], or in code from
-/// [`PgConfig::default`] with the setters. `Debug` never shows the password.
+/// [`PgConfig::default`] with the setters; [`crate::PgAdapter::connect_with`]
+/// connects with it. `Debug` never shows the password.
 ///
 /// ```
 /// use covet_adapter_pg::{PgConfig, SslMode};
@@ -144,7 +159,7 @@ impl PgConfig {
             ..PgConfig::default()
         };
         if let Some(v) = url.param("sslmode") {
-            cfg.ssl_mode = SslMode::parse(v)?;
+            cfg.ssl_mode = v.parse()?;
         }
         if let Some(v) = url.param("sslrootcert") {
             if v.is_empty() {
@@ -272,12 +287,6 @@ impl PgConfig {
         self
     }
 
-    /// Validates the settings, opens one connection to check them, and
-    /// builds the adapter's pool.
-    pub async fn connect(self) -> Result<crate::PgAdapter> {
-        crate::PgAdapter::from_config(self).await
-    }
-
     /// The pool and timeout settings.
     pub fn pool(&self) -> &PoolSettings {
         &self.pool
@@ -364,6 +373,23 @@ mod tests {
         assert_eq!(c.pool.statement_timeout, Some(Duration::from_secs(2)));
         assert!(!format!("{c:?}").contains("pw@"));
         assert!(!format!("{c:?}").contains("\"pw\""));
+    }
+
+    #[test]
+    fn ssl_mode_parses_what_it_displays() {
+        for mode in [
+            SslMode::Disable,
+            SslMode::Prefer,
+            SslMode::Require,
+            SslMode::VerifyFull,
+        ] {
+            assert_eq!(mode.to_string(), mode.as_str());
+            assert_eq!(mode.to_string().parse::<SslMode>().unwrap(), mode);
+        }
+        assert_eq!(SslMode::default(), SslMode::Prefer);
+        let e = "verify-ca".parse::<SslMode>().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Config);
+        assert!(e.to_string().contains("`verify-ca`"), "{e}");
     }
 
     #[test]

@@ -76,7 +76,7 @@ async fn verify_full_checks_the_chain() {
         .host("localhost")
         .ssl_mode(SslMode::VerifyFull)
         .ssl_root_cert(&cert);
-    match cfg.connect().await {
+    match PgAdapter::connect_with(cfg).await {
         Ok(a) => {
             eprintln!("verify-full against {cert} as localhost: verified");
             assert!(backend_uses_tls(&a).await);
@@ -228,7 +228,7 @@ proptest::proptest! {
                 .user("app")
                 .password(pw.clone())
                 .database("db");
-            cfg.connect().await.unwrap_err()
+            PgAdapter::connect_with(cfg).await.unwrap_err()
         });
         let encoded: String = pw
             .bytes()
