@@ -80,22 +80,12 @@ impl PgAdapter {
         let manager = PgManager::new(&cfg, tls);
         // Fail fast with the server's own reason instead of a pool timeout.
         drop(manager.connect().await?);
-        let s = &cfg.pool;
-        let pool = Pool::builder(manager)
-            .max_size(s.max_connections)
-            .min_idle(s.min_connections)
-            .acquire_timeout(s.acquire_timeout)
-            .create_timeout(s.connect_timeout)
-            .idle_timeout(s.idle_timeout)
-            .max_lifetime(s.max_lifetime)
-            .name("postgres")
-            .build()
-            .map_err(|e| Error::config(format!("invalid pool settings: {e}")))?;
+        let pool = cfg.pool.build_pool(manager, Engine::Postgres)?;
         Ok(PgAdapter {
             inner: Arc::new(Inner {
                 pool,
                 target: cfg.target(),
-                default_timeout: s.statement_timeout,
+                default_timeout: cfg.pool.statement_timeout,
                 closed: AtomicBool::new(false),
             }),
         })
@@ -198,13 +188,7 @@ impl Adapter for PgAdapter {
     }
 
     fn pool_state(&self) -> Option<PoolState> {
-        let s = self.inner.pool.state();
-        Some(PoolState {
-            size: s.size,
-            idle: s.idle,
-            in_use: s.in_use,
-            waiters: s.waiters,
-        })
+        Some(self.pool().state().into())
     }
 
     async fn close(&self) {
