@@ -1,0 +1,81 @@
+//! `covet backup drill`: restore into a scratch database, compare with the
+//! manifest, report the RTO and drop the scratch database.
+
+use serde_json::json;
+
+use super::{Facade, KeyArgs, cancel_on_signal, fail, key_source, locate, report_leftovers, secs};
+use crate::cmd::{Failure, PasswordArgs, resolve_url};
+
+/// Arguments of `covet backup drill`.
+#[derive(Debug, clap::Args)]
+pub(super) struct Args {
+    /// The backup: a file path or s3://bucket/prefix/name.
+    #[arg(long)]
+    file: String,
+    /// A database on the server to drill on (its name is not touched).
+    #[arg(long, env = "COVET_DATABASE_URL", hide_env_values = true)]
+    db: String,
+    #[command(flatten)]
+    password: PasswordArgs,
+    #[command(flatten)]
+    key: KeyArgs,
+}
+
+/// Runs `covet backup drill`; a drill whose tables differ from the manifest
+/// is a failure.
+pub(super) async fn run(args: Args, json_out: bool) -> Result<(), Failure> {
+    let Args {
+        file,
+        db,
+        password,
+        key,
+    } = args;
+    let url = resolve_url(&db, &password)?;
+    let (sink, name) = locate(&file)?;
+    let k = key_source(&key)?;
+    let cancel = cancel_on_signal();
+    let r = Box::pin(covet_backup::drill_cancellable(
+        sink.as_ref(),
+        &name,
+        &url,
+        &Facade,
+        k.as_ref(),
+        Some(&cancel),
+    ))
+    .await
+    .map_err(fail)?;
+    if json_out {
+        let tables: Vec<_> = r
+            .tables
+            .iter()
+            .map(|t| json!({ "table": t.name, "expected_rows": t.expected_rows, "restored_rows": t.restored_rows, "checksum_equal": t.checksum_equal }))
+            .collect();
+        println!(
+            "{}",
+            json!({ "passed": r.passed, "rto_seconds": r.rto.as_secs_f64(), "scratch": r.scratch, "tables": tables, "leftovers": r.leftovers })
+        );
+    } else {
+        report_leftovers(&r.leftovers);
+        for t in &r.tables {
+            println!(
+                "{:<30} rows {:>10} / {:<10} checksum {}",
+                t.name,
+                t.restored_rows,
+                t.expected_rows,
+                if t.checksum_equal { "equal" } else { "DIFFERS" }
+            );
+        }
+        println!(
+            "drill {}: RTO {} (verify + restore into {}, dropped)",
+            if r.passed { "passed" } else { "FAILED" },
+            secs(r.rto),
+            r.scratch
+        );
+    }
+    if !r.passed {
+        return Err(Failure::failed(
+            "drill failed: restored tables differ from the manifest",
+        ));
+    }
+    Ok(())
+}
