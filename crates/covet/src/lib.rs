@@ -10,6 +10,13 @@
 //! which adapters are compiled in; a URL for one left out is a
 //! [`ErrorKind::Config`] error that says which feature to enable.
 //!
+//! [`stack`] starts a [`StackBuilder`], the one place a layer stack is
+//! composed: `Timeout -> Retry -> Breaker -> Metrics -> SlowLog -> adapter`,
+//! one method per layer, plus [`StackBuilder::layer`] for a layer of your
+//! own. Features `resilience` (timeout, retry, circuit breaker; the crate as
+//! [`resilience`]) and `monitor` (metrics, slow-query log; the crate as
+//! [`monitor`]) are on by default.
+//!
 //! ```no_run
 //! # async fn demo() -> covet::Result<()> {
 //! use covet::Statement;
@@ -37,6 +44,19 @@ pub use covet_adapter_mysql as mysql;
 /// The SQLite adapter crate.
 #[cfg(feature = "sqlite")]
 pub use covet_adapter_sqlite as sqlite;
+
+/// covet-resilience: the timeout, retry and circuit-breaker layers and
+/// their settings (`RetryPolicy`, `CircuitBreaker`).
+#[cfg(feature = "resilience")]
+pub use covet_resilience as resilience;
+
+/// covet-monitor: the slow-query log, metrics and tracing layers and their
+/// settings (`SlowQueryLogger`, `MetricsLayer`).
+#[cfg(feature = "monitor")]
+pub use covet_monitor as monitor;
+
+mod stack;
+pub use stack::{StackBuilder, stack};
 
 mod sealed {
     pub trait Sealed {}
@@ -186,6 +206,11 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+/// This crate's README examples, compiled as doc tests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
 /// The root README's examples, compiled as doc tests so they stay true.
 #[cfg(doctest)]
