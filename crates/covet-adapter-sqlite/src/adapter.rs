@@ -48,25 +48,30 @@ impl std::fmt::Debug for SqliteAdapter {
 }
 
 impl SqliteAdapter {
-    /// Opens the database named by an `sqlite://` URL and builds the pool.
+    /// Opens the database named by an `sqlite://` URL (see
+    /// [`SqliteConfig::from_url`] for its parameters) and builds the pool.
     ///
     /// One connection is opened right away, so a bad path or a file that
     /// is not a database fails here (ErrorKind::Io, naming the path) rather
     /// than at the first query. Must be called inside a tokio runtime.
-    ///
-    /// URL parameters: those of [`covet_core::PoolSettings`] plus
-    /// `busy_timeout` (default 5s), `journal_mode` (default `wal` for
-    /// writable files), `mode` (`ro`, `rw`, `rwc`; default `rwc`),
-    /// `statement_cache_capacity` (default 128) and `foreign_keys`
-    /// (default `on`). Any other parameter is a Config error naming it.
     pub async fn connect(url: &DatabaseUrl) -> Result<Self> {
-        let cfg = Arc::new(SqliteConfig::from_url(url)?);
+        Self::connect_with(SqliteConfig::from_url(url)?).await
+    }
+
+    /// Opens the database `config` names and builds the pool, as
+    /// [`SqliteAdapter::connect`] does. An in-memory config gives a new
+    /// database each time it is connected.
+    pub async fn connect_with(config: SqliteConfig) -> Result<Self> {
+        config.validate()?;
+        let cfg = Arc::new(config.with_fresh_memory_name());
         let first = {
             let cfg = cfg.clone();
             tokio::task::spawn_blocking(move || conn::open(&cfg))
                 .await
                 .map_err(|e| error::join(&e))??
         };
+        // Opened before the pool so an in-memory database exists for as
+        // long as the adapter, before any pooled connection opens it.
         let keeper = match cfg.target {
             Target::Memory(_) => Some(Mutex::new(first)),
             Target::File(_) => None,
@@ -88,7 +93,7 @@ impl SqliteAdapter {
         // A local SQLite connection cannot go stale the way a socket does;
         // broken ones are caught by has_broken on return instead.
         .validate_on_checkout(false)
-        .name(format!("sqlite:{}", cfg.display_path()))
+        .name(format!("sqlite:{}", cfg.target()))
         .build()
         .map_err(|e| Error::config(format!("SQLite pool settings: {e}")))?;
         Ok(SqliteAdapter {
@@ -96,7 +101,7 @@ impl SqliteAdapter {
                 pool,
                 default_timeout: s.statement_timeout,
                 closed: AtomicBool::new(false),
-                path: cfg.display_path(),
+                path: cfg.target(),
                 meta: Arc::default(),
                 _keeper: keeper,
             }),

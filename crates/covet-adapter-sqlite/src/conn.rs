@@ -7,7 +7,7 @@ use std::time::Duration;
 use covet_core::{Error, ErrorKind, Result};
 use rusqlite::{InterruptHandle, OpenFlags};
 
-use crate::config::{OpenMode, SqliteConfig, Target};
+use crate::config::{JournalMode, OpenMode, SqliteConfig, Target};
 use crate::error::{self, from_rusqlite};
 
 /// How long a statement may keep running after its interrupt before its
@@ -178,12 +178,12 @@ pub(crate) fn open(cfg: &SqliteConfig) -> Result<SqliteConnection> {
             kind,
             format!(
                 "cannot open SQLite database {}: {}",
-                cfg.display_path(),
+                cfg.target(),
                 e.message()
             ),
         )
     })?;
-    configure(&db, cfg).map_err(|e| e.context(format!("configuring {}", cfg.display_path())))?;
+    configure(&db, cfg).map_err(|e| e.context(format!("configuring {}", cfg.target())))?;
     let interrupt = db.get_interrupt_handle();
     Ok(SqliteConnection {
         inner: Arc::new(ConnInner {
@@ -205,12 +205,14 @@ fn configure(db: &rusqlite::Connection, cfg: &SqliteConfig) -> Result<()> {
         "PRAGMA foreign_keys = OFF"
     })
     .map_err(from_rusqlite)?;
-    let journal = match (&cfg.journal_mode, &cfg.target, cfg.mode) {
-        (Some(m), _, _) => Some(m.as_str()),
-        (None, Target::File(_), OpenMode::ReadWrite | OpenMode::ReadWriteCreate) => Some("wal"),
+    let journal = match (cfg.journal_mode, &cfg.target, cfg.mode) {
+        (Some(m), _, _) => Some(m),
+        (None, Target::File(_), OpenMode::ReadWrite | OpenMode::ReadWriteCreate) => {
+            Some(JournalMode::Wal)
+        }
         _ => None,
     };
-    if let Some(mode) = journal {
+    if let Some(mode) = journal.map(JournalMode::as_str) {
         let got: String = db
             .query_row(&format!("PRAGMA journal_mode = {mode}"), [], |r| r.get(0))
             .map_err(from_rusqlite)?;

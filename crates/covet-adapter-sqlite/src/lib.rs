@@ -2,6 +2,7 @@
 //! Covet's SQLite adapter.
 //!
 //! [`SqliteAdapter::connect`] opens `sqlite://path` or `sqlite::memory:`
+//! ([`SqliteAdapter::connect_with`] takes a [`SqliteConfig`] built in code)
 //! and returns an [`covet_core::Adapter`] over a covet-pool pool of
 //! [`SqliteConnection`]s. SQLite is bundled (compiled in), so nothing needs
 //! to be installed. Blocking SQLite calls run on tokio's blocking threads.
@@ -18,6 +19,6 @@ mod tx;
 mod types;
 
 pub use adapter::SqliteAdapter;
-pub use config::{OpenMode, SQLITE_KEYS};
+pub use config::{JournalMode, OpenMode, SQLITE_KEYS, SqliteConfig};
 pub use conn::{SqliteConnection, SqliteManager};
 pub use tx::SqliteTransaction;

@@ -259,3 +259,68 @@ async fn a_definite_open_failure_while_waiting_keeps_its_kind() {
     assert!(!e.is_outage(), "{e:?}");
     assert!(e.message().contains("gone.db"), "{e}");
 }
+
+/// A config built in code opens the same way a URL does, and every option
+/// reaches the connection.
+#[tokio::test]
+async fn connect_with_a_config_built_in_code() {
+    use covet_adapter_sqlite::{JournalMode, OpenMode, SqliteConfig};
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("built.db");
+    let cfg = SqliteConfig::default()
+        .path(&path)
+        .open_mode(OpenMode::ReadWriteCreate)
+        .journal_mode(JournalMode::Truncate)
+        .busy_timeout(Duration::from_millis(750))
+        .foreign_keys(false)
+        .statement_cache_capacity(4)
+        .max_connections(2)
+        .statement_timeout(Some(Duration::from_secs(3)));
+    assert_eq!(cfg.target(), path.display().to_string());
+    let db = SqliteAdapter::connect_with(cfg).await.unwrap();
+    let rows = db.query(&"PRAGMA journal_mode".into()).await.unwrap();
+    assert_eq!(rows.rows[0].get::<String>(0).unwrap(), "truncate");
+    let rows = db.query(&"PRAGMA busy_timeout".into()).await.unwrap();
+    assert_eq!(rows.rows[0].get::<i64>(0).unwrap(), 750);
+    let rows = db.query(&"PRAGMA foreign_keys".into()).await.unwrap();
+    assert_eq!(rows.rows[0].get::<i64>(0).unwrap(), 0);
+    assert_eq!(db.default_timeout(), Some(Duration::from_secs(3)));
+    assert_eq!(db.pool().config().max_size, 2);
+    assert!(path.exists());
+    db.close().await;
+
+    let e = SqliteAdapter::connect_with(
+        SqliteConfig::default()
+            .path(dir.path().join("absent.db"))
+            .open_mode(OpenMode::ReadWrite),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Io, "{e:?}");
+    let e = SqliteAdapter::connect_with(SqliteConfig::default().open_mode(OpenMode::ReadOnly))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config, "{e:?}");
+}
+
+/// One in-memory config connected twice gives two databases, as two
+/// `connect` calls on `sqlite::memory:` do: the memdb name is chosen per
+/// adapter, not per config.
+#[tokio::test]
+async fn one_memory_config_connected_twice_gives_two_databases() {
+    use covet_adapter_sqlite::SqliteConfig;
+    let cfg = SqliteConfig::default().in_memory();
+    assert_eq!(cfg.target(), ":memory:");
+    let a = SqliteAdapter::connect_with(cfg.clone()).await.unwrap();
+    let b = SqliteAdapter::connect_with(cfg).await.unwrap();
+    a.execute(&"CREATE TABLE only_in_a (x INTEGER)".into())
+        .await
+        .unwrap();
+    let e = b
+        .query(&"SELECT * FROM only_in_a".into())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Syntax, "separate databases: {e}");
+    assert_eq!(count(&a, "only_in_a").await, 0);
+}
