@@ -105,17 +105,7 @@ impl MySqlAdapter {
         let canceller = Canceller {
             opts: manager.side_opts(),
         };
-        let s = &config.pool;
-        let pool = Pool::builder(manager)
-            .max_size(s.max_connections)
-            .min_idle(s.min_connections)
-            .acquire_timeout(s.acquire_timeout)
-            .create_timeout(s.connect_timeout)
-            .idle_timeout(s.idle_timeout)
-            .max_lifetime(s.max_lifetime)
-            .name("mysql")
-            .build()
-            .map_err(|e| Error::config(format!("invalid MySQL pool settings: {e}")))?;
+        let pool = config.pool.build_pool(manager, Engine::MySql)?;
         Ok(MySqlAdapter {
             shared: Arc::new(Shared {
                 pool,
@@ -134,6 +124,12 @@ impl MySqlAdapter {
     /// The underlying pool, for its metrics and statistics.
     pub fn pool(&self) -> &Pool<MySqlManager> {
         &self.shared.pool
+    }
+
+    /// Checks out a connection, for work the Adapter trait does not cover.
+    /// Returned to the pool when dropped.
+    pub async fn connection(&self) -> Result<Pooled<MySqlManager>> {
+        self.shared.acquire().await
     }
 
     /// Runs SQL with the text protocol and no parameters (statements such
@@ -312,13 +308,7 @@ impl Adapter for MySqlAdapter {
     }
 
     fn pool_state(&self) -> Option<PoolState> {
-        let s = self.shared.pool.state();
-        Some(PoolState {
-            size: s.size,
-            idle: s.idle,
-            in_use: s.in_use,
-            waiters: s.waiters,
-        })
+        Some(self.shared.pool.state().into())
     }
 
     async fn close(&self) {

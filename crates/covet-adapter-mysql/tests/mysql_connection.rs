@@ -138,6 +138,14 @@ async fn connect_with_a_config_built_from_default() {
     let a = MySqlAdapter::connect_with(config).await.unwrap();
     a.ping().await.unwrap();
     assert_eq!(a.pool().state().size, 1, "{a:?}");
+    {
+        let conn = a.connection().await.unwrap();
+        assert!(conn.connection_id() > 0);
+        let state = a.pool_state().unwrap();
+        assert_eq!((state.size, state.in_use, state.idle), (1, 1, 0));
+    }
+    let state = a.pool_state().unwrap();
+    assert_eq!((state.size, state.in_use, state.idle), (1, 0, 1));
     a.close().await;
 }
 
