@@ -4,18 +4,17 @@
 //! layer minus the calls made to it, so no layer needs a counter of its own.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use covet::{
-    Adapter, Engine, ExecResult, PoolState, Result, RowStream, Rows, Schema, Statement,
+    Adapter, Engine, ExecResult, Layer, PoolState, Result, RowStream, Rows, Schema, Statement,
     Transaction, TxOptions, Value,
 };
 use covet_loadtest::{BreakerTrip, LayerReport};
-use covet_monitor::{PlanCapture, SlowLogAdapter, SlowQueryLogger};
+use covet_monitor::{PlanCapture, SlowQueryLogger};
 use covet_resilience::{
-    BreakerAdapter, BreakerConfigError, BreakerState, CircuitBreaker, Retry, RetryPolicy,
-    StateChange,
+    BreakerConfigError, BreakerState, CircuitBreaker, RetryPolicy, StateChange,
 };
 
 /// The circuit breaker's timings for a load test.
@@ -171,12 +170,32 @@ impl Adapter for Counting {
     }
 }
 
+/// Puts a [`Counting`] adapter into a stack built by [`covet::stack`] and
+/// keeps a handle on it, so the report can read its count.
+#[derive(Clone, Default)]
+struct CountingLayer(Arc<OnceLock<Arc<Counting>>>);
+
+impl Layer for CountingLayer {
+    fn layer(&self, inner: Arc<dyn Adapter>) -> Arc<dyn Adapter> {
+        let counting = Counting::new(inner);
+        // Built once per run; a second build would count apart, unreported.
+        let _ = self.0.set(Arc::clone(&counting));
+        counting
+    }
+}
+
+impl CountingLayer {
+    fn calls(&self) -> u64 {
+        self.0.get().map_or(0, |c| c.calls())
+    }
+}
+
 /// The adapter a run uses and the counters behind its layer report.
 pub struct Stack {
     top: Arc<dyn Adapter>,
     names: Vec<String>,
-    outer: Option<Arc<Counting>>,
-    below_retry: Option<Arc<Counting>>,
+    outer: Option<CountingLayer>,
+    below_retry: Option<CountingLayer>,
     openings: Arc<AtomicU64>,
     trips: Arc<Trips>,
     breaker: Option<BreakerSettings>,
@@ -201,7 +220,8 @@ impl Stack {
     /// Retry (covet-resilience's default policy: 3 attempts, only what is
     /// safe to repeat) over a circuit breaker set as `breaker` says over
     /// covet-monitor's slow-query log (statements over `slow`, plans not
-    /// captured) over `backend`.
+    /// captured) over `backend`, composed by [`covet::stack`], with a
+    /// counting layer above and below the retry layer.
     pub fn resilient(
         backend: Arc<dyn Adapter>,
         slow: std::time::Duration,
@@ -213,10 +233,6 @@ impl Stack {
                 .plan_capture(PlanCapture::disabled())
                 .build(),
         );
-        let backend: Arc<dyn Adapter> = Arc::new(SlowLogAdapter::new(
-            backend,
-            Arc::clone(&logger) as Arc<dyn covet_monitor::SlowLog>,
-        ));
         let openings = Arc::new(AtomicU64::new(0));
         let counter = Arc::clone(&openings);
         let trips: Arc<Trips> = Arc::default();
@@ -232,15 +248,19 @@ impl Stack {
             })
             .build()
             .map_err(|e| covet::Error::config(e.to_string()))?;
-        let guarded: Arc<dyn Adapter> = Arc::new(BreakerAdapter::new(backend, Arc::new(breaker)));
-        let below_retry = Counting::new(guarded);
-        let retry: Arc<dyn Adapter> = Arc::new(Retry::new(
-            Arc::clone(&below_retry) as Arc<dyn Adapter>,
-            RetryPolicy::default(),
-        ));
-        let outer = Counting::new(retry);
+        let outer = CountingLayer::default();
+        let below_retry = CountingLayer::default();
+        // Each counting layer sits below the built-in layer set before it:
+        // outer -> Retry -> below_retry -> Breaker -> SlowLog -> backend.
+        let top = covet::stack(backend)
+            .layer(outer.clone())
+            .retry(RetryPolicy::default())
+            .layer(below_retry.clone())
+            .breaker(Arc::new(breaker))
+            .slow_log(Arc::clone(&logger) as Arc<dyn covet_monitor::SlowLog>)
+            .build();
         Ok(Stack {
-            top: Arc::clone(&outer) as Arc<dyn Adapter>,
+            top,
             names: vec![
                 "retry".into(),
                 "circuit breaker".into(),
@@ -350,6 +370,37 @@ mod tests {
         .await;
         assert!(r.series[2].errors > 150, "{:?}", r.series);
         assert!(r.errors.iter().any(|e| e.kind == "circuit_open"));
+    }
+
+    /// The counting layers sit above and below the retry layer: one failed
+    /// attempt retried shows as one retry, and the statement succeeds.
+    #[tokio::test]
+    async fn a_retried_attempt_is_counted_as_one_retry() {
+        let mock = MockAdapter::new().without_history();
+        let stack = Stack::resilient(
+            Arc::new(mock.clone()),
+            Duration::from_secs(1),
+            BreakerSettings::default(),
+        )
+        .unwrap();
+        mock.fail_next(covet::Error::new(
+            covet::ErrorKind::Connection,
+            "refused before sending",
+        ));
+        let db = stack.adapter();
+        db.query(&Statement::new("SELECT 1").idempotent(true))
+            .await
+            .unwrap();
+        db.query(&Statement::new("SELECT 1").idempotent(true))
+            .await
+            .unwrap();
+        let report = stack.report();
+        assert_eq!(report.retries, 1, "{report:?}");
+        assert_eq!(mock.calls(), 3);
+        assert_eq!(
+            report.stack,
+            ["retry", "circuit breaker", "slow-query log", "adapter"]
+        );
     }
 
     #[test]
