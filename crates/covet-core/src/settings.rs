@@ -157,11 +157,20 @@ pub fn parse_duration(v: &str) -> Option<Duration> {
 impl PoolSettings {
     /// Builds the pool for `manager`, named after the engine (the name
     /// labels the pool's metrics).
+    ///
+    /// Lifetimes are spread by up to a tenth of `max_lifetime` (at most
+    /// 30 s), so any `max_lifetime` builds. SQLite connections are not
+    /// validated on checkout: a local file handle cannot go stale the way
+    /// a socket does, and a broken one is caught on return
+    /// (`Manager::has_broken`).
     pub fn build_pool<M: covet_pool::Manager>(
         &self,
         manager: M,
         engine: crate::Engine,
     ) -> Result<covet_pool::Pool<M>> {
+        let jitter = self.max_lifetime.map_or(Duration::from_secs(30), |l| {
+            (l / 10).min(Duration::from_secs(30))
+        });
         covet_pool::Pool::builder(manager)
             .max_size(self.max_connections)
             .min_idle(self.min_connections)
@@ -169,6 +178,8 @@ impl PoolSettings {
             .create_timeout(self.connect_timeout)
             .idle_timeout(self.idle_timeout)
             .max_lifetime(self.max_lifetime)
+            .lifetime_jitter(jitter)
+            .validate_on_checkout(engine != crate::Engine::Sqlite)
             .name(match engine {
                 crate::Engine::Postgres => "postgres",
                 crate::Engine::MySql => "mysql",
@@ -217,6 +228,63 @@ mod tests {
             let url: DatabaseUrl = format!("postgres://h/db?{q}").parse().unwrap();
             let e = PoolSettings::from_url(&url).unwrap_err();
             assert_eq!(e.kind(), crate::ErrorKind::Config, "{q}");
+        }
+    }
+
+    #[cfg(feature = "pool")]
+    mod pool {
+        use super::*;
+        use proptest::prelude::*;
+
+        struct Nothing;
+
+        impl covet_pool::Manager for Nothing {
+            type Connection = ();
+            type Error = std::io::Error;
+
+            async fn create(&self) -> std::io::Result<()> {
+                Ok(())
+            }
+
+            async fn validate(&self, _: &mut ()) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+
+        proptest! {
+            /// Every `max_lifetime` the URL accepts builds a pool (a fixed
+            /// 30 s jitter refused any lifetime of 30 s or less).
+            #[test]
+            fn any_accepted_max_lifetime_builds(
+                ms in prop_oneof![1u64..60_000, 60_000u64..4_000_000]
+            ) {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                let url: DatabaseUrl = format!("sqlite::memory:?max_lifetime={ms}ms")
+                    .parse()
+                    .unwrap();
+                let s = PoolSettings::from_url(&url).unwrap();
+                let _guard = rt.enter();
+                for engine in [crate::Engine::Postgres, crate::Engine::MySql, crate::Engine::Sqlite] {
+                    let pool = s.build_pool(Nothing, engine);
+                    prop_assert!(pool.is_ok(), "{ms}ms: {:?}", pool.err());
+                }
+            }
+        }
+
+        #[tokio::test]
+        async fn only_sqlite_skips_checkout_validation() {
+            let s = PoolSettings::default();
+            for (engine, validates) in [
+                (crate::Engine::Postgres, true),
+                (crate::Engine::MySql, true),
+                (crate::Engine::Sqlite, false),
+            ] {
+                let pool = s.build_pool(Nothing, engine).unwrap();
+                assert_eq!(pool.config().validate_on_checkout, validates, "{engine}");
+            }
         }
     }
 }
