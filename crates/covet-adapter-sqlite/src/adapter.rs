@@ -77,25 +77,12 @@ impl SqliteAdapter {
             Target::File(_) => None,
         };
         let s = &cfg.pool;
-        let jitter = s.max_lifetime.map_or(Duration::from_secs(30), |l| {
-            (l / 10).min(Duration::from_secs(30))
-        });
-        let pool = Pool::builder(SqliteManager {
-            config: cfg.clone(),
-        })
-        .max_size(s.max_connections)
-        .min_idle(s.min_connections)
-        .acquire_timeout(s.acquire_timeout)
-        .create_timeout(s.connect_timeout)
-        .idle_timeout(s.idle_timeout)
-        .max_lifetime(s.max_lifetime)
-        .lifetime_jitter(jitter)
-        // A local SQLite connection cannot go stale the way a socket does;
-        // broken ones are caught by has_broken on return instead.
-        .validate_on_checkout(false)
-        .name(format!("sqlite:{}", cfg.target()))
-        .build()
-        .map_err(|e| Error::config(format!("SQLite pool settings: {e}")))?;
+        let pool = s.build_pool(
+            SqliteManager {
+                config: cfg.clone(),
+            },
+            Engine::Sqlite,
+        )?;
         Ok(SqliteAdapter {
             shared: Arc::new(Shared {
                 pool,
@@ -248,13 +235,7 @@ impl Adapter for SqliteAdapter {
     }
 
     fn pool_state(&self) -> Option<PoolState> {
-        let s = self.shared.pool.state();
-        Some(PoolState {
-            size: s.size,
-            idle: s.idle,
-            in_use: s.in_use,
-            waiters: s.waiters,
-        })
+        Some(self.shared.pool.state().into())
     }
 
     async fn close(&self) {
