@@ -64,7 +64,7 @@ impl fmt::Display for SslMode {
 }
 
 /// The URL parameters this adapter reads besides [`PoolSettings::KEYS`].
-pub const PG_KEYS: &[&str] = &[
+pub(crate) const PG_KEYS: &[&str] = &[
     "sslmode",
     "sslrootcert",
     "application_name",

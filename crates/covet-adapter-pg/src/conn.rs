@@ -51,7 +51,7 @@ impl PgManager {
     }
 
     /// Opens one connection (what the pool calls).
-    pub async fn connect(&self) -> Result<PgConnection> {
+    pub(crate) async fn connect(&self) -> Result<PgConnection> {
         let connecting = self.driver.connect(self.tls.clone());
         let (client, connection) =
             match tokio::time::timeout(self.connect_timeout, connecting).await {

@@ -6,16 +6,8 @@ use covet_core::{Error, ErrorKind, RetryClass, ServerCode};
 
 use crate::types::{DecodeError, EncodeError};
 
-/// The kind a SQLSTATE implies.
-///
-/// ```
-/// use covet_adapter_pg::sqlstate_kind;
-/// use covet_core::ErrorKind;
-/// assert_eq!(sqlstate_kind("23505"), ErrorKind::UniqueViolation);
-/// assert_eq!(sqlstate_kind("08006"), ErrorKind::Connection);
-/// assert_eq!(sqlstate_kind("42P01"), ErrorKind::Syntax);
-/// ```
-pub fn sqlstate_kind(code: &str) -> ErrorKind {
+/// The kind a SQLSTATE implies (the table in the README).
+pub(crate) fn sqlstate_kind(code: &str) -> ErrorKind {
     match code {
         "57P01" | "57P02" | "57P03" => ErrorKind::Connection,
         "40001" => ErrorKind::Serialization,

@@ -13,7 +13,5 @@ mod tx;
 mod types;
 
 pub use adapter::PgAdapter;
-pub use config::{PG_KEYS, PgConfig, SslMode};
+pub use config::{PgConfig, SslMode};
 pub use conn::{PgConnection, PgManager};
-pub use error::sqlstate_kind;
-pub use types::{DecodeError, EncodeError};

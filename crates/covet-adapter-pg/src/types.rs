@@ -40,7 +40,7 @@ const PG_EPOCH_DAYS_FROM_CE: i32 = 730_120;
 /// A value that does not fit the parameter or column type it is bound to.
 /// The message names both types, never the value.
 #[derive(Debug, Clone)]
-pub struct EncodeError {
+pub(crate) struct EncodeError {
     value_type: &'static str,
     pg_type: String,
     detail: Option<&'static str>,
@@ -64,7 +64,7 @@ impl StdError for EncodeError {}
 
 /// A server value with no covet [`Value`] mapping, or malformed bytes.
 #[derive(Debug, Clone)]
-pub struct DecodeError {
+pub(crate) struct DecodeError {
     pg_type: String,
     detail: String,
 }
