@@ -116,11 +116,6 @@ impl MySqlAdapter {
         })
     }
 
-    /// The settings this adapter was built with.
-    pub fn config(&self) -> &MySqlConfig {
-        &self.shared.config
-    }
-
     /// The underlying pool, for its metrics and statistics.
     pub fn pool(&self) -> &Pool<MySqlManager> {
         &self.shared.pool
@@ -130,18 +125,6 @@ impl MySqlAdapter {
     /// Returned to the pool when dropped.
     pub async fn connection(&self) -> Result<Pooled<MySqlManager>> {
         self.shared.acquire().await
-    }
-
-    /// Runs SQL with the text protocol and no parameters (statements such
-    /// as `SET GLOBAL ...` that need no preparing), on a pooled connection.
-    pub async fn execute_text(&self, sql: &str) -> Result<()> {
-        let mut conn = self.shared.acquire().await?;
-        guarded_op!(
-            &self.shared.canceller,
-            &mut *conn,
-            self.shared.default_timeout(),
-            |c| run_text(c, sql)
-        )
     }
 }
 

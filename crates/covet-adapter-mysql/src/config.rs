@@ -83,7 +83,7 @@ impl FromStr for SslMode {
 }
 
 /// The default capacity of each connection's prepared-statement cache.
-pub const DEFAULT_STATEMENT_CACHE_CAPACITY: usize = 100;
+pub(crate) const DEFAULT_STATEMENT_CACHE_CAPACITY: usize = 100;
 
 /// The URL parameters this adapter reads in addition to
 /// [`PoolSettings::KEYS`].

@@ -86,7 +86,7 @@ fn ensure_crypto_provider() {
 
 impl MySqlManager {
     /// A manager for `config`.
-    pub fn new(config: Arc<MySqlConfig>) -> Result<Self> {
+    pub(crate) fn new(config: Arc<MySqlConfig>) -> Result<Self> {
         let mut b = OptsBuilder::default()
             .ip_or_hostname(config.host.clone())
             .tcp_port(config.port)

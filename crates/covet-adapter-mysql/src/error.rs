@@ -7,7 +7,7 @@ use mysql_async::{DriverError, IoError};
 ///
 /// The numbers are the server's (`ER_*`) and the client library's (`CR_*`,
 /// 2000 and up) error codes; MariaDB-only numbers are noted.
-pub fn kind_for_code(code: u16) -> ErrorKind {
+pub(crate) fn kind_for_code(code: u16) -> ErrorKind {
     match code {
         // ER_DUP_ENTRY, ER_DUP_ENTRY_WITH_KEY_NAME, ER_DUP_KEY
         1062 | 1586 | 1022 => ErrorKind::UniqueViolation,
@@ -65,7 +65,7 @@ fn redact(code: u16, message: &str) -> String {
 }
 
 /// Converts a driver error.
-pub fn from_driver(err: mysql_async::Error) -> Error {
+pub(crate) fn from_driver(err: mysql_async::Error) -> Error {
     match err {
         mysql_async::Error::Server(e) => {
             let kind = kind_for_code(e.code);
@@ -119,7 +119,7 @@ fn from_driver_error(d: DriverError) -> Error {
 }
 
 /// Whether the connection can no longer be trusted after `err`.
-pub fn is_fatal(err: &mysql_async::Error) -> bool {
+pub(crate) fn is_fatal(err: &mysql_async::Error) -> bool {
     match err {
         mysql_async::Error::Server(e) => {
             matches!(kind_for_code(e.code), ErrorKind::Connection) || e.code == 1153
@@ -130,7 +130,7 @@ pub fn is_fatal(err: &mysql_async::Error) -> bool {
 
 /// Adds the bound parameter types to an encode error, so the message names
 /// both the column (the server's part) and the value's type.
-pub fn with_param_types(err: Error, params: &[Value]) -> Error {
+pub(crate) fn with_param_types(err: Error, params: &[Value]) -> Error {
     if err.kind() != ErrorKind::Encode || params.is_empty() {
         return err;
     }

@@ -20,7 +20,5 @@ mod tx;
 mod types;
 
 pub use adapter::MySqlAdapter;
-pub use config::{DEFAULT_STATEMENT_CACHE_CAPACITY, MYSQL_KEYS, MySqlConfig, SslMode};
+pub use config::{MYSQL_KEYS, MySqlConfig, SslMode};
 pub use conn::{MySqlConnection, MySqlManager};
-pub use error::kind_for_code;
-pub use tx::{MySqlSavepoint, MySqlTransaction};

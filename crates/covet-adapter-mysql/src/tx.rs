@@ -18,7 +18,7 @@ use crate::stream::RowStreamState;
 
 /// An open transaction holding one pooled connection. Dropped without
 /// commit, the pool rolls it back before the connection is reused.
-pub struct MySqlTransaction {
+pub(crate) struct MySqlTransaction {
     pub(crate) conn: Pooled<MySqlManager>,
     pub(crate) shared: Arc<Shared>,
 }
@@ -34,7 +34,7 @@ impl std::fmt::Debug for MySqlTransaction {
 /// A savepoint inside a [`MySqlTransaction`] (or another savepoint).
 /// Dropped without commit, it is rolled back before the enclosing
 /// transaction's next statement.
-pub struct MySqlSavepoint<'a> {
+pub(crate) struct MySqlSavepoint<'a> {
     conn: &'a mut MySqlConnection,
     shared: Arc<Shared>,
     depth: u32,

@@ -9,7 +9,7 @@ use mysql_async::prelude::Queryable;
 
 /// The server URL from `COVET_MYSQL_URL`, or `None` (after printing why)
 /// when it is not set. With `COVET_REQUIRE_DB=1` a missing URL panics.
-pub fn server_url() -> Option<DatabaseUrl> {
+pub(crate) fn server_url() -> Option<DatabaseUrl> {
     match std::env::var("COVET_MYSQL_URL") {
         Ok(u) if !u.is_empty() => Some(u.parse().expect("COVET_MYSQL_URL is not a valid URL")),
         _ => {
@@ -25,7 +25,7 @@ pub fn server_url() -> Option<DatabaseUrl> {
 
 /// mysql_async options for the server itself (no database), for admin work
 /// done beside the adapter under test.
-pub fn admin_opts(url: &DatabaseUrl) -> mysql_async::Opts {
+pub(crate) fn admin_opts(url: &DatabaseUrl) -> mysql_async::Opts {
     mysql_async::OptsBuilder::default()
         .ip_or_hostname(url.host())
         .tcp_port(url.port())
@@ -36,7 +36,7 @@ pub fn admin_opts(url: &DatabaseUrl) -> mysql_async::Opts {
 }
 
 /// A raw admin connection.
-pub async fn admin(url: &DatabaseUrl) -> mysql_async::Conn {
+pub(crate) async fn admin(url: &DatabaseUrl) -> mysql_async::Conn {
     mysql_async::Conn::new(admin_opts(url))
         .await
         .expect("admin connection to the test server")
@@ -44,15 +44,15 @@ pub async fn admin(url: &DatabaseUrl) -> mysql_async::Conn {
 
 /// A uniquely named database, dropped when this value is dropped (also
 /// after a failed assertion).
-pub struct TestDb {
-    pub name: String,
-    pub url: DatabaseUrl,
+pub(crate) struct TestDb {
+    pub(crate) name: String,
+    pub(crate) url: DatabaseUrl,
     server: DatabaseUrl,
 }
 
 impl TestDb {
     /// Creates `covet_t_<random>` on the server.
-    pub async fn create(server: &DatabaseUrl) -> TestDb {
+    pub(crate) async fn create(server: &DatabaseUrl) -> TestDb {
         let name = format!("covet_t_{:016x}", rand::random::<u64>());
         let mut c = admin(server).await;
         c.query_drop(format!(
@@ -69,7 +69,7 @@ impl TestDb {
     }
 
     /// An adapter on this database with extra URL parameters.
-    pub async fn adapter(&self, params: &[(&str, &str)]) -> MySqlAdapter {
+    pub(crate) async fn adapter(&self, params: &[(&str, &str)]) -> MySqlAdapter {
         let mut url = self.url.clone();
         for (k, v) in params {
             url = url.with_param(k, v);
@@ -112,7 +112,7 @@ impl Drop for TestDb {
 
 /// How many statements whose text contains `marker` are running on the
 /// server, not counting the one asking.
-pub async fn running(server: &DatabaseUrl, marker: &str) -> u64 {
+pub(crate) async fn running(server: &DatabaseUrl, marker: &str) -> u64 {
     let mut c = admin(server).await;
     let n: Option<u64> = c
         .exec_first(
@@ -127,7 +127,7 @@ pub async fn running(server: &DatabaseUrl, marker: &str) -> u64 {
 }
 
 /// Polls `check` every 20 ms until it is true or `limit` passes.
-pub async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
+pub(crate) async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -146,10 +146,10 @@ where
 
 /// Sets a global server variable for the life of the returned guard's
 /// async `restore` call. Tests that change globals hold [`GLOBALS`].
-pub static GLOBALS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub(crate) static GLOBALS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Reads a global variable as an integer.
-pub async fn global_u64(server: &DatabaseUrl, name: &str) -> u64 {
+pub(crate) async fn global_u64(server: &DatabaseUrl, name: &str) -> u64 {
     let mut c = admin(server).await;
     let v: Option<u64> = c
         .query_first(format!("SELECT @@GLOBAL.{name}"))
@@ -160,7 +160,7 @@ pub async fn global_u64(server: &DatabaseUrl, name: &str) -> u64 {
 }
 
 /// Sets a global variable to an integer value.
-pub async fn set_global(server: &DatabaseUrl, name: &str, value: u64) {
+pub(crate) async fn set_global(server: &DatabaseUrl, name: &str, value: u64) {
     let mut c = admin(server).await;
     c.query_drop(format!("SET GLOBAL {name} = {value}"))
         .await
