@@ -9,6 +9,11 @@ use crate::adapter::Adapter;
 ///
 /// Layers work over `Arc<dyn Adapter>` so a stack can be built at run time
 /// from a URL without generic types leaking across crate boundaries.
+///
+/// A layer is written as an [`Intercept`](crate::Intercept) and returns
+/// `Arc::new(Layered::new(inner, hooks))`: [`Layered`](crate::Layered)
+/// supplies every `Adapter` and `Transaction` method, so transactions and
+/// savepoints pass through the layer and its hooks see every statement.
 pub trait Layer {
     /// Wraps `inner`.
     fn layer(&self, inner: Arc<dyn Adapter>) -> Arc<dyn Adapter>;

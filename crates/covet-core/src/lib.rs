@@ -26,6 +26,7 @@ mod adapter;
 mod dialect;
 mod error;
 mod layer;
+mod layered;
 mod password;
 mod row;
 mod schema;
@@ -41,6 +42,7 @@ pub use adapter::{
 pub use dialect::{Dialect, Engine, PlaceholderStyle};
 pub use error::{Error, ErrorKind, Result, RetryClass, ServerCode};
 pub use layer::Layer;
+pub use layered::{Call, CallKind, Intercept, Layered, Reply};
 pub use password::{PasswordOrigin, PasswordSources, ResolvedPassword};
 pub use row::{Column, ColumnIndex, Columns, Row, Rows};
 pub use schema::{ColumnInfo, ForeignKey, Index, Schema, Table};

@@ -11,7 +11,11 @@ use crate::value::Value;
 /// on: whether it is safe to repeat, its own timeout and a label.
 ///
 /// Layers read these fields; they never parse the SQL to guess. Cloning is
-/// cheap for the SQL (shared) and copies the parameters.
+/// cheap: the SQL and the parameters are shared (`Arc`), so a layer that
+/// needs a changed copy (the timeout layer setting its default) bumps two
+/// reference counts and copies no value. [`Statement::bind`] and
+/// [`Statement::params_mut`] copy the parameters only when they are
+/// shared at that moment (copy on write).
 ///
 /// `Debug` shows the SQL and the number of parameters, never their values.
 ///
@@ -30,7 +34,9 @@ use crate::value::Value;
 #[derive(Clone)]
 pub struct Statement {
     sql: Arc<str>,
-    params: Vec<Value>,
+    /// `None` until the first parameter: a statement without parameters
+    /// allocates nothing for them.
+    params: Option<Arc<Vec<Value>>>,
     idempotent: bool,
     timeout: Option<Duration>,
     label: Option<Cow<'static, str>>,
@@ -41,7 +47,7 @@ impl Statement {
     pub fn new(sql: impl Into<Arc<str>>) -> Self {
         Statement {
             sql: sql.into(),
-            params: Vec::new(),
+            params: None,
             idempotent: false,
             timeout: None,
             label: None,
@@ -51,14 +57,14 @@ impl Statement {
     /// Appends a parameter.
     #[must_use]
     pub fn bind(mut self, value: impl Into<Value>) -> Self {
-        self.params.push(value.into());
+        self.params_mut().push(value.into());
         self
     }
 
     /// Replaces all parameters.
     #[must_use]
     pub fn with_params(mut self, params: Vec<Value>) -> Self {
-        self.params = params;
+        self.params = Some(Arc::new(params));
         self
     }
 
@@ -96,12 +102,20 @@ impl Statement {
 
     /// The bound parameters.
     pub fn params(&self) -> &[Value] {
-        &self.params
+        self.params.as_deref().map_or(&[], Vec::as_slice)
     }
 
-    /// Mutable access to the parameters, for callers that reuse a statement.
+    /// Mutable access to the parameters, for callers that reuse a statement
+    /// (copied first if a clone of this statement still shares them).
     pub fn params_mut(&mut self) -> &mut Vec<Value> {
-        &mut self.params
+        Arc::make_mut(self.params.get_or_insert_with(Arc::default))
+    }
+
+    /// The shared parameters (`None` when there are none), for an adapter
+    /// that hands them to another thread (a blocking driver) without
+    /// copying the values.
+    pub fn params_arc(&self) -> Option<&Arc<Vec<Value>>> {
+        self.params.as_ref()
     }
 
     /// Whether the statement may be repeated after an ambiguous failure.
@@ -124,7 +138,10 @@ impl fmt::Debug for Statement {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Statement")
             .field("sql", &&*self.sql)
-            .field("params", &format_args!("[{} redacted]", self.params.len()))
+            .field(
+                "params",
+                &format_args!("[{} redacted]", self.params().len()),
+            )
             .field("idempotent", &self.idempotent)
             .field("timeout", &self.timeout)
             .field("label", &self.label)
@@ -141,5 +158,30 @@ impl From<&str> for Statement {
 impl From<String> for Statement {
     fn from(sql: String) -> Self {
         Statement::new(sql)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A clone (what the timeout layer makes to set its default) shares
+    /// the parameter values instead of copying them; changing the clone's
+    /// parameters copies them then and leaves the original alone.
+    #[test]
+    fn clones_share_parameters_until_changed() {
+        let stmt = Statement::new("SELECT $1, $2")
+            .bind("a long text parameter")
+            .bind(7_i64);
+        let mut copy = stmt.clone().timeout(Duration::from_secs(1));
+        assert!(Arc::ptr_eq(
+            stmt.params_arc().unwrap(),
+            copy.params_arc().unwrap()
+        ));
+        copy.params_mut()[1] = Value::I64(8);
+        assert_eq!(stmt.params()[1], Value::I64(7));
+        assert_eq!(copy.params()[1], Value::I64(8));
+        assert!(Statement::new("SELECT 1").params_arc().is_none());
+        assert!(Statement::new("SELECT 1").params().is_empty());
     }
 }
