@@ -206,6 +206,7 @@ impl Adapter for MockAdapter {
             state: self.state.clone(),
             record_sql: self.record_sql,
             log: Vec::new(),
+            parent: None,
         }))
     }
     async fn bulk_insert(
@@ -238,16 +239,19 @@ impl Adapter for MockAdapter {
     }
 }
 
-/// A mock transaction: its statements reach the adapter's history only
-/// when it commits.
-struct MockTransaction {
+/// A mock transaction or savepoint: its statements reach the adapter's
+/// history only when it commits (a savepoint's, when it and every
+/// transaction around it commit).
+struct MockTransaction<'p> {
     state: Arc<State>,
     record_sql: bool,
     log: Vec<String>,
+    /// The enclosing transaction's log, for a savepoint.
+    parent: Option<&'p mut Vec<String>>,
 }
 
 #[async_trait]
-impl Transaction for MockTransaction {
+impl Transaction for MockTransaction<'_> {
     fn engine(&self) -> Engine {
         self.state.engine
     }
@@ -280,14 +284,26 @@ impl Transaction for MockTransaction {
         Ok(rows.len() as u64)
     }
     async fn savepoint(&mut self) -> Result<Box<dyn Transaction + '_>> {
-        Err(Error::unsupported("mock: savepoints"))
+        self.state.call("", false).await?;
+        Ok(Box::new(MockTransaction {
+            state: self.state.clone(),
+            record_sql: self.record_sql,
+            log: Vec::new(),
+            parent: Some(&mut self.log),
+        }))
     }
     async fn commit(self: Box<Self>) -> Result<()> {
         self.state.call("", false).await?;
-        if self.record_sql
-            && let Ok(mut v) = self.state.executed.lock()
-        {
-            v.extend(self.log);
+        let this = *self;
+        match this.parent {
+            Some(parent) => parent.extend(this.log),
+            None => {
+                if this.record_sql
+                    && let Ok(mut v) = this.state.executed.lock()
+                {
+                    v.extend(this.log);
+                }
+            }
         }
         Ok(())
     }

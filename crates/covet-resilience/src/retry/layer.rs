@@ -1,12 +1,11 @@
 //! The retry policy as a layer over an adapter.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use async_trait::async_trait;
+use std::future::Future;
+
 use covet_core::{
-    Adapter, Dialect, Engine, ExecResult, Layer, Outcome, PoolState, Result, RowStream, Rows,
-    Schema, Statement, Transaction, TxOptions, Value,
+    Adapter, Call, CallKind, Intercept, Layer, Layered, Reply, Result, Transaction, TxOptions,
 };
 
 use super::policy::RetryPolicy;
@@ -31,13 +30,14 @@ impl Layer for RetryLayer {
     }
 }
 
-/// An adapter that retries failed calls by its [`RetryPolicy`].
+/// The retry layer's hooks: failed calls are retried by a [`RetryPolicy`].
 ///
 /// Statements are repeated only as [`super::is_retryable`] allows, so a
 /// statement not marked idempotent is never sent again after an ambiguous
 /// failure. `begin`, `ping`, `schema` and `server_version` are treated as
-/// idempotent. Statements inside a transaction are not retried one by one:
-/// use [`Retry::transaction`] to re-run a whole transaction.
+/// idempotent, a bulk insert as not. Inside a transaction every call passes
+/// through untouched: a statement of a transaction cannot be repeated
+/// alone; use [`Retry::transaction`] to re-run a whole transaction.
 pub struct Retry {
     inner: Arc<dyn Adapter>,
     policy: RetryPolicy,
@@ -45,8 +45,8 @@ pub struct Retry {
 
 impl Retry {
     /// Wraps `inner`.
-    pub fn new(inner: Arc<dyn Adapter>, policy: RetryPolicy) -> Self {
-        Retry { inner, policy }
+    pub fn new(inner: Arc<dyn Adapter>, policy: RetryPolicy) -> Layered<Retry> {
+        Layered::new(Arc::clone(&inner), Retry { inner, policy })
     }
 
     /// The policy applied.
@@ -65,83 +65,35 @@ impl Retry {
     }
 }
 
-#[async_trait]
-impl Adapter for Retry {
-    fn engine(&self) -> Engine {
-        self.inner.engine()
-    }
-    fn dialect(&self) -> Dialect {
-        self.inner.dialect()
-    }
-    async fn execute(&self, stmt: &Statement) -> Result<ExecResult> {
-        self.policy
-            .retry_bounded(stmt.is_idempotent(), stmt.timeout_duration(), || {
-                self.inner.execute(stmt)
-            })
-            .await
-    }
-    async fn query(&self, stmt: &Statement) -> Result<Rows> {
-        self.policy
-            .retry_bounded(stmt.is_idempotent(), stmt.timeout_duration(), || {
-                self.inner.query(stmt)
-            })
-            .await
-    }
-    async fn query_stream(&self, stmt: &Statement) -> Result<RowStream> {
-        self.policy
-            .retry_bounded(stmt.is_idempotent(), stmt.timeout_duration(), || {
-                self.inner.query_stream(stmt)
-            })
-            .await
-    }
-    async fn run(&self, stmt: &Statement) -> Result<Outcome> {
-        self.policy
-            .retry_bounded(stmt.is_idempotent(), stmt.timeout_duration(), || {
-                self.inner.run(stmt)
-            })
-            .await
-    }
-    async fn begin_with(&self, options: TxOptions) -> Result<Box<dyn Transaction>> {
-        self.policy
-            .retry(true, || self.inner.begin_with(options))
-            .await
-    }
-    async fn bulk_insert(
-        &self,
-        table: &str,
-        columns: &[String],
-        rows: Vec<Vec<Value>>,
-    ) -> Result<u64> {
-        if self.policy.max_attempts <= 1 {
-            return self.inner.bulk_insert(table, columns, rows).await;
+impl Intercept for Retry {
+    fn around_repeatable<'a, T: Reply + 'a, F, Fut>(
+        &'a self,
+        call: Call<'a>,
+        attempt: F,
+    ) -> impl Future<Output = Result<T>> + Send + 'a
+    where
+        F: FnMut() -> Fut + Send + 'a,
+        Fut: Future<Output = Result<T>> + Send + 'a,
+    {
+        let policy = &self.policy;
+        async move {
+            match (call.kind(), call.statement()) {
+                (_, Some(stmt)) => {
+                    policy
+                        .retry_bounded(stmt.is_idempotent(), stmt.timeout_duration(), attempt)
+                        .await
+                }
+                // A bulk insert is never idempotent: only failures that
+                // happened before the server ran it are retried.
+                (CallKind::BulkInsert, None) => policy.retry(false, attempt).await,
+                _ => policy.retry(true, attempt).await,
+            }
         }
-        // A bulk insert is never idempotent: only failures that happened
-        // before the server ran it are retried, and each try needs its
-        // own copy of the rows.
-        self.policy
-            .retry(false, || {
-                self.inner.bulk_insert(table, columns, rows.clone())
-            })
-            .await
     }
-    async fn schema(&self) -> Result<Schema> {
-        self.policy.retry(true, || self.inner.schema()).await
-    }
-    async fn ping(&self) -> Result<()> {
-        self.policy.retry(true, || self.inner.ping()).await
-    }
-    async fn server_version(&self) -> Result<String> {
-        self.policy
-            .retry(true, || self.inner.server_version())
-            .await
-    }
-    fn default_timeout(&self) -> Option<Duration> {
-        self.inner.default_timeout()
-    }
-    fn pool_state(&self) -> Option<PoolState> {
-        self.inner.pool_state()
-    }
-    async fn close(&self) {
-        self.inner.close().await;
+
+    /// Each try of a bulk insert needs its own copy of the rows; with one
+    /// attempt allowed none is made.
+    fn repeats_bulk(&self) -> bool {
+        self.policy.max_attempts > 1
     }
 }

@@ -4,11 +4,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use covet_core::{
-    Adapter, Dialect, Engine, ExecResult, Layer, Outcome, PoolState, Result, RowStream, Rows,
-    Schema, Statement, Transaction, TxOptions, TxRowStream, Value,
-};
+use std::borrow::Cow;
+
+use covet_core::{Adapter, Call, Intercept, Layer, Layered, Reply, Result, Statement};
 
 use super::error::Elapsed;
 
@@ -39,47 +37,37 @@ impl TimeoutLayer {
 
 impl Layer for TimeoutLayer {
     fn layer(&self, inner: Arc<dyn Adapter>) -> Arc<dyn Adapter> {
-        Arc::new(Timeout {
+        Arc::new(Layered::new(
             inner,
-            default: self.default,
-            grace: self.grace,
-        })
+            Timeout {
+                default: self.default,
+                grace: self.grace,
+            },
+        ))
     }
 }
 
-/// An adapter that bounds every statement's time (see the module docs).
-///
-/// Calls without a statement (`begin`, `ping`, `schema`,
-/// `server_version`, `bulk_insert`) are bounded by the default timeout
-/// plus grace on the local clock only.
+/// The timeout layer's hooks: every statement without a timeout of its own
+/// gets the default, and every call (statements, `begin`, savepoints,
+/// commit, rollback, `bulk_insert`, `ping`, `schema`, `server_version`),
+/// in a transaction or not, is bounded by its limit plus the grace on the
+/// local clock. Calls without a statement are bounded by the default.
+#[derive(Debug, Clone, Copy)]
 pub struct Timeout {
-    inner: Arc<dyn Adapter>,
     default: Duration,
     grace: Duration,
 }
 
 impl Timeout {
-    /// Wraps `inner`.
-    pub fn new(inner: Arc<dyn Adapter>, default: Duration) -> Self {
-        Timeout {
+    /// Wraps `inner` with a default timeout of `default` (grace 1 s).
+    pub fn new(inner: Arc<dyn Adapter>, default: Duration) -> Layered<Timeout> {
+        Layered::new(
             inner,
-            default,
-            grace: Duration::from_secs(1),
-        }
-    }
-}
-
-/// The statement as it will be sent (with a timeout) and that timeout.
-fn with_timeout<'s>(
-    stmt: &'s Statement,
-    default: Duration,
-) -> (std::borrow::Cow<'s, Statement>, Duration) {
-    match stmt.timeout_duration() {
-        Some(t) => (std::borrow::Cow::Borrowed(stmt), t),
-        None => (
-            std::borrow::Cow::Owned(stmt.clone().timeout(default)),
-            default,
-        ),
+            Timeout {
+                default,
+                grace: Duration::from_secs(1),
+            },
+        )
     }
 }
 
@@ -98,115 +86,31 @@ async fn backstop<T>(
     }
 }
 
-#[async_trait]
-impl Adapter for Timeout {
-    fn engine(&self) -> Engine {
-        self.inner.engine()
+impl Intercept for Timeout {
+    /// The statement as sent: unchanged when it has its own timeout (the
+    /// common case costs nothing), else a copy with the default, so the
+    /// adapter cancels it on the server. The copy shares the SQL and the
+    /// parameters: two reference counts, no value copied.
+    fn statement<'s>(&self, stmt: &'s Statement) -> Cow<'s, Statement> {
+        match stmt.timeout_duration() {
+            Some(_) => Cow::Borrowed(stmt),
+            None => Cow::Owned(stmt.clone().timeout(self.default)),
+        }
     }
-    fn dialect(&self) -> Dialect {
-        self.inner.dialect()
+
+    fn around<'a, T: Reply + 'a>(
+        &'a self,
+        call: Call<'a>,
+        fut: impl Future<Output = Result<T>> + Send + 'a,
+    ) -> impl Future<Output = Result<T>> + Send + 'a {
+        let limit = call
+            .statement()
+            .and_then(Statement::timeout_duration)
+            .unwrap_or(self.default);
+        backstop(limit, self.grace, fut)
     }
-    async fn execute(&self, stmt: &Statement) -> Result<ExecResult> {
-        let (stmt, limit) = with_timeout(stmt, self.default);
-        backstop(limit, self.grace, self.inner.execute(&stmt)).await
-    }
-    async fn query(&self, stmt: &Statement) -> Result<Rows> {
-        let (stmt, limit) = with_timeout(stmt, self.default);
-        backstop(limit, self.grace, self.inner.query(&stmt)).await
-    }
-    async fn query_stream(&self, stmt: &Statement) -> Result<RowStream> {
-        let (stmt, limit) = with_timeout(stmt, self.default);
-        backstop(limit, self.grace, self.inner.query_stream(&stmt)).await
-    }
-    async fn run(&self, stmt: &Statement) -> Result<Outcome> {
-        let (stmt, limit) = with_timeout(stmt, self.default);
-        backstop(limit, self.grace, self.inner.run(&stmt)).await
-    }
-    async fn begin_with(&self, options: TxOptions) -> Result<Box<dyn Transaction>> {
-        let tx = backstop(self.default, self.grace, self.inner.begin_with(options)).await?;
-        Ok(Box::new(TimeoutTransaction {
-            inner: tx,
-            default: self.default,
-            grace: self.grace,
-        }))
-    }
-    async fn bulk_insert(
-        &self,
-        table: &str,
-        columns: &[String],
-        rows: Vec<Vec<Value>>,
-    ) -> Result<u64> {
-        backstop(
-            self.default,
-            self.grace,
-            self.inner.bulk_insert(table, columns, rows),
-        )
-        .await
-    }
-    async fn schema(&self) -> Result<Schema> {
-        backstop(self.default, self.grace, self.inner.schema()).await
-    }
-    async fn ping(&self) -> Result<()> {
-        backstop(self.default, self.grace, self.inner.ping()).await
-    }
-    async fn server_version(&self) -> Result<String> {
-        backstop(self.default, self.grace, self.inner.server_version()).await
-    }
-    fn default_timeout(&self) -> Option<Duration> {
+
+    fn default_timeout(&self, _inner: &dyn Adapter) -> Option<Duration> {
         Some(self.default)
-    }
-    fn pool_state(&self) -> Option<PoolState> {
-        self.inner.pool_state()
-    }
-    async fn close(&self) {
-        self.inner.close().await;
-    }
-}
-
-/// A transaction whose statements get the layer's default timeout.
-struct TimeoutTransaction {
-    inner: Box<dyn Transaction>,
-    default: Duration,
-    grace: Duration,
-}
-
-#[async_trait]
-impl Transaction for TimeoutTransaction {
-    fn engine(&self) -> Engine {
-        self.inner.engine()
-    }
-    async fn execute(&mut self, stmt: &Statement) -> Result<ExecResult> {
-        let (stmt, limit) = with_timeout(stmt, self.default);
-        backstop(limit, self.grace, self.inner.execute(&stmt)).await
-    }
-    async fn query(&mut self, stmt: &Statement) -> Result<Rows> {
-        let (stmt, limit) = with_timeout(stmt, self.default);
-        backstop(limit, self.grace, self.inner.query(&stmt)).await
-    }
-    async fn query_stream(&mut self, stmt: &Statement) -> Result<TxRowStream<'_>> {
-        let (stmt, limit) = with_timeout(stmt, self.default);
-        backstop(limit, self.grace, self.inner.query_stream(&stmt)).await
-    }
-    async fn bulk_insert(
-        &mut self,
-        table: &str,
-        columns: &[String],
-        rows: Vec<Vec<Value>>,
-    ) -> Result<u64> {
-        backstop(
-            self.default,
-            self.grace,
-            self.inner.bulk_insert(table, columns, rows),
-        )
-        .await
-    }
-    async fn savepoint(&mut self) -> Result<Box<dyn Transaction + '_>> {
-        self.inner.savepoint().await
-    }
-    async fn commit(self: Box<Self>) -> Result<()> {
-        backstop(self.default, self.grace, self.inner.commit()).await
-    }
-    async fn rollback(self: Box<Self>) -> Result<()> {
-        backstop(self.default, self.grace, self.inner.rollback()).await
     }
 }
