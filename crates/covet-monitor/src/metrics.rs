@@ -4,7 +4,7 @@
 //!
 //! | name | kind | labels | recorded by |
 //! |---|---|---|---|
-//! | `covet_query_duration_seconds` | histogram | `engine`, `operation` | [`MetricsAdapter`], every statement |
+//! | `covet_query_duration_seconds` | histogram | `engine`, `operation` | [`MetricsAdapter`], every statement (in transactions and savepoints too), `begin`, commit, bulk insert |
 //! | `covet_query_errors_total` | counter | `engine`, `operation`, `kind` | [`MetricsAdapter`] |
 //! | `covet_slow_query_duration_seconds` | histogram | `fingerprint` (top-K by total time, else `other`) | [`crate::SlowQueryLogger`] |
 //! | `covet_adapter_pool_connections` | gauge | `engine`, `state` = `idle` / `in_use` | [`MetricsAdapter`], from `Adapter::pool_state` |
@@ -27,13 +27,9 @@
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use async_trait::async_trait;
-use covet_core::{
-    Adapter, Dialect, Engine, ExecResult, Layer, Outcome, PoolState, Result, RowStream, Rows,
-    Schema, Statement, Transaction, TxOptions, Value,
-};
+use covet_core::{Adapter, Call, CallKind, Engine, Intercept, Layer, Layered, Reply, Result};
 use tracing::Instrument;
 
 use crate::fingerprint::{Fingerprint, operation};
@@ -92,8 +88,13 @@ impl Layer for MetricsLayer {
     }
 }
 
-/// An adapter recording durations, errors and pool gauges, inside a
-/// `db.query` span.
+/// The metrics layer's hooks: durations, errors and pool gauges, each
+/// statement inside a `db.query` span.
+///
+/// Every statement is recorded, inside transactions and savepoints as
+/// well as outside (operation from its first word), and so are `begin`,
+/// commit (and savepoint release) and bulk inserts (`insert`). Rollbacks,
+/// `ping`, `schema` and `server_version` are not.
 pub struct MetricsAdapter {
     inner: Arc<dyn Adapter>,
     engine: Engine,
@@ -104,21 +105,24 @@ pub struct MetricsAdapter {
 
 impl MetricsAdapter {
     /// Wraps `inner`.
-    pub fn new(inner: Arc<dyn Adapter>, layer: MetricsLayer) -> Self {
+    pub fn new(inner: Arc<dyn Adapter>, layer: MetricsLayer) -> Layered<MetricsAdapter> {
         let engine = inner.engine();
         let durations = OPS.map(|op| {
             metrics::histogram!(QUERY_DURATION, "engine" => engine.as_str(), "operation" => op)
         });
-        MetricsAdapter {
-            inner,
-            engine,
-            durations,
-            calls: AtomicU64::new(0),
-            pool_every: layer.pool_every,
-        }
+        Layered::new(
+            Arc::clone(&inner),
+            MetricsAdapter {
+                inner,
+                engine,
+                durations,
+                calls: AtomicU64::new(0),
+                pool_every: layer.pool_every,
+            },
+        )
     }
 
-    /// Sets the pool gauges from the adapter's [`PoolState`] now.
+    /// Sets the pool gauges from the adapter's [`PoolState`](covet_core::PoolState) now.
     pub fn record_pool_gauges(&self) {
         if let Some(p) = self.inner.pool_state() {
             let engine = self.engine.as_str();
@@ -131,10 +135,33 @@ impl MetricsAdapter {
         }
     }
 
-    async fn measured<T, Fut>(&self, stmt: &Statement, fut: Fut) -> Result<T>
-    where
-        Fut: Future<Output = Result<T>>,
-    {
+    /// Times `fut` as `op`, counting its error.
+    async fn timed<T>(&self, op: &'static str, fut: impl Future<Output = Result<T>>) -> Result<T> {
+        let start = Instant::now();
+        let result = fut.await;
+        self.durations[op_slot(op)].record(start.elapsed().as_secs_f64());
+        if let Err(e) = &result {
+            metrics::counter!(QUERY_ERRORS, "engine" => self.engine.as_str(), "operation" => op, "kind" => e.kind().as_str())
+                .increment(1);
+        }
+        result
+    }
+}
+
+impl Intercept for MetricsAdapter {
+    async fn around<'a, T: Reply + 'a>(
+        &'a self,
+        call: Call<'a>,
+        fut: impl Future<Output = Result<T>> + Send + 'a,
+    ) -> Result<T> {
+        let Some(stmt) = call.statement() else {
+            return match call.kind() {
+                CallKind::Begin => self.timed("begin", fut).await,
+                CallKind::Commit => self.timed("commit", fut).await,
+                CallKind::BulkInsert => self.timed("insert", fut).await,
+                _ => fut.await,
+            };
+        };
         let op = operation(stmt.sql());
         let span = tracing::info_span!(
             "db.query",
@@ -150,14 +177,7 @@ impl MetricsAdapter {
                     .as_str(),
             );
         }
-        let start = Instant::now();
-        let result = fut.instrument(span).await;
-        let elapsed = start.elapsed();
-        self.durations[op_slot(op)].record(elapsed.as_secs_f64());
-        if let Err(e) = &result {
-            metrics::counter!(QUERY_ERRORS, "engine" => self.engine.as_str(), "operation" => op, "kind" => e.kind().as_str())
-                .increment(1);
-        }
+        let result = self.timed(op, fut.instrument(span)).await;
         if self
             .calls
             .fetch_add(1, Ordering::Relaxed)
@@ -166,66 +186,5 @@ impl MetricsAdapter {
             self.record_pool_gauges();
         }
         result
-    }
-}
-
-#[async_trait]
-impl Adapter for MetricsAdapter {
-    fn engine(&self) -> Engine {
-        self.engine
-    }
-    fn dialect(&self) -> Dialect {
-        self.inner.dialect()
-    }
-    async fn execute(&self, stmt: &Statement) -> Result<ExecResult> {
-        self.measured(stmt, self.inner.execute(stmt)).await
-    }
-    async fn query(&self, stmt: &Statement) -> Result<Rows> {
-        self.measured(stmt, self.inner.query(stmt)).await
-    }
-    async fn query_stream(&self, stmt: &Statement) -> Result<RowStream> {
-        self.measured(stmt, self.inner.query_stream(stmt)).await
-    }
-    async fn run(&self, stmt: &Statement) -> Result<Outcome> {
-        self.measured(stmt, self.inner.run(stmt)).await
-    }
-    async fn begin_with(&self, options: TxOptions) -> Result<Box<dyn Transaction>> {
-        let start = Instant::now();
-        let r = self.inner.begin_with(options).await;
-        self.durations[op_slot("begin")].record(start.elapsed().as_secs_f64());
-        if let Err(e) = &r {
-            metrics::counter!(QUERY_ERRORS, "engine" => self.engine.as_str(), "operation" => "begin", "kind" => e.kind().as_str())
-                .increment(1);
-        }
-        r
-    }
-    async fn bulk_insert(
-        &self,
-        table: &str,
-        columns: &[String],
-        rows: Vec<Vec<Value>>,
-    ) -> Result<u64> {
-        let start = Instant::now();
-        let r = self.inner.bulk_insert(table, columns, rows).await;
-        self.durations[op_slot("insert")].record(start.elapsed().as_secs_f64());
-        r
-    }
-    async fn schema(&self) -> Result<Schema> {
-        self.inner.schema().await
-    }
-    async fn ping(&self) -> Result<()> {
-        self.inner.ping().await
-    }
-    async fn server_version(&self) -> Result<String> {
-        self.inner.server_version().await
-    }
-    fn default_timeout(&self) -> Option<Duration> {
-        self.inner.default_timeout()
-    }
-    fn pool_state(&self) -> Option<PoolState> {
-        self.inner.pool_state()
-    }
-    async fn close(&self) {
-        self.inner.close().await;
     }
 }
