@@ -8,7 +8,7 @@ use std::time::Duration;
 use covet_core::{DatabaseUrl, Engine, Error, PoolSettings, Result, SqliteTarget, parse_duration};
 
 /// The URL parameters this adapter reads besides [`PoolSettings::KEYS`].
-pub const SQLITE_KEYS: &[&str] = &[
+pub(crate) const SQLITE_KEYS: &[&str] = &[
     "busy_timeout",
     "journal_mode",
     "mode",

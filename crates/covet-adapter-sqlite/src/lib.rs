@@ -7,6 +7,7 @@
 //! [`SqliteConnection`]s. SQLite is bundled (compiled in), so nothing needs
 //! to be installed. Blocking SQLite calls run on tokio's blocking threads.
 #![forbid(unsafe_code)]
+#![warn(unreachable_pub)]
 
 mod adapter;
 mod config;
@@ -19,6 +20,5 @@ mod tx;
 mod types;
 
 pub use adapter::SqliteAdapter;
-pub use config::{JournalMode, OpenMode, SQLITE_KEYS, SqliteConfig};
+pub use config::{JournalMode, OpenMode, SqliteConfig};
 pub use conn::{SqliteConnection, SqliteManager};
-pub use tx::SqliteTransaction;

@@ -110,7 +110,7 @@ impl<'a> Ctx<'a> {
 
 /// A transaction on one pooled connection. Dropped without `commit`, the
 /// pool rolls it back (`Manager::reset`) before the connection is reused.
-pub struct SqliteTransaction {
+pub(crate) struct SqliteTransaction {
     conn: Pooled<SqliteManager>,
     default_timeout: Option<Duration>,
     read_only: bool,
