@@ -27,7 +27,9 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
     ("covet-adapter-sqlite", &["covet-core", "covet-pool"]),
     ("covet-conformance", &["covet-core"]),
     ("covet-resilience", &["covet-core"]),
-    ("covet-monitor", &["covet-core", "covet-resilience"]),
+    // The layer-stack builder lives in the `covet` facade, so the monitoring
+    // layers need nothing of covet-resilience.
+    ("covet-monitor", &["covet-core"]),
     ("covet-backup", &["covet-core"]),
     ("covet-loadtest", &["covet-core"]),
     // The ORM sees only covet-core (and the fingerprinting in covet-monitor
@@ -37,6 +39,9 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
         &["covet-core", "covet-orm-macros", "covet-monitor"],
     ),
     ("covet-orm-macros", &[]),
+    // The facade: the adapters behind `pg` / `mysql` / `sqlite`, the layers
+    // behind `resilience` / `monitor` (all optional dependencies), for
+    // `covet::connect` and `covet::stack`.
     (
         "covet",
         &[

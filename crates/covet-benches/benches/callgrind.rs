@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use covet_core::{Adapter, DatabaseUrl, Statement};
-use covet_monitor::{MetricsLayer, SlowQueryLogger, Stack};
+use covet_monitor::{MetricsLayer, SlowQueryLogger};
 use covet_resilience::{CircuitBreaker, RetryPolicy};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -125,7 +125,7 @@ async fn covet(engine: Engine) -> Res<Arc<dyn Adapter>> {
 }
 
 fn stack(bare: Arc<dyn Adapter>) -> Res<Arc<dyn Adapter>> {
-    Ok(Stack::new(bare)
+    Ok(covet::stack(bare)
         .timeout(Duration::from_secs(5))
         .retry(RetryPolicy::default())
         .breaker(Arc::new(

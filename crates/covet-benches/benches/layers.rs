@@ -8,7 +8,7 @@
 //! 10,000 users, 8 tasks. The bare and the stacked system each have their
 //! own adapter (own pool of 8 connections) to the same server, so neither
 //! warms the other's cache. The stack is
-//! `Stack::new(adapter).timeout(5s).retry(default).breaker(default)
+//! `covet::stack(adapter).timeout(5s).retry(default).breaker(default)
 //! .metrics(..).slow_log(100 ms).build()`, with a Prometheus recorder
 //! installed so the metrics really record. Rounds alternate which system
 //! goes first; the table shows medians over rounds and the ratio
@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use covet_core::{Adapter, DatabaseUrl, Statement};
-use covet_monitor::{MetricsLayer, SlowQueryLogger, Stack};
+use covet_monitor::{MetricsLayer, SlowQueryLogger};
 use covet_resilience::{CircuitBreaker, RetryPolicy};
 use hdrhistogram::Histogram;
 
@@ -90,7 +90,7 @@ async fn measure(db: &Arc<dyn Adapter>, sql: &Arc<str>, secs: f64) -> Res<Sample
 }
 
 fn stack(bare: Arc<dyn Adapter>, name: &'static str) -> Res<Arc<dyn Adapter>> {
-    Ok(Stack::new(bare)
+    Ok(covet::stack(bare)
         .timeout(Duration::from_secs(5))
         .retry(RetryPolicy::default())
         .breaker(Arc::new(CircuitBreaker::builder().name(name).build()?))

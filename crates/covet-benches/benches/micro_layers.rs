@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use covet_core::{Adapter, Engine, Statement};
-use covet_monitor::{MetricsLayer, QueryEvent, SlowLog, SlowQueryLogger, Stack};
+use covet_monitor::{MetricsLayer, QueryEvent, SlowLog, SlowQueryLogger};
 use covet_resilience::breaker::Breaker;
 use covet_resilience::testing::MockAdapter;
 use covet_resilience::{CircuitBreaker, RetryPolicy};
@@ -54,7 +54,7 @@ fn stack(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let bare: Arc<dyn Adapter> = Arc::new(MockAdapter::new().without_history());
-    let full = Stack::new(bare.clone())
+    let full = covet::stack(bare.clone())
         .timeout(Duration::from_secs(5))
         .retry(RetryPolicy::default())
         .breaker(Arc::new(

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use covet_adapter_sqlite::SqliteAdapter;
 use covet_core::{Adapter, DatabaseUrl, Statement};
-use covet_monitor::{MetricsLayer, SlowQueryLogger, Stack};
+use covet_monitor::{MetricsLayer, SlowQueryLogger};
 use covet_resilience::{CircuitBreaker, RetryPolicy};
 use metrics_exporter_prometheus::PrometheusBuilder;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -30,7 +30,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .threshold(Duration::from_millis(20))
             .build(),
     );
-    let db = Stack::new(backend)
+    let db = covet::stack(backend)
         .timeout(Duration::from_secs(5))
         .retry(RetryPolicy::default())
         .breaker(Arc::new(CircuitBreaker::builder().name("sqlite").build()?))

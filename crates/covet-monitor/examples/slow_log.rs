@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use covet_adapter_pg::PgAdapter;
 use covet_core::{Adapter, DatabaseUrl, Statement};
-use covet_monitor::{JsonLinesSink, MetricsLayer, SlowQueryLogger, Stack};
+use covet_monitor::{JsonLinesSink, MetricsLayer, SlowQueryLogger};
 use covet_resilience::{CircuitBreaker, RetryPolicy};
 
 #[tokio::main]
@@ -30,7 +30,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .sink(sink.clone())
             .build(),
     );
-    let db = Stack::new(Arc::new(PgAdapter::connect(&url).await?))
+    let db = covet::stack(Arc::new(PgAdapter::connect(&url).await?))
         .timeout(Duration::from_secs(10))
         .retry(RetryPolicy::default())
         .breaker(Arc::new(CircuitBreaker::builder().build()?))

@@ -2,8 +2,8 @@
 //! slow-query log ([`SlowLog`], [`SlowQueryLogger`], [`SlowLogLayer`]),
 //! statement [`Fingerprint`]s, plan capture, [`metrics`] instruments and
 //! tracing spans ([`MetricsLayer`]), a JSON-lines sink, the [`report`]
-//! that `covet slow-queries` prints, and [`Stack`], the builder for the
-//! whole `timeout -> retry -> breaker -> metrics -> slow log` stack.
+//! that `covet slow-queries` prints. The `covet` facade's `covet::stack`
+//! composes them with covet-resilience's layers.
 #![forbid(unsafe_code)]
 
 pub mod fingerprint;
@@ -13,7 +13,6 @@ pub mod redact;
 pub mod report;
 pub mod sink;
 pub mod slowlog;
-mod stack;
 
 pub use fingerprint::Fingerprint;
 pub use metrics::{MetricsAdapter, MetricsLayer};
@@ -23,4 +22,3 @@ pub use slowlog::{
     FingerprintStats, PlanCapture, PlanRequest, QueryEvent, SlowLog, SlowLogAdapter, SlowLogLayer,
     SlowLogSink, SlowLogSnapshot, SlowQueryLogger, SlowSample,
 };
-pub use stack::Stack;

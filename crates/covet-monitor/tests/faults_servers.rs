@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use covet_core::{Adapter, Engine, ErrorKind, Statement, Value};
-use covet_monitor::{JsonLinesSink, SlowQueryLogger, SlowRecord, Stack};
+use covet_monitor::{JsonLinesSink, SlowQueryLogger, SlowRecord};
 use covet_resilience::breaker::{Breaker, BreakerState, CircuitBreaker};
 use covet_resilience::retry::{RetryBudget, RetryPolicy};
 use support::proxy::FaultProxy;
@@ -47,7 +47,7 @@ async fn breaker_scenario(engine: Engine) {
             .build()
             .unwrap(),
     );
-    let db = Stack::new(backend)
+    let db = covet::stack(backend)
         .timeout(Duration::from_secs(3))
         .breaker(breaker.clone())
         .build();
@@ -132,7 +132,7 @@ async fn deadline_scenario(engine: Engine) {
         .budget(Arc::new(RetryBudget::unlimited()))
         .build()
         .unwrap();
-    let db = Stack::new(backend).retry(policy).build();
+    let db = covet::stack(backend).retry(policy).build();
     let ping = Statement::new("SELECT 1").idempotent(true);
     db.query(&ping).await.unwrap();
 
@@ -190,7 +190,7 @@ async fn insert_scenario(engine: Engine) {
 
     let proxy = Arc::new(FaultProxy::start(upstream(&url)).await);
     let backend = connect(&via(&url, proxy.addr(), PROXY_PARAMS)).await;
-    let db = Stack::new(backend)
+    let db = covet::stack(backend)
         .timeout(Duration::from_secs(2))
         .retry(
             RetryPolicy::builder()
@@ -318,7 +318,7 @@ async fn slow_scenario(engine: Engine) {
             .sink(sink.clone())
             .build(),
     );
-    let db = Stack::new(connect(&url).await)
+    let db = covet::stack(connect(&url).await)
         .timeout(Duration::from_secs(5))
         .retry(RetryPolicy::default())
         .breaker(Arc::new(CircuitBreaker::builder().build().unwrap()))

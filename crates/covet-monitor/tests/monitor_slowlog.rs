@@ -7,7 +7,7 @@ use covet_core::{Adapter, Engine, Statement};
 use covet_monitor::report::{RankBy, load, render_json, render_table, summarize};
 use covet_monitor::{
     JsonLinesSink, MemorySink, PlanCapture, QueryEvent, Redaction, SlowLog, SlowQueryLogger,
-    SlowRecord, Stack,
+    SlowRecord,
 };
 use covet_resilience::testing::MockAdapter;
 
@@ -142,7 +142,7 @@ async fn slow_update_through_the_stack_is_logged_with_a_plan_and_runs_once() {
             .sink(sink.clone())
             .build(),
     );
-    let db = Stack::new(Arc::new(mock.clone()))
+    let db = covet::stack(Arc::new(mock.clone()))
         .timeout(Duration::from_secs(5))
         .retry(covet_resilience::RetryPolicy::default())
         .slow_log(log.clone())
@@ -227,7 +227,7 @@ fn report_names_the_bad_line() {
 async fn stack_keeps_engine_and_works_over_any_adapter() {
     for engine in [Engine::Postgres, Engine::MySql, Engine::Sqlite] {
         let mock = MockAdapter::with_engine(engine);
-        let db: Arc<dyn Adapter> = Stack::new(Arc::new(mock.clone()))
+        let db: Arc<dyn Adapter> = covet::stack(Arc::new(mock.clone()))
             .timeout(Duration::from_secs(1))
             .retry(covet_resilience::RetryPolicy::default())
             .breaker(Arc::new(
@@ -263,7 +263,7 @@ async fn analyze_only_for_read_only_selects() {
             })
             .build(),
     );
-    let db = Stack::new(Arc::new(mock.clone()))
+    let db = covet::stack(Arc::new(mock.clone()))
         .slow_log(log.clone())
         .build();
     db.query(&Statement::new("SELECT * FROM t WHERE a = 1"))
@@ -334,7 +334,7 @@ async fn run_passes_through_every_layer() {
             .plan_capture(PlanCapture::disabled())
             .build(),
     );
-    let db: Arc<dyn Adapter> = Stack::new(Arc::new(sqlite))
+    let db: Arc<dyn Adapter> = covet::stack(Arc::new(sqlite))
         .timeout(Duration::from_secs(5))
         .retry(covet_resilience::RetryPolicy::default())
         .breaker(Arc::new(

@@ -6,7 +6,7 @@
 //! [`covet_core::Layer`], and an adapter that wraps an
 //! `Arc<dyn Adapter>` and is itself an `Adapter`. The usual order, outermost
 //! first, is `Timeout -> Retry -> BreakerAdapter -> (monitoring) -> backend`;
-//! `covet_monitor::Stack` builds it with one method per layer.
+//! the `covet` facade's `covet::stack` builds it with one method per layer.
 #![forbid(unsafe_code)]
 
 pub mod breaker;
