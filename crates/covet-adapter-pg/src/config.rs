@@ -20,18 +20,23 @@ pub enum SslMode {
     /// Require TLS, but do not verify the certificate chain or host name
     /// (protects against passive eavesdropping only).
     Require,
+    /// Require TLS and verify the certificate chain (against `sslrootcert`,
+    /// else the public web roots), but not the host name.
+    VerifyCa,
     /// Require TLS and verify the chain (against `sslrootcert`, else the
     /// public web roots) and that the certificate names the host.
     VerifyFull,
 }
 
 impl SslMode {
-    /// The libpq spelling (`disable`, `prefer`, `require`, `verify-full`).
+    /// The libpq spelling (`disable`, `prefer`, `require`, `verify-ca`,
+    /// `verify-full`).
     pub fn as_str(self) -> &'static str {
         match self {
             SslMode::Disable => "disable",
             SslMode::Prefer => "prefer",
             SslMode::Require => "require",
+            SslMode::VerifyCa => "verify-ca",
             SslMode::VerifyFull => "verify-full",
         }
     }
@@ -40,17 +45,18 @@ impl SslMode {
 impl FromStr for SslMode {
     type Err = Error;
 
-    /// Parses libpq's spelling: `disable`, `prefer`, `require` or
-    /// `verify-full`; anything else is a [`covet_core::ErrorKind::Config`]
+    /// Parses libpq's spelling: `disable`, `prefer`, `require`,
+    /// `verify-ca` or `verify-full`; anything else is a [`covet_core::ErrorKind::Config`]
     /// error naming it.
     fn from_str(s: &str) -> Result<Self> {
         match s {
             "disable" => Ok(SslMode::Disable),
             "prefer" => Ok(SslMode::Prefer),
             "require" => Ok(SslMode::Require),
+            "verify-ca" => Ok(SslMode::VerifyCa),
             "verify-full" => Ok(SslMode::VerifyFull),
             other => Err(Error::config(format!(
-                "sslmode `{}` is not supported (expected disable, prefer, require or verify-full)",
+                "sslmode `{}` is not supported (expected disable, prefer, require, verify-ca or verify-full)",
                 other.chars().take(30).collect::<String>()
             ))),
         }
@@ -226,8 +232,8 @@ impl PgConfig {
         self
     }
 
-    /// A PEM file of root certificates that `verify-full` trusts instead of
-    /// the public web roots.
+    /// A PEM file of root certificates that `verify-ca` and `verify-full`
+    /// trust instead of the public web roots.
     #[must_use]
     pub fn ssl_root_cert(mut self, path: impl Into<PathBuf>) -> Self {
         self.ssl_root_cert = Some(path.into());
@@ -312,9 +318,11 @@ impl PgConfig {
                 self.pool.min_connections, self.pool.max_connections
             )));
         }
-        if self.ssl_root_cert.is_some() && self.ssl_mode != SslMode::VerifyFull {
+        if self.ssl_root_cert.is_some()
+            && !matches!(self.ssl_mode, SslMode::VerifyCa | SslMode::VerifyFull)
+        {
             return Err(Error::config(
-                "sslrootcert is only used with sslmode=verify-full",
+                "sslrootcert is only used with sslmode=verify-ca or verify-full",
             ));
         }
         Ok(())
@@ -329,7 +337,9 @@ impl PgConfig {
             .ssl_mode(match self.ssl_mode {
                 SslMode::Disable => tokio_postgres::config::SslMode::Disable,
                 SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
-                SslMode::Require | SslMode::VerifyFull => tokio_postgres::config::SslMode::Require,
+                SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => {
+                    tokio_postgres::config::SslMode::Require
+                }
             });
         if let Some(pw) = &self.password {
             c.password(pw.expose());
@@ -381,15 +391,16 @@ mod tests {
             SslMode::Disable,
             SslMode::Prefer,
             SslMode::Require,
+            SslMode::VerifyCa,
             SslMode::VerifyFull,
         ] {
             assert_eq!(mode.to_string(), mode.as_str());
             assert_eq!(mode.to_string().parse::<SslMode>().unwrap(), mode);
         }
         assert_eq!(SslMode::default(), SslMode::Prefer);
-        let e = "verify-ca".parse::<SslMode>().unwrap_err();
+        let e = "verify_full".parse::<SslMode>().unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Config);
-        assert!(e.to_string().contains("`verify-ca`"), "{e}");
+        assert!(e.to_string().contains("`verify_full`"), "{e}");
     }
 
     #[test]
@@ -402,7 +413,7 @@ mod tests {
     #[test]
     fn bad_values_are_config_errors() {
         for q in [
-            "sslmode=verify-ca",
+            "sslmode=verify_ca",
             "sslmode=yes",
             "statement_cache_capacity=-1",
             "max_connections=0",

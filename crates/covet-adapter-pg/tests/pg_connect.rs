@@ -53,24 +53,10 @@ async fn verify_full_checks_the_chain() {
     assert!(!e.to_string().contains('\n'), "{e}");
 
     // Trusting the server's own certificate, under the name it carries.
-    let admin = PgAdapter::connect(&base.with_param("sslmode", "disable"))
-        .await
-        .unwrap();
-    let cert = admin
-        .query(&Statement::new("SHOW ssl_cert_file"))
-        .await
-        .unwrap()
-        .rows[0]
-        .get::<String>(0)
-        .unwrap();
-    admin.close().await;
-    let readable = std::fs::read_to_string(&cert).is_ok_and(|pem| pem.contains("BEGIN"));
-    if !readable {
-        eprintln!(
-            "server certificate {cert} is not readable here; positive verify-full case skipped"
-        );
+    let Some(cert) = server_cert(&base).await else {
+        eprintln!("the server certificate is not readable here; positive verify-full case skipped");
         return;
-    }
+    };
     let cfg = PgConfig::from_url(&base)
         .unwrap()
         .host("localhost")
@@ -89,6 +75,56 @@ async fn verify_full_checks_the_chain() {
             "verify-full with the server's own certificate: {e}"
         ),
     }
+}
+
+/// The test server's certificate file, when this process can read it.
+async fn server_cert(base: &DatabaseUrl) -> Option<String> {
+    let admin = PgAdapter::connect(&base.with_param("sslmode", "disable"))
+        .await
+        .unwrap();
+    let cert = admin
+        .query(&Statement::new("SHOW ssl_cert_file"))
+        .await
+        .unwrap()
+        .rows[0]
+        .get::<String>(0)
+        .unwrap();
+    admin.close().await;
+    let readable = std::fs::read_to_string(&cert).is_ok_and(|pem| pem.contains("BEGIN"));
+    readable.then_some(cert)
+}
+
+#[tokio::test]
+async fn verify_ca_checks_the_chain_but_not_the_host_name() {
+    let Some(base) = pg_url("verify_ca_checks_the_chain_but_not_the_host_name") else {
+        return;
+    };
+    // Self-signed, so not under the public web roots: refused.
+    let e = PgAdapter::connect(&base.with_param("sslmode", "verify-ca"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Connection, "{e:?}");
+    assert_eq!(e.retry_class(), RetryClass::Never, "{e:?}");
+
+    let Some(cert) = server_cert(&base).await else {
+        eprintln!("the server certificate is not readable here; positive verify-ca case skipped");
+        return;
+    };
+    // Trusting the server's own certificate, reached under a name it does
+    // not carry: verify-ca accepts it, verify-full does not.
+    let by_ip = PgConfig::from_url(&base)
+        .unwrap()
+        .host("127.0.0.1")
+        .ssl_root_cert(&cert);
+    let a = PgAdapter::connect_with(by_ip.clone().ssl_mode(SslMode::VerifyCa))
+        .await
+        .unwrap();
+    assert!(backend_uses_tls(&a).await, "verify-ca without TLS");
+    a.close().await;
+    let e = PgAdapter::connect_with(by_ip.ssl_mode(SslMode::VerifyFull))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Connection, "{e:?}");
 }
 
 #[tokio::test]
