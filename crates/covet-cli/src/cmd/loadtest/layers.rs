@@ -3,14 +3,12 @@
 //! Retries are counted as the calls that reach the layer below the retry
 //! layer minus the calls made to it, so no layer needs a counter of its own.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use covet::{
-    Adapter, Engine, ExecResult, Layer, PoolState, Result, RowStream, Rows, Schema, Statement,
-    Transaction, TxOptions, Value,
-};
+use covet::{Adapter, Call, Intercept, Layer, Layered, Reply, Result};
 use covet_loadtest::{BreakerTrip, LayerReport};
 use covet_monitor::{PlanCapture, SlowQueryLogger};
 use covet_resilience::{
@@ -98,19 +96,18 @@ impl Trips {
     }
 }
 
-/// Counts the statements that pass through it.
+/// Counts the statements that pass through it (inside transactions and
+/// savepoints too): hooks of a [`Layered`] adapter, which supplies every
+/// other method.
+#[derive(Default)]
 pub struct Counting {
-    inner: Arc<dyn Adapter>,
     calls: AtomicU64,
 }
 
 impl Counting {
     /// Wraps `inner`.
-    pub fn new(inner: Arc<dyn Adapter>) -> Arc<Self> {
-        Arc::new(Counting {
-            inner,
-            calls: AtomicU64::new(0),
-        })
+    pub fn new(inner: Arc<dyn Adapter>) -> Arc<Layered<Counting>> {
+        Arc::new(Layered::new(inner, Counting::default()))
     }
 
     /// Statements seen so far.
@@ -119,61 +116,23 @@ impl Counting {
     }
 }
 
-#[async_trait::async_trait]
-impl Adapter for Counting {
-    fn engine(&self) -> Engine {
-        self.inner.engine()
-    }
-    async fn execute(&self, stmt: &Statement) -> Result<ExecResult> {
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        self.inner.execute(stmt).await
-    }
-    async fn query(&self, stmt: &Statement) -> Result<Rows> {
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        self.inner.query(stmt).await
-    }
-    async fn query_stream(&self, stmt: &Statement) -> Result<RowStream> {
-        self.inner.query_stream(stmt).await
-    }
-    async fn run(&self, stmt: &Statement) -> Result<covet::Outcome> {
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        self.inner.run(stmt).await
-    }
-    async fn begin_with(&self, options: TxOptions) -> Result<Box<dyn Transaction>> {
-        self.inner.begin_with(options).await
-    }
-    async fn bulk_insert(
-        &self,
-        table: &str,
-        columns: &[String],
-        rows: Vec<Vec<Value>>,
-    ) -> Result<u64> {
-        self.inner.bulk_insert(table, columns, rows).await
-    }
-    async fn schema(&self) -> Result<Schema> {
-        self.inner.schema().await
-    }
-    async fn ping(&self) -> Result<()> {
-        self.inner.ping().await
-    }
-    async fn server_version(&self) -> Result<String> {
-        self.inner.server_version().await
-    }
-    fn default_timeout(&self) -> Option<std::time::Duration> {
-        self.inner.default_timeout()
-    }
-    fn pool_state(&self) -> Option<PoolState> {
-        self.inner.pool_state()
-    }
-    async fn close(&self) {
-        self.inner.close().await;
+impl Intercept for Counting {
+    fn around<'a, T: Reply + 'a>(
+        &'a self,
+        call: Call<'a>,
+        fut: impl Future<Output = Result<T>> + Send + 'a,
+    ) -> impl Future<Output = Result<T>> + Send + 'a {
+        if call.kind().has_statement() {
+            self.calls.fetch_add(1, Ordering::Relaxed);
+        }
+        fut
     }
 }
 
 /// Puts a [`Counting`] adapter into a stack built by [`covet::stack`] and
 /// keeps a handle on it, so the report can read its count.
 #[derive(Clone, Default)]
-struct CountingLayer(Arc<OnceLock<Arc<Counting>>>);
+struct CountingLayer(Arc<OnceLock<Arc<Layered<Counting>>>>);
 
 impl Layer for CountingLayer {
     fn layer(&self, inner: Arc<dyn Adapter>) -> Arc<dyn Adapter> {
@@ -186,7 +145,7 @@ impl Layer for CountingLayer {
 
 impl CountingLayer {
     fn calls(&self) -> u64 {
-        self.0.get().map_or(0, |c| c.calls())
+        self.0.get().map_or(0, |c| c.hooks().calls())
     }
 }
 
@@ -304,6 +263,7 @@ impl Stack {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use covet::Statement;
     use covet_loadtest::{RunConfig, Workload, point_select};
     use covet_resilience::testing::MockAdapter;
 
@@ -401,6 +361,24 @@ mod tests {
             report.stack,
             ["retry", "circuit breaker", "slow-query log", "adapter"]
         );
+    }
+
+    /// Statements inside a transaction and a savepoint are counted (the
+    /// hand-written adapter this replaced returned transactions unwrapped).
+    #[tokio::test]
+    async fn statements_in_transactions_and_savepoints_are_counted() {
+        let counting = Counting::new(Arc::new(MockAdapter::new()));
+        let db: Arc<dyn Adapter> = Arc::clone(&counting) as Arc<dyn Adapter>;
+        let q = Statement::new("SELECT 1");
+        db.query(&q).await.unwrap();
+        let mut tx = db.begin().await.unwrap();
+        tx.execute(&q).await.unwrap();
+        let mut sp = tx.savepoint().await.unwrap();
+        sp.query(&q).await.unwrap();
+        drop(sp.query_stream(&q).await.unwrap());
+        sp.commit().await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(counting.hooks().calls(), 4);
     }
 
     #[test]
