@@ -14,9 +14,17 @@ use crate::types::{ColumnDecoder, Kind, Param};
 
 /// SQL and parameters ready to move onto a blocking thread, with portable
 /// `$n` placeholders rewritten.
+///
+/// The parameters are the statement's own, shared (an `Arc` clone, no value
+/// copied): a job is made for every call, so a copy here would be paid on
+/// every statement.
 pub(crate) struct Job {
     pub(crate) sql: Arc<str>,
-    pub(crate) params: Vec<Value>,
+    /// `None` when the statement has no parameters.
+    values: Option<Arc<Vec<Value>>>,
+    /// For rewritten `$n` SQL: which parameter each `?` reads, in order
+    /// (a `$n` used twice is read twice). `None`: the parameters in order.
+    order: Option<Arc<[usize]>>,
     cache: Arc<MetaCache>,
 }
 
@@ -111,7 +119,8 @@ impl Job {
         if !has_dollar {
             return Ok(Job {
                 sql: stmt.sql_arc().clone(),
-                params: stmt.params().to_vec(),
+                values: stmt.params_arc().cloned(),
+                order: None,
                 cache: cache.clone(),
             });
         }
@@ -129,13 +138,25 @@ impl Job {
         }
         Ok(Job {
             sql: rewritten,
-            params: order.iter().map(|&i| params[i].clone()).collect(),
+            values: stmt.params_arc().cloned(),
+            order: Some(order),
             cache: cache.clone(),
         })
     }
+
+    /// The values to bind, one per `?` of [`Job::sql`], in order.
+    pub(crate) fn params(&self) -> impl ExactSizeIterator<Item = &Value> + '_ {
+        let values = self.values.as_deref().map_or(&[][..], Vec::as_slice);
+        let order = self.order.as_deref();
+        let n = order.map_or(values.len(), <[usize]>::len);
+        (0..n).map(move |i| &values[order.map_or(i, |o| o[i])])
+    }
 }
 
-fn bind(st: &mut CachedStatement<'_>, params: &[Value]) -> Result<()> {
+fn bind<'v>(
+    st: &mut CachedStatement<'_>,
+    params: impl ExactSizeIterator<Item = &'v Value>,
+) -> Result<()> {
     let expected = st.parameter_count();
     if expected != params.len() {
         return Err(Error::new(
@@ -146,7 +167,7 @@ fn bind(st: &mut CachedStatement<'_>, params: &[Value]) -> Result<()> {
             ),
         ));
     }
-    for (i, p) in params.iter().enumerate() {
+    for (i, p) in params.enumerate() {
         st.raw_bind_parameter(i + 1, Param(p))
             .map_err(from_rusqlite)?;
     }
@@ -215,7 +236,7 @@ fn is_insert(sql: &str) -> bool {
 pub(crate) fn execute(db: &mut rusqlite::Connection, job: &Job) -> Result<ExecResult> {
     let before = db.total_changes();
     if is_script(&job.sql) {
-        if !job.params.is_empty() {
+        if job.params().len() != 0 {
             return Err(script_unsupported());
         }
         db.execute_batch(&job.sql).map_err(from_rusqlite)?;
@@ -225,7 +246,7 @@ pub(crate) fn execute(db: &mut rusqlite::Connection, job: &Job) -> Result<ExecRe
         });
     }
     let mut st = db.prepare_cached(&job.sql).map_err(from_rusqlite)?;
-    bind(&mut st, &job.params)?;
+    bind(&mut st, job.params())?;
     if st.column_count() == 0 {
         st.raw_execute().map_err(from_rusqlite)?;
     } else {
@@ -293,7 +314,7 @@ fn read_rows(
         return Err(script_unsupported());
     }
     let mut st = db.prepare_cached(&job.sql).map_err(from_rusqlite)?;
-    bind(&mut st, &job.params)?;
+    bind(&mut st, job.params())?;
     let mut rows = st.raw_query();
     rows.advance().map_err(from_rusqlite)?;
     let meta = match rows.as_ref() {
@@ -382,7 +403,7 @@ pub(crate) fn bulk_insert(
                     ),
                 ));
             }
-            bind(&mut st, row)?;
+            bind(&mut st, row.iter())?;
             st.raw_execute().map_err(from_rusqlite)?;
             n += 1;
         }
@@ -421,13 +442,48 @@ mod tests {
         let cache = Arc::new(MetaCache::default());
         let j = Job::new(&s, &cache).unwrap();
         assert_eq!(&*j.sql, "SELECT ?, '$1', ?");
-        assert_eq!(j.params, vec![Value::from("two"), Value::I64(1)]);
+        assert_eq!(
+            j.params().cloned().collect::<Vec<_>>(),
+            vec![Value::from("two"), Value::I64(1)]
+        );
         let s = Statement::new("SELECT ?1, :name").bind(1_i64);
         assert_eq!(&*Job::new(&s, &cache).unwrap().sql, "SELECT ?1, :name");
         let s = Statement::new("SELECT $1, $2").bind(1_i64);
         assert!(Job::new(&s, &cache).is_err());
         let s = Statement::new("SELECT $1").bind(1_i64).bind(2_i64);
         assert!(Job::new(&s, &cache).is_err());
+    }
+
+    proptest::proptest! {
+        /// Whatever the placeholders, a job binds the statement's own
+        /// parameters (the same `Arc`, no value copied) in the order its
+        /// rewritten `?`s read them.
+        #[test]
+        fn jobs_share_the_statements_parameters(
+            uses in proptest::collection::vec(0usize..6, 1..12),
+            dollar in proptest::bool::ANY,
+        ) {
+            let count = uses.iter().max().map_or(0, |m| m + 1);
+            let params: Vec<Value> = (0..count)
+                .map(|i| Value::from(format!("value {i}")))
+                .collect();
+            let (sql, read): (Vec<String>, Vec<usize>) = if dollar {
+                uses.iter().map(|i| (format!("${}", i + 1), *i)).unzip()
+            } else {
+                (0..count).map(|i| ("?".to_owned(), i)).unzip()
+            };
+            let stmt = Statement::new(format!("SELECT {}", sql.join(", ")))
+                .with_params(params.clone());
+            let job = Job::new(&stmt, &Arc::new(MetaCache::default())).unwrap();
+            proptest::prop_assert!(Arc::ptr_eq(
+                job.values.as_ref().unwrap(),
+                stmt.params_arc().unwrap()
+            ));
+            let bound: Vec<&Value> = job.params().collect();
+            let expected: Vec<&Value> = read.iter().map(|&i| &params[i]).collect();
+            proptest::prop_assert_eq!(bound, expected);
+            proptest::prop_assert_eq!(job.sql.matches('?').count(), read.len());
+        }
     }
 
     #[test]
