@@ -427,4 +427,23 @@ mod tests {
         let c = PgConfig::from_url(&url("postgres://h/db?sslrootcert=/x.pem")).unwrap();
         assert_eq!(c.validate().unwrap_err().kind(), ErrorKind::Config);
     }
+
+    proptest::proptest! {
+        /// Whatever the password, from a setter or a URL, neither `Debug`
+        /// nor `target()` shows it.
+        #[test]
+        fn debug_and_target_never_show_the_password(pw in "[ -~]{10,30}|\\PC{10,20}") {
+            let coded = PgConfig::default().user("app").password(pw.clone());
+            let encoded: String = pw.bytes().map(|b| format!("%{b:02X}")).collect();
+            let parsed = PgConfig::from_url(&url(&format!("postgres://app:{encoded}@h/db"))).unwrap();
+            // The URL carried the password itself, so the check below is not vacuous.
+            proptest::prop_assert_eq!(parsed.password.as_ref().map(Secret::expose), Some(pw.as_str()));
+            for cfg in [coded, parsed] {
+                for text in [format!("{cfg:?}"), format!("{cfg:#?}"), cfg.target()] {
+                    proptest::prop_assert!(!text.contains(pw.as_str()), "{}", text);
+                    proptest::prop_assert!(!text.contains(&encoded), "{}", text);
+                }
+            }
+        }
+    }
 }
