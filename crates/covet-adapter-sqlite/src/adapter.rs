@@ -15,9 +15,9 @@ use crate::config::{SqliteConfig, Target};
 use crate::conn::{self, SqliteConnection, SqliteManager, run};
 use crate::error::{self, from_rusqlite};
 use crate::exec::{self, Job};
-use crate::schema;
 use crate::stream;
 use crate::tx::SqliteTransaction;
+use crate::{bulk, schema};
 
 /// The SQLite adapter: a pool of connections to one database file (or one
 /// in-memory database). Cheap to clone; clones share the pool.
@@ -30,7 +30,8 @@ struct Shared {
     pool: Pool<SqliteManager>,
     default_timeout: Option<Duration>,
     closed: AtomicBool,
-    path: String,
+    /// The path or `:memory:`, for messages.
+    target: String,
     meta: Arc<exec::MetaCache>,
     /// For `sqlite::memory:`: a connection held outside the pool so the
     /// in-memory database lives as long as the adapter, even when the pool
@@ -41,7 +42,7 @@ struct Shared {
 impl std::fmt::Debug for SqliteAdapter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqliteAdapter")
-            .field("path", &self.shared.path)
+            .field("target", &self.shared.target)
             .field("default_timeout", &self.shared.default_timeout)
             .finish_non_exhaustive()
     }
@@ -88,7 +89,7 @@ impl SqliteAdapter {
                 pool,
                 default_timeout: s.statement_timeout,
                 closed: AtomicBool::new(false),
-                path: cfg.target(),
+                target: cfg.target(),
                 meta: Arc::default(),
                 _keeper: keeper,
             }),
@@ -202,7 +203,7 @@ impl Adapter for SqliteAdapter {
         let conn = self.conn().await?;
         let (table, columns) = (table.to_owned(), columns.to_vec());
         run(&conn.inner, self.shared.default_timeout, move |db| {
-            exec::bulk_insert(db, &table, &columns, &rows)
+            bulk::bulk_insert(db, &table, &columns, &rows)
         })
         .await
     }

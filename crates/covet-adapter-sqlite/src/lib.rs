@@ -10,6 +10,7 @@
 #![warn(unreachable_pub)]
 
 mod adapter;
+mod bulk;
 mod config;
 mod conn;
 mod error;

@@ -13,7 +13,7 @@ use covet_pool::Pooled;
 use crate::conn::{ConnInner, SqliteManager, run};
 use crate::error::from_rusqlite;
 use crate::exec::{self, Job, MetaCache};
-use crate::stream;
+use crate::{bulk, stream};
 
 /// Fails when SQLite has already ended the transaction (an interrupted
 /// write, or some errors, roll an explicit transaction back on their own);
@@ -86,7 +86,7 @@ impl<'a> Ctx<'a> {
         let (table, columns) = (table.to_owned(), columns.to_vec());
         run(self.inner, self.default_timeout, move |db| {
             ensure_open(db)?;
-            exec::bulk_insert(db, &table, &columns, &rows)
+            bulk::bulk_insert(db, &table, &columns, &rows)
         })
         .await
     }
