@@ -3,8 +3,10 @@
 //!
 //! Each piece follows tower's shape: a module per concern
 //! ([`timeout`], [`retry`], [`breaker`]), a `*Layer` implementing
-//! [`covet_core::Layer`], and an adapter that wraps an
-//! `Arc<dyn Adapter>` and is itself an `Adapter`. The usual order, outermost
+//! [`covet_core::Layer`], and the layer's hooks ([`Timeout`], [`Retry`],
+//! [`BreakerAdapter`]), a [`covet_core::Intercept`] that
+//! [`covet_core::Layered`] turns into an `Adapter` whose transactions and
+//! savepoints pass through the same hooks. The usual order, outermost
 //! first, is `Timeout -> Retry -> BreakerAdapter -> (monitoring) -> backend`;
 //! the `covet` facade's `covet::stack` builds it with one method per layer.
 #![forbid(unsafe_code)]
