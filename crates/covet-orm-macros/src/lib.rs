@@ -15,8 +15,9 @@ use syn::{Data, DeriveInput, Fields, LitInt, LitStr, Type};
 
 /// Derives `covet_orm::Model` for a struct with named fields.
 ///
-/// Struct attribute: `#[covet(table = "users")]` (default: the struct name
-/// in snake_case). Field attributes: `primary_key`, `auto_increment` (with
+/// Struct attributes: `#[covet(table = "users")]` (default: the struct name
+/// in snake_case) and `#[covet(crate = "covet::orm")]` where the code reaches
+/// covet-orm through the `covet` facade rather than as `covet_orm`. Field attributes: `primary_key`, `auto_increment` (with
 /// `primary_key`, on one integer field), `column = "name"`, `unique`,
 /// `index`, `default = "SQL expression"`, `max_length = N`,
 /// `belongs_to = OtherModel`.
@@ -75,8 +76,11 @@ fn check_ident(lit: &LitStr) -> syn::Result<String> {
     Ok(v)
 }
 
-fn table_name(input: &DeriveInput) -> syn::Result<String> {
+/// The struct-level attributes: the table name and the path of the
+/// covet-orm crate as the user's code names it.
+fn struct_attrs(input: &DeriveInput) -> syn::Result<(String, syn::Path)> {
     let mut table = None;
+    let mut krate: Option<syn::Path> = None;
     for attr in &input.attrs {
         if !attr.path().is_ident("covet") {
             continue;
@@ -89,14 +93,26 @@ fn table_name(input: &DeriveInput) -> syn::Result<String> {
                 let lit: LitStr = meta.value()?.parse()?;
                 table = Some(check_ident(&lit)?);
                 Ok(())
+            } else if meta.path.is_ident("crate") {
+                if krate.is_some() {
+                    return Err(meta.error("`crate` given twice"));
+                }
+                let lit: LitStr = meta.value()?.parse()?;
+                krate = Some(lit.parse()?);
+                Ok(())
             } else {
                 Err(meta.error(
-                    "unknown struct attribute; the struct takes `#[covet(table = \"name\")]`",
+                    "unknown struct attribute; the struct takes `#[covet(table = \"name\")]` \
+                     and `#[covet(crate = \"path::to::covet_orm\")]`",
                 ))
             }
         })?;
     }
-    Ok(table.unwrap_or_else(|| snake_case(&input.ident.to_string())))
+    let table = table.unwrap_or_else(|| snake_case(&input.ident.to_string()));
+    Ok((
+        table,
+        krate.unwrap_or_else(|| syn::parse_quote!(::covet_orm)),
+    ))
 }
 
 fn field_attrs(field: &syn::Field) -> syn::Result<FieldAttrs> {
@@ -200,7 +216,7 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
             "#[derive(Model)] works on structs with named fields only",
         ));
     };
-    let table = table_name(input)?;
+    let (table, krate) = struct_attrs(input)?;
     let mut fields = Vec::new();
     for f in &named.named {
         let attrs = field_attrs(f)?;
@@ -309,9 +325,9 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
         let references = match &a.belongs_to {
             Some(path) => {
                 let target = quote!(#path).to_string().replace(' ', "");
-                quote!(::core::option::Option::Some(::covet_orm::Reference {
+                quote!(::core::option::Option::Some(__covet_orm::Reference {
                     model: #target,
-                    meta: <#path as ::covet_orm::Model>::meta,
+                    meta: <#path as __covet_orm::Model>::meta,
                 }))
             }
             None => quote!(::core::option::Option::None),
@@ -320,11 +336,11 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
             pk.push(i);
         }
         column_defs.push(quote! {
-            ::covet_orm::ColumnDef {
+            __covet_orm::ColumnDef {
                 name: #column,
                 field: #field_str,
-                sql_type: <#ty as ::covet_orm::Field>::SQL_TYPE,
-                nullable: <#ty as ::covet_orm::Field>::NULLABLE,
+                sql_type: <#ty as __covet_orm::Field>::SQL_TYPE,
+                nullable: <#ty as __covet_orm::Field>::NULLABLE,
                 primary_key: #primary_key,
                 auto_increment: #auto,
                 unique: #unique,
@@ -335,7 +351,7 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
             }
         });
         reads.push(quote! { #ident: row.get::<#ty>(offset + #i)? });
-        values.push(quote! { #i => ::covet_orm::Field::to_value(&self.#ident) });
+        values.push(quote! { #i => __covet_orm::Field::to_value(&self.#ident) });
         if let (Some(target), Some((_, false))) = (&a.belongs_to, base_type_name(ty)) {
             let rel = match field_str.strip_suffix("_id") {
                 Some(r) => r.to_uppercase(),
@@ -348,16 +364,16 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
             );
             consts.push(quote! {
                 #[doc = #doc]
-                pub const #rel: ::covet_orm::Relation<#name, #target> =
-                    ::covet_orm::Relation::new(#i);
+                pub const #rel: __covet_orm::Relation<#name, #target> =
+                    __covet_orm::Relation::new(#i);
             });
         }
         let const_name = format_ident!("{}", field_str.to_uppercase());
         let doc = format!("The `{column}` column of `{table}` (field `{field_str}`).");
         consts.push(quote! {
             #[doc = #doc]
-            pub const #const_name: ::covet_orm::Column<#name, #ty> =
-                ::covet_orm::Column::new(#i, #column);
+            pub const #const_name: __covet_orm::Column<#name, #ty> =
+                __covet_orm::Column::new(#i, #column);
         });
     }
     let auto_key_tokens = match auto_key {
@@ -370,8 +386,8 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
             let ident = &f.ident;
             let ty = &f.ty;
             quote! {
-                self.#ident = <#ty as ::covet_orm::__private::FromValue>::from_value(value)
-                    .map_err(|e| ::covet_orm::__private::Error::decode(
+                self.#ident = <#ty as __covet_orm::__private::FromValue>::from_value(value)
+                    .map_err(|e| __covet_orm::__private::Error::decode(
                         ::std::format!("generated key of {}: {e}", #name_str)))?;
                 ::core::result::Result::Ok(())
             }
@@ -381,10 +397,16 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
             ::core::result::Result::Ok(())
         },
     };
+    // Inside an unnamed const, as serde does, so the generated code names
+    // the crate through one alias: `::covet_orm` by default, `covet::orm`
+    // (or any path) for users who depend on the facade only.
     Ok(quote! {
-        impl ::covet_orm::Model for #name {
-            fn meta() -> &'static ::covet_orm::ModelMeta {
-                static META: ::covet_orm::ModelMeta = ::covet_orm::ModelMeta {
+        const _: () = {
+        use #krate as __covet_orm;
+
+        impl __covet_orm::Model for #name {
+            fn meta() -> &'static __covet_orm::ModelMeta {
+                static META: __covet_orm::ModelMeta = __covet_orm::ModelMeta {
                     name: #name_str,
                     table: #table,
                     columns: &[#(#column_defs),*],
@@ -395,23 +417,23 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
             }
 
             fn from_row_at(
-                row: &::covet_orm::__private::Row,
+                row: &__covet_orm::__private::Row,
                 offset: usize,
-            ) -> ::covet_orm::__private::Result<Self> {
+            ) -> __covet_orm::__private::Result<Self> {
                 ::core::result::Result::Ok(Self { #(#reads),* })
             }
 
-            fn value_at(&self, idx: usize) -> ::covet_orm::__private::Value {
+            fn value_at(&self, idx: usize) -> __covet_orm::__private::Value {
                 match idx {
                     #(#values,)*
-                    _ => ::covet_orm::__private::Value::Null,
+                    _ => __covet_orm::__private::Value::Null,
                 }
             }
 
             fn set_auto_key(
                 &mut self,
-                value: &::covet_orm::__private::Value,
-            ) -> ::covet_orm::__private::Result<()> {
+                value: &__covet_orm::__private::Value,
+            ) -> __covet_orm::__private::Result<()> {
                 #set_auto
             }
         }
@@ -420,6 +442,7 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
         impl #name {
             #(#consts)*
         }
+        };
     })
 }
 

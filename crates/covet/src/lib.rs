@@ -55,6 +55,12 @@ pub use covet_resilience as resilience;
 #[cfg(feature = "monitor")]
 pub use covet_monitor as monitor;
 
+/// The ORM (feature `orm`): models, typed and dynamic queries, relations.
+/// A model derived through the facade names it with
+/// `#[covet(crate = "covet::orm")]`.
+#[cfg(feature = "orm")]
+pub use covet_orm as orm;
+
 mod stack;
 pub use stack::{StackBuilder, stack};
 
