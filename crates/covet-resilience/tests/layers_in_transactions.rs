@@ -131,3 +131,56 @@ async fn retry_does_not_repeat_statements_inside_a_transaction() {
     db.query(&q).await.unwrap();
     assert_eq!(mock.calls() - before, 2);
 }
+
+/// Remembers the address of each statement it is handed, and reports a
+/// default timeout of its own.
+#[derive(Default)]
+struct Addresses {
+    default: Option<Duration>,
+    seen: std::sync::Mutex<Vec<usize>>,
+}
+
+impl covet_core::Intercept for Addresses {
+    fn around<'a, T: covet_core::Reply + 'a>(
+        &'a self,
+        call: covet_core::Call<'a>,
+        fut: impl std::future::Future<Output = covet_core::Result<T>> + Send + 'a,
+    ) -> impl std::future::Future<Output = covet_core::Result<T>> + Send + 'a {
+        if let Some(stmt) = call.statement() {
+            self.seen
+                .lock()
+                .unwrap()
+                .push(std::ptr::from_ref(stmt) as usize);
+        }
+        fut
+    }
+    fn default_timeout(&self, _: &dyn Adapter) -> Option<Duration> {
+        self.default
+    }
+}
+
+/// When the adapter below already has the layer's default timeout, the
+/// statement is handed down as it is, not copied; otherwise the copy gets
+/// the default.
+#[tokio::test]
+async fn timeout_sends_the_statement_itself_when_the_adapter_default_is_the_same() {
+    for (below, copied) in [(Some(Duration::from_secs(5)), false), (None, true)] {
+        let hooks = Arc::new(covet_core::Layered::new(
+            Arc::new(MockAdapter::new()),
+            Addresses {
+                default: below,
+                ..Addresses::default()
+            },
+        ));
+        let db =
+            TimeoutLayer::new(Duration::from_secs(5)).layer(Arc::clone(&hooks) as Arc<dyn Adapter>);
+        let stmt = Statement::new("SELECT $1").bind(1_i64);
+        db.query(&stmt).await.unwrap();
+        let mut tx = db.begin().await.unwrap();
+        tx.query(&stmt).await.unwrap();
+        let at = std::ptr::from_ref(&stmt) as usize;
+        let seen = hooks.hooks().seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), 2);
+        assert!(seen.iter().all(|&a| (a != at) == copied), "{below:?}");
+    }
+}

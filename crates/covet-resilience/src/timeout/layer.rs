@@ -37,11 +37,13 @@ impl TimeoutLayer {
 
 impl Layer for TimeoutLayer {
     fn layer(&self, inner: Arc<dyn Adapter>) -> Arc<dyn Adapter> {
+        let inner_default = inner.default_timeout();
         Arc::new(Layered::new(
             inner,
             Timeout {
                 default: self.default,
                 grace: self.grace,
+                inner_default,
             },
         ))
     }
@@ -56,16 +58,21 @@ impl Layer for TimeoutLayer {
 pub struct Timeout {
     default: Duration,
     grace: Duration,
+    /// The inner adapter's own default: when it equals ours, a statement
+    /// without a timeout already gets ours below, and is sent unchanged.
+    inner_default: Option<Duration>,
 }
 
 impl Timeout {
     /// Wraps `inner` with a default timeout of `default` (grace 1 s).
     pub fn new(inner: Arc<dyn Adapter>, default: Duration) -> Layered<Timeout> {
+        let inner_default = inner.default_timeout();
         Layered::new(
             inner,
             Timeout {
                 default,
                 grace: Duration::from_secs(1),
+                inner_default,
             },
         )
     }
@@ -87,14 +94,16 @@ async fn backstop<T>(
 }
 
 impl Intercept for Timeout {
-    /// The statement as sent: unchanged when it has its own timeout (the
-    /// common case costs nothing), else a copy with the default, so the
-    /// adapter cancels it on the server. The copy shares the SQL and the
-    /// parameters: two reference counts, no value copied.
+    /// The statement as sent: unchanged when it has its own timeout or
+    /// when the inner adapter's default is already this layer's, else a
+    /// copy with the default, so the adapter cancels it on the server. The
+    /// copy shares the SQL and the parameters: reference counts, no value
+    /// copied (an owned label is the one string copied).
     fn statement<'s>(&self, stmt: &'s Statement) -> Cow<'s, Statement> {
-        match stmt.timeout_duration() {
-            Some(_) => Cow::Borrowed(stmt),
-            None => Cow::Owned(stmt.clone().timeout(self.default)),
+        if stmt.timeout_duration().is_some() || self.inner_default == Some(self.default) {
+            Cow::Borrowed(stmt)
+        } else {
+            Cow::Owned(stmt.clone().timeout(self.default))
         }
     }
 
