@@ -8,6 +8,7 @@
 
 pub mod fingerprint;
 pub mod metrics;
+pub mod nplusone;
 pub mod plan;
 pub mod redact;
 pub mod report;
@@ -16,6 +17,7 @@ pub mod slowlog;
 
 pub use fingerprint::Fingerprint;
 pub use metrics::{MetricsAdapter, MetricsLayer};
+pub use nplusone::{Budget, Mode, NPlusOneLayer, NPlusOneReport, ScopeReport};
 pub use redact::Redaction;
 pub use sink::{JsonLinesSink, MemorySink, SlowRecord};
 pub use slowlog::{
