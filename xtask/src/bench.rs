@@ -13,7 +13,7 @@ const BENCHES: &[&str] = &[
 
 /// `cargo xtask bench <name> [args]`: a comparison benchmark from
 /// covet-benches, run in release mode; extra args go to the benchmark.
-pub fn run(args: &[String]) -> Result {
+pub(crate) fn run(args: &[String]) -> Result {
     let Some(name) = args.first() else {
         return Err(format!("bench needs a name: one of {}", BENCHES.join(", ")));
     };

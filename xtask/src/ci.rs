@@ -3,7 +3,7 @@
 use crate::util::{Result, cargo, run as sh};
 
 /// Everything CI checks, in the order that fails fastest.
-pub fn run(_args: &[String]) -> Result {
+pub(crate) fn run(_args: &[String]) -> Result {
     let mut fmt = cargo();
     fmt.args(["fmt", "--all", "--", "--check"]);
     sh(fmt)?;
@@ -38,7 +38,7 @@ pub fn run(_args: &[String]) -> Result {
 }
 
 /// Unit, integration and doc tests for the whole workspace.
-pub fn test(args: &[String]) -> Result {
+pub(crate) fn test(args: &[String]) -> Result {
     let mut t = cargo();
     t.args(["test", "--workspace", "--locked"]).args(args);
     sh(t)

@@ -66,7 +66,7 @@ fn aggregated(csv: &str) -> Option<Vec<String>> {
     ])
 }
 
-pub fn run(args: &[String]) -> Result {
+pub(crate) fn run(args: &[String]) -> Result {
     let mut duration = "60s".to_string();
     let mut warmup = "5s".to_string();
     let mut rates: Vec<u64> = vec![1_000, 5_000, 10_000];

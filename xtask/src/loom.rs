@@ -4,7 +4,7 @@ use crate::util::{Result, cargo, run as sh};
 
 /// Model-checks covet-pool's state machine. A separate target directory keeps
 /// the `--cfg loom` build from invalidating the normal one.
-pub fn run(args: &[String]) -> Result {
+pub(crate) fn run(args: &[String]) -> Result {
     let mut t = cargo();
     t.args([
         "test",

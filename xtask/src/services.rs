@@ -11,7 +11,7 @@ const TIMEOUT: Duration = Duration::from_secs(2);
 /// Reports whether PostgreSQL and MariaDB answer at their URLs, speaking
 /// just enough of each protocol to know a database (not any listener) is
 /// there.
-pub fn run(_args: &[String]) -> Result {
+pub(crate) fn run(_args: &[String]) -> Result {
     let mut down = 0;
     for (var, default, probe) in [
         (

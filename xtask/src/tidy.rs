@@ -97,7 +97,7 @@ const COMPETITORS: &[&str] = &[
 ];
 
 /// Runs every check and prints each violation; fails if there is one.
-pub fn run(_args: &[String]) -> Result {
+pub(crate) fn run(_args: &[String]) -> Result {
     let problems = check(Path::new("."))?;
     if problems.is_empty() {
         eprintln!("tidy: ok");
@@ -110,7 +110,7 @@ pub fn run(_args: &[String]) -> Result {
 }
 
 /// All violations under the project root `root`.
-pub fn check(root: &Path) -> Result<Vec<String>> {
+pub(crate) fn check(root: &Path) -> Result<Vec<String>> {
     let mut problems = Vec::new();
     let mut crates = Vec::new();
     for dir in list_dir(&root.join("crates"))? {

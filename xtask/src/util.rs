@@ -4,11 +4,11 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
-pub type Result<T = ()> = std::result::Result<T, String>;
+pub(crate) type Result<T = ()> = std::result::Result<T, String>;
 
 /// xtask lives one level below the root; work from the root whatever the
 /// caller's directory.
-pub fn cd_project_root() -> Result {
+pub(crate) fn cd_project_root() -> Result {
     let dir = std::env::var_os("CARGO_MANIFEST_DIR")
         .map(PathBuf::from)
         .or_else(|| std::env::current_dir().ok())
@@ -21,12 +21,12 @@ pub fn cd_project_root() -> Result {
     std::env::set_current_dir(&root).map_err(|e| format!("cd {}: {e}", root.display()))
 }
 
-pub fn cargo() -> Command {
+pub(crate) fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
 
 /// Runs a command, echoing it first, and fails with its exit status.
-pub fn run(mut cmd: Command) -> Result {
+pub(crate) fn run(mut cmd: Command) -> Result {
     let shown = format!("{cmd:?}").replace('"', "");
     eprintln!("\n$ {shown}");
     let start = Instant::now();

@@ -1,6 +1,5 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
-#![warn(unreachable_pub)]
 
 mod adapter;
 mod bulk;

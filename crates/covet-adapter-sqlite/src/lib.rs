@@ -7,7 +7,6 @@
 //! [`SqliteConnection`]s. SQLite is bundled (compiled in), so nothing needs
 //! to be installed. Blocking SQLite calls run on tokio's blocking threads.
 #![forbid(unsafe_code)]
-#![warn(unreachable_pub)]
 
 mod adapter;
 mod bulk;

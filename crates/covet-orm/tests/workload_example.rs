@@ -1,7 +1,7 @@
 //! Runs the standard-workload example (examples/workload.rs) so CI checks
 //! that it works, not only that it compiles.
 
-#[allow(dead_code)]
+#[allow(dead_code, unreachable_pub)] // unreachable_pub: to be narrowed with the ORM work
 #[path = "../examples/workload.rs"]
 mod workload;
 

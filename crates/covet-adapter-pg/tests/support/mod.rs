@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 use covet_adapter_pg::PgAdapter;
 use covet_core::{Adapter, DatabaseUrl, Result, Statement};
 
-pub mod private_pg;
+pub(crate) mod private_pg;
 
 /// `COVET_PG_URL`, or `None` with the reason printed (a failure when
 /// `COVET_REQUIRE_DB=1`).
-pub fn pg_url(test: &str) -> Option<DatabaseUrl> {
+pub(crate) fn pg_url(test: &str) -> Option<DatabaseUrl> {
     match std::env::var("COVET_PG_URL") {
         Ok(u) => Some(u.parse().expect("COVET_PG_URL is not a valid URL")),
         Err(_) => {
@@ -26,7 +26,7 @@ pub fn pg_url(test: &str) -> Option<DatabaseUrl> {
 }
 
 /// A name no other test (or test process) uses at the same time.
-pub fn unique_name(tag: &str) -> String {
+pub(crate) fn unique_name(tag: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -41,7 +41,7 @@ pub fn unique_name(tag: &str) -> String {
 /// A schema created for one test, with the URL that makes it the
 /// connections' current schema (and names them after it in
 /// `pg_stat_activity`). Drop it with [`Scratch::drop_schema`].
-pub struct Scratch {
+pub(crate) struct Scratch {
     pub name: String,
     pub base: DatabaseUrl,
     pub url: DatabaseUrl,
@@ -49,7 +49,7 @@ pub struct Scratch {
 }
 
 impl Scratch {
-    pub async fn new(base: &DatabaseUrl, tag: &str) -> Result<Scratch> {
+    pub(crate) async fn new(base: &DatabaseUrl, tag: &str) -> Result<Scratch> {
         let name = unique_name(tag);
         let admin_url = base
             .with_param("max_connections", "2")
@@ -69,7 +69,7 @@ impl Scratch {
         })
     }
 
-    pub async fn drop_schema(&self) {
+    pub(crate) async fn drop_schema(&self) {
         let r = self
             .admin
             .execute(&Statement::new(format!(
@@ -85,7 +85,7 @@ impl Scratch {
 
     /// Statements of this scratch's sessions still active on the server
     /// whose text contains `marker`, not counting the asking one.
-    pub async fn running(&self, marker: &str) -> Result<i64> {
+    pub(crate) async fn running(&self, marker: &str) -> Result<i64> {
         let rows = self
             .admin
             .query(
@@ -100,7 +100,7 @@ impl Scratch {
     }
 
     /// Terminates every session of the scratch's adapters (not the admin's).
-    pub async fn kill_sessions(&self) -> Result<i64> {
+    pub(crate) async fn kill_sessions(&self) -> Result<i64> {
         let rows = self
             .admin
             .query(
@@ -116,7 +116,7 @@ impl Scratch {
 }
 
 /// Polls `check` until it is true or `limit` passes.
-pub async fn poll_until<F, Fut>(limit: Duration, mut check: F) -> Result<bool>
+pub(crate) async fn poll_until<F, Fut>(limit: Duration, mut check: F) -> Result<bool>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<bool>>,

@@ -17,7 +17,7 @@ fn bin_dir() -> PathBuf {
 }
 
 /// The running private server.
-pub struct PrivatePg {
+pub(crate) struct PrivatePg {
     /// Its TCP port on 127.0.0.1.
     pub port: u16,
 }
@@ -25,7 +25,7 @@ pub struct PrivatePg {
 impl PrivatePg {
     /// The superuser's URL (trusted from 127.0.0.1; every other role must
     /// give its password).
-    pub fn admin_url(&self) -> covet_core::DatabaseUrl {
+    pub(crate) fn admin_url(&self) -> covet_core::DatabaseUrl {
         format!(
             "postgres://postgres@127.0.0.1:{}/postgres?sslmode=disable&max_connections=1",
             self.port
@@ -38,7 +38,7 @@ impl PrivatePg {
 static SERVER: OnceLock<Result<PrivatePg, String>> = OnceLock::new();
 
 /// The binary's private server, started on first call.
-pub fn private_pg() -> Result<&'static PrivatePg, String> {
+pub(crate) fn private_pg() -> Result<&'static PrivatePg, String> {
     SERVER.get_or_init(start).as_ref().map_err(Clone::clone)
 }
 

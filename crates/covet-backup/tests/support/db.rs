@@ -10,7 +10,7 @@ use covet_backup::Connector;
 use covet_core::{Adapter, DatabaseUrl, Decimal, Engine, Json, Statement, Value};
 
 /// Connects with Covet's three adapters.
-pub struct Adapters;
+pub(crate) struct Adapters;
 
 #[async_trait]
 impl Connector for Adapters {
@@ -25,7 +25,7 @@ impl Connector for Adapters {
 
 /// The server URL from `var`, or `None` (after printing why) when it is
 /// unset; a failure when COVET_REQUIRE_DB=1.
-pub fn server_url(var: &str) -> Option<DatabaseUrl> {
+pub(crate) fn server_url(var: &str) -> Option<DatabaseUrl> {
     match std::env::var(var) {
         Ok(u) => Some(u.parse().expect("a valid database URL")),
         Err(_) => {
@@ -40,12 +40,12 @@ pub fn server_url(var: &str) -> Option<DatabaseUrl> {
 }
 
 /// A unique database name.
-pub fn unique(prefix: &str) -> String {
+pub(crate) fn unique(prefix: &str) -> String {
     format!("{prefix}_{:016x}", rand::random::<u64>())
 }
 
 /// Creates a fresh database beside `server` and returns its URL.
-pub async fn create_db(server: &DatabaseUrl, name: &str) -> DatabaseUrl {
+pub(crate) async fn create_db(server: &DatabaseUrl, name: &str) -> DatabaseUrl {
     let (admin, q) = match server.engine() {
         Engine::Postgres => (server.with_database("postgres"), '"'),
         _ => (server.with_database("information_schema"), '`'),
@@ -59,7 +59,7 @@ pub async fn create_db(server: &DatabaseUrl, name: &str) -> DatabaseUrl {
 }
 
 /// Drops a database created by [`create_db`] (or by a restore).
-pub async fn drop_db(server: &DatabaseUrl, name: &str) {
+pub(crate) async fn drop_db(server: &DatabaseUrl, name: &str) {
     let (admin, sql) = match server.engine() {
         Engine::Postgres => (
             server.with_database("postgres"),
@@ -76,7 +76,7 @@ pub async fn drop_db(server: &DatabaseUrl, name: &str) {
 }
 
 /// Whether a database exists on the server.
-pub async fn db_exists(server: &DatabaseUrl, name: &str) -> bool {
+pub(crate) async fn db_exists(server: &DatabaseUrl, name: &str) -> bool {
     let (admin, sql) = match server.engine() {
         Engine::Postgres => (
             server.with_database("postgres"),
@@ -128,13 +128,13 @@ fn ddl(engine: Engine) -> Vec<String> {
 }
 
 /// A tiny deterministic generator (xorshift), so runs load identical data.
-pub struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
-    pub fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         Rng(seed.max(1))
     }
-    pub fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x << 13;
         x ^= x >> 7;
@@ -142,7 +142,7 @@ impl Rng {
         self.0 = x;
         x
     }
-    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
+    pub(crate) fn range(&mut self, lo: u64, hi: u64) -> u64 {
         lo + self.next() % (hi - lo + 1)
     }
 }
@@ -179,7 +179,7 @@ fn ts(i: u64) -> NaiveDateTime {
 
 /// Creates the workload schema and loads `users` users (the workload's
 /// 10,000 x S, here a small S) with their posts, comments and tags.
-pub async fn load_workload(a: &dyn Adapter, users: u64) {
+pub(crate) async fn load_workload(a: &dyn Adapter, users: u64) {
     for s in ddl(a.engine()) {
         a.execute(&Statement::new(s)).await.unwrap();
     }
@@ -280,7 +280,7 @@ async fn flush(
 }
 
 /// Moves PostgreSQL sequences past the ids inserted explicitly.
-pub async fn fix_sequences(a: &dyn Adapter, tables: &[&str]) {
+pub(crate) async fn fix_sequences(a: &dyn Adapter, tables: &[&str]) {
     if a.engine() != Engine::Postgres {
         return;
     }
@@ -295,7 +295,7 @@ pub async fn fix_sequences(a: &dyn Adapter, tables: &[&str]) {
 
 /// A table with a column of every mapped type, rows with NULLs, unicode,
 /// extreme values and a large blob.
-pub async fn load_types(a: &dyn Adapter, blob_size: usize) {
+pub(crate) async fn load_types(a: &dyn Adapter, blob_size: usize) {
     let engine = a.engine();
     let (sql, cols): (&str, Vec<&str>) = match engine {
         Engine::Postgres => (
@@ -395,7 +395,7 @@ pub async fn load_types(a: &dyn Adapter, blob_size: usize) {
 }
 
 /// Row count and checksum of every table, by name.
-pub async fn checksums(a: &dyn Adapter) -> Vec<(String, u64, String)> {
+pub(crate) async fn checksums(a: &dyn Adapter) -> Vec<(String, u64, String)> {
     let schema = a.schema().await.unwrap();
     let mut out = Vec::new();
     for t in &schema.tables {

@@ -1,14 +1,14 @@
 //! Helpers shared by covet-backup's integration tests.
 #![allow(dead_code)]
 
-pub mod db;
-pub mod suite;
+pub(crate) mod db;
+pub(crate) mod suite;
 
 use covet_backup::*;
 use covet_core::{ColumnInfo, Table, Value};
 
 /// A schema of two small tables.
-pub fn two_tables() -> BackupSchema {
+pub(crate) fn two_tables() -> BackupSchema {
     let col = |name: &str, ty: &str| ColumnInfo {
         name: name.into(),
         data_type: ty.into(),
@@ -40,7 +40,7 @@ pub fn two_tables() -> BackupSchema {
 }
 
 /// Writes a backup of a few hundred rows in small chunks, so it has many.
-pub async fn small_backup(
+pub(crate) async fn small_backup(
     sink: &MemorySink,
     name: &str,
     enc: Encryption,
@@ -77,7 +77,7 @@ pub async fn small_backup(
 }
 
 /// [`small_backup`] into any sink, unencrypted.
-pub async fn small_backup_to(sink: &dyn BackupSink, name: &str) -> BackupEntry {
+pub(crate) async fn small_backup_to(sink: &dyn BackupSink, name: &str) -> BackupEntry {
     let opts = WriteOptions {
         compression: Compression::Zstd3,
         encryption: Encryption::None,
@@ -102,7 +102,7 @@ pub async fn small_backup_to(sink: &dyn BackupSink, name: &str) -> BackupEntry {
 
 /// The byte ranges of each chunk frame (length word included) after the
 /// header.
-pub fn frames(bytes: &[u8]) -> Vec<std::ops::Range<usize>> {
+pub(crate) fn frames(bytes: &[u8]) -> Vec<std::ops::Range<usize>> {
     let mut out = Vec::new();
     let mut pos = HEADER_LEN;
     while pos + 4 <= bytes.len() {
@@ -116,7 +116,7 @@ pub fn frames(bytes: &[u8]) -> Vec<std::ops::Range<usize>> {
 }
 
 /// Rebuilds a file from its header and a list of frames.
-pub fn assemble(bytes: &[u8], frames: &[std::ops::Range<usize>]) -> Vec<u8> {
+pub(crate) fn assemble(bytes: &[u8], frames: &[std::ops::Range<usize>]) -> Vec<u8> {
     let mut out = bytes[..HEADER_LEN].to_vec();
     for f in frames {
         out.extend_from_slice(&bytes[f.clone()]);
@@ -125,7 +125,7 @@ pub fn assemble(bytes: &[u8], frames: &[std::ops::Range<usize>]) -> Vec<u8> {
 }
 
 /// Runs a future to completion on a fresh current-thread runtime.
-pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+pub(crate) fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

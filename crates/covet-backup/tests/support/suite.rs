@@ -10,7 +10,7 @@ use covet_core::{Adapter, DatabaseUrl, Engine, Statement};
 use super::db::*;
 
 /// Where the suite's databases live.
-pub enum Place {
+pub(crate) enum Place {
     /// Databases on a PostgreSQL or MySQL server.
     Server(DatabaseUrl),
     /// SQLite files in a temporary directory.
@@ -18,7 +18,7 @@ pub enum Place {
 }
 
 impl Place {
-    pub fn url(&self, name: &str) -> DatabaseUrl {
+    pub(crate) fn url(&self, name: &str) -> DatabaseUrl {
         match self {
             Place::Server(s) => s.with_database(name),
             Place::Sqlite(dir) => format!(
@@ -30,14 +30,14 @@ impl Place {
         }
     }
 
-    pub async fn create(&self, name: &str) -> DatabaseUrl {
+    pub(crate) async fn create(&self, name: &str) -> DatabaseUrl {
         match self {
             Place::Server(s) => create_db(s, name).await,
             Place::Sqlite(_) => self.url(name),
         }
     }
 
-    pub async fn drop(&self, name: &str) {
+    pub(crate) async fn drop(&self, name: &str) {
         match self {
             Place::Server(s) => drop_db(s, name).await,
             Place::Sqlite(dir) => {
@@ -46,14 +46,14 @@ impl Place {
         }
     }
 
-    pub async fn exists(&self, name: &str) -> bool {
+    pub(crate) async fn exists(&self, name: &str) -> bool {
         match self {
             Place::Server(s) => db_exists(s, name).await,
             Place::Sqlite(dir) => dir.path().join(format!("{name}.db")).exists(),
         }
     }
 
-    pub fn server(&self) -> DatabaseUrl {
+    pub(crate) fn server(&self) -> DatabaseUrl {
         match self {
             Place::Server(s) => s.clone(),
             Place::Sqlite(_) => self.url("drill_base"),
@@ -61,7 +61,7 @@ impl Place {
     }
 }
 
-pub async fn connect(url: &DatabaseUrl) -> Arc<dyn Adapter> {
+pub(crate) async fn connect(url: &DatabaseUrl) -> Arc<dyn Adapter> {
     Adapters.connect(url).await.unwrap()
 }
 
@@ -74,7 +74,7 @@ async fn sums_of(url: &DatabaseUrl) -> Vec<(String, u64, String)> {
 
 /// Backs up the workload and every mapped type, restores under another
 /// name, and checks contents, sequences, refusals, damage and the drill.
-pub async fn round_trip(place: Place) {
+pub(crate) async fn round_trip(place: Place) {
     let tag = unique("covet_bk");
     let src_name = format!("{tag}_src");
     let dst_name = format!("{tag}_dst");

@@ -29,7 +29,7 @@ Arguments are all checked before connecting. Ctrl-C or SIGTERM stops the
 run, waits up to 2 s for statements in flight, writes the report of what was
 measured (stdout and any --csv/--json/--html), marked interrupted, and exits
 130; a second signal exits at once.")]
-pub struct Args {
+pub(crate) struct Args {
     #[command(flatten)]
     db: DbArgs,
     /// Built-in workload: `seed` (80% read_users, 15% write_user, 5%
@@ -171,7 +171,7 @@ fn write_file(path: &PathBuf, what: &str, text: &str) -> Result<(), Failure> {
 }
 
 /// Runs `covet loadtest`.
-pub async fn run(args: Args) -> Result<(), Failure> {
+pub(crate) async fn run(args: Args) -> Result<(), Failure> {
     // Everything that can be checked without a database is checked first,
     // so a typo costs no connection and no setup.
     let slos: Vec<Slo> = args
@@ -355,7 +355,7 @@ pub async fn run(args: Args) -> Result<(), Failure> {
     Ok(())
 }
 
-pub mod layers;
+pub(crate) mod layers;
 
 /// Ctrl-C and SIGTERM during a run: the first stops it (and the report is
 /// still written), a second one exits at once.
@@ -367,7 +367,7 @@ mod interrupts {
 
     /// A signal that stopped the run.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub enum Signal {
+    pub(super) enum Signal {
         /// Ctrl-C.
         Int,
         /// `kill`, a service manager, a container runtime.
@@ -376,7 +376,7 @@ mod interrupts {
 
     impl Signal {
         /// Its conventional name.
-        pub fn name(self) -> &'static str {
+        pub(super) fn name(self) -> &'static str {
             match self {
                 Signal::Int => "SIGINT",
                 Signal::Term => "SIGTERM",
@@ -385,7 +385,7 @@ mod interrupts {
 
         /// The exit code: 130 for both, as `covet backup` does, so a
         /// script has one code to check for "interrupted".
-        pub fn exit_code(self) -> u8 {
+        pub(super) fn exit_code(self) -> u8 {
             super::exit::INTERRUPTED
         }
 
@@ -398,11 +398,11 @@ mod interrupts {
     }
 
     /// Which signal arrived first, if any.
-    pub struct Watch(Arc<AtomicU8>);
+    pub(super) struct Watch(Arc<AtomicU8>);
 
     impl Watch {
         /// The first signal received.
-        pub fn received(&self) -> Option<Signal> {
+        pub(super) fn received(&self) -> Option<Signal> {
             match self.0.load(Ordering::Acquire) {
                 1 => Some(Signal::Int),
                 2 => Some(Signal::Term),
@@ -413,7 +413,7 @@ mod interrupts {
 
     /// Starts listening: the first signal triggers `stop`. The handlers
     /// are registered before this returns, so no signal is missed.
-    pub fn watch(stop: Stop) -> Watch {
+    pub(super) fn watch(stop: Stop) -> Watch {
         let first = Arc::new(AtomicU8::new(0));
         let seen = Arc::clone(&first);
         let mut signals = Signals::new();

@@ -11,12 +11,12 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand};
 use covet::{Adapter, DatabaseUrl, ErrorKind, PasswordSources};
 
-pub mod backup;
-pub mod loadtest;
-pub mod out;
-pub mod ping;
-pub mod slow_queries;
-pub mod sql;
+pub(crate) mod backup;
+pub(crate) mod loadtest;
+pub(crate) mod out;
+pub(crate) mod ping;
+pub(crate) mod slow_queries;
+pub(crate) mod sql;
 
 const AFTER_HELP: &str = "\
 Database URL: --db, else $COVET_DATABASE_URL, else the embedded SQLite
@@ -47,7 +47,7 @@ Exit codes:
 /// Covet's command-line tool.
 #[derive(Debug, Parser)]
 #[command(name = "covet", version, about, after_help = AFTER_HELP)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -55,7 +55,7 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Connect, print the server version and the round-trip time.
     Ping(ping::Args),
     /// Run one SQL statement and print its rows as a table.
@@ -70,7 +70,7 @@ pub enum Command {
 
 impl Command {
     /// Runs the subcommand.
-    pub async fn run(self) -> Result<(), Failure> {
+    pub(crate) async fn run(self) -> Result<(), Failure> {
         match self {
             Command::Ping(a) => ping::run(a).await,
             Command::Sql(a) => sql::run(a).await,
@@ -82,27 +82,27 @@ impl Command {
 }
 
 /// Exit codes.
-pub mod exit {
+pub(crate) mod exit {
     /// Success (also a quiet end when stdout closes early).
-    pub const SUCCESS: u8 = 0;
+    pub(crate) const SUCCESS: u8 = 0;
     /// The command failed.
-    pub const FAILURE: u8 = 1;
+    pub(crate) const FAILURE: u8 = 1;
     /// Bad usage: arguments, URL, scenario file, statement name, SLO.
-    pub const USAGE: u8 = 2;
+    pub(crate) const USAGE: u8 = 2;
     /// The database could not be reached.
-    pub const UNREACHABLE: u8 = 3;
+    pub(crate) const UNREACHABLE: u8 = 3;
     /// An SLO was missed.
-    pub const SLO_MISSED: u8 = 4;
+    pub(crate) const SLO_MISSED: u8 = 4;
     /// A load test's error rate was above its bound.
-    pub const ERROR_RATE: u8 = 5;
+    pub(crate) const ERROR_RATE: u8 = 5;
     /// Interrupted by SIGINT or SIGTERM (128 + 2, as shells report Ctrl-C;
     /// one code for both, so a script needs one check).
-    pub const INTERRUPTED: u8 = 130;
+    pub(crate) const INTERRUPTED: u8 = 130;
 }
 
 /// The database options every database command shares.
 #[derive(Debug, Clone, clap::Args)]
-pub struct DbArgs {
+pub(crate) struct DbArgs {
     /// Database URL (its password is never printed; better left out of it,
     /// see --password-file).
     #[arg(
@@ -118,7 +118,7 @@ pub struct DbArgs {
 
 impl DbArgs {
     /// The URL, with its password found as [`resolve_url`] does.
-    pub fn resolve(&self) -> Result<DatabaseUrl, Failure> {
+    pub(crate) fn resolve(&self) -> Result<DatabaseUrl, Failure> {
         resolve_url(&self.db, &self.password)
     }
 }
@@ -126,7 +126,7 @@ impl DbArgs {
 /// Where a password left out of the URL comes from, besides the
 /// environment. Flattened into every command that takes a database.
 #[derive(Debug, Clone, Default, clap::Args)]
-pub struct PasswordArgs {
+pub(crate) struct PasswordArgs {
     /// Read the database password from the first line of FILE. Without
     /// it, a URL with no password takes it from $PGPASSWORD, else
     /// $PGPASSFILE or ~/.pgpass (PostgreSQL), or from $MYSQL_PWD, else
@@ -137,7 +137,7 @@ pub struct PasswordArgs {
 
 /// A failure to report: a one-line message and an exit code.
 #[derive(Debug)]
-pub struct Failure {
+pub(crate) struct Failure {
     /// The process exit code.
     pub code: u8,
     /// One line for people, never containing a password.
@@ -146,7 +146,7 @@ pub struct Failure {
 
 impl Failure {
     /// Bad usage (exit code 2).
-    pub fn usage(message: impl fmt::Display) -> Self {
+    pub(crate) fn usage(message: impl fmt::Display) -> Self {
         Failure {
             code: exit::USAGE,
             message: message.to_string(),
@@ -154,7 +154,7 @@ impl Failure {
     }
 
     /// A failed command (exit code 1).
-    pub fn failed(message: impl fmt::Display) -> Self {
+    pub(crate) fn failed(message: impl fmt::Display) -> Self {
         Failure {
             code: exit::FAILURE,
             message: message.to_string(),
@@ -162,14 +162,14 @@ impl Failure {
     }
 
     /// Adds context in front of the message.
-    pub fn context(mut self, context: impl fmt::Display) -> Self {
+    pub(crate) fn context(mut self, context: impl fmt::Display) -> Self {
         self.message = format!("{context}: {}", self.message);
         self
     }
 }
 
 /// The exit code a database error implies.
-pub fn code_for(kind: ErrorKind) -> u8 {
+pub(crate) fn code_for(kind: ErrorKind) -> u8 {
     match kind {
         ErrorKind::Config => exit::USAGE,
         ErrorKind::Connection
@@ -220,7 +220,7 @@ impl From<anyhow::Error> for Failure {
 }
 
 /// Parses `--db` with a clear message (exit code 2 when malformed).
-pub fn parse_url(raw: &str) -> Result<DatabaseUrl, Failure> {
+pub(crate) fn parse_url(raw: &str) -> Result<DatabaseUrl, Failure> {
     DatabaseUrl::parse(raw).map_err(|e| Failure::usage(one_line(&e.to_string())))
 }
 
@@ -230,7 +230,7 @@ pub fn parse_url(raw: &str) -> Result<DatabaseUrl, Failure> {
 /// file others can read) are named on stderr, as libpq does. Errors never
 /// contain the password: a bad URL or password file exits 2, an unreadable
 /// file 1.
-pub fn resolve_url(raw: &str, password: &PasswordArgs) -> Result<DatabaseUrl, Failure> {
+pub(crate) fn resolve_url(raw: &str, password: &PasswordArgs) -> Result<DatabaseUrl, Failure> {
     let url = parse_url(raw)?;
     let mut sources = PasswordSources::from_env();
     if let Some(file) = &password.password_file {
@@ -253,7 +253,7 @@ pub fn resolve_url(raw: &str, password: &PasswordArgs) -> Result<DatabaseUrl, Fa
 /// Connects, timing it. Errors name the URL without its password. The
 /// password lookup already happened in [`resolve_url`], so the facade is
 /// not asked to repeat it.
-pub async fn connect(url: &DatabaseUrl) -> Result<(Arc<dyn Adapter>, Duration), Failure> {
+pub(crate) async fn connect(url: &DatabaseUrl) -> Result<(Arc<dyn Adapter>, Duration), Failure> {
     let t0 = Instant::now();
     match covet::connect_with(url, &PasswordSources::default()).await {
         Ok(a) => Ok((a, t0.elapsed())),
@@ -270,7 +270,7 @@ pub async fn connect(url: &DatabaseUrl) -> Result<(Arc<dyn Adapter>, Duration), 
 }
 
 /// Formats a duration as milliseconds with sensible precision.
-pub fn ms(d: Duration) -> String {
+pub(crate) fn ms(d: Duration) -> String {
     let v = d.as_secs_f64() * 1e3;
     if v >= 100.0 {
         format!("{v:.0} ms")

@@ -10,7 +10,7 @@ use super::Failure;
 
 /// The failure that stands for "the reader of stdout has gone": exit code
 /// 0 and no message (see [`is_closed`]).
-pub fn closed() -> Failure {
+pub(crate) fn closed() -> Failure {
     Failure {
         code: super::exit::SUCCESS,
         message: String::new(),
@@ -18,7 +18,7 @@ pub fn closed() -> Failure {
 }
 
 /// Whether `f` is the quiet end that [`closed`] makes.
-pub fn is_closed(f: &Failure) -> bool {
+pub(crate) fn is_closed(f: &Failure) -> bool {
     f.code == super::exit::SUCCESS && f.message.is_empty()
 }
 
@@ -33,7 +33,7 @@ fn failure(e: &io::Error) -> Failure {
 }
 
 /// Prints `text` to stdout and flushes it.
-pub fn print(text: impl fmt::Display) -> Result<(), Failure> {
+pub(crate) fn print(text: impl fmt::Display) -> Result<(), Failure> {
     let mut out = io::stdout().lock();
     write!(out, "{text}")
         .and_then(|()| out.flush())
@@ -51,7 +51,7 @@ pub(crate) use outln;
 
 /// Buffered stdout for long output, flushed by the caller when it is about
 /// to wait (so lines show as they are produced) and at the end.
-pub struct Lines {
+pub(crate) struct Lines {
     out: BufWriter<Stdout>,
 }
 
@@ -65,7 +65,7 @@ impl Default for Lines {
 
 impl Lines {
     /// Writes `line` and a newline.
-    pub fn line(&mut self, line: &str) -> Result<(), Failure> {
+    pub(crate) fn line(&mut self, line: &str) -> Result<(), Failure> {
         self.out
             .write_all(line.as_bytes())
             .and_then(|()| self.out.write_all(b"\n"))
@@ -73,7 +73,7 @@ impl Lines {
     }
 
     /// Sends what is buffered to stdout.
-    pub fn flush(&mut self) -> Result<(), Failure> {
+    pub(crate) fn flush(&mut self) -> Result<(), Failure> {
         self.out.flush().map_err(|e| failure(&e))
     }
 }

@@ -6,7 +6,7 @@ use super::{DbArgs, Failure, connect, ms};
 
 /// Arguments of `covet ping`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     #[command(flatten)]
     db: DbArgs,
     /// Number of round trips to time.
@@ -15,7 +15,7 @@ pub struct Args {
 }
 
 /// Runs `covet ping`.
-pub async fn run(args: Args) -> Result<(), Failure> {
+pub(crate) async fn run(args: Args) -> Result<(), Failure> {
     let url = args.db.resolve()?;
     let (db, connect_time) = connect(&url).await?;
     let version = db.server_version().await?;

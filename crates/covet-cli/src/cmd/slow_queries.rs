@@ -10,7 +10,7 @@ use super::out::{self, outln};
 
 /// Arguments of `covet slow-queries`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The slow log (JSON lines).
     #[arg(long)]
     log: PathBuf,
@@ -26,7 +26,7 @@ pub struct Args {
 }
 
 /// Runs `covet slow-queries`.
-pub async fn run(args: Args) -> Result<(), Failure> {
+pub(crate) async fn run(args: Args) -> Result<(), Failure> {
     let by: RankBy = args.by.parse().map_err(Failure::usage)?;
     let records = load(&args.log).map_err(|e| match e {
         covet_monitor::report::ReportError::Parse { .. } => Failure::usage(e),

@@ -19,14 +19,14 @@ use super::out::{Lines, outln};
 use super::{DbArgs, Failure, connect};
 
 /// Rows read before the column widths are chosen.
-pub const WIDTH_ROWS: usize = 100;
+pub(crate) const WIDTH_ROWS: usize = 100;
 
 /// Arguments of `covet sql`.
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Rows are printed as they arrive; column widths are chosen from the first 100 rows."
 )]
-pub struct Args {
+pub(crate) struct Args {
     #[command(flatten)]
     db: DbArgs,
     /// The SQL statement (quote it for the shell). Whether it returns rows
@@ -40,7 +40,7 @@ pub struct Args {
 }
 
 /// Runs `covet sql`.
-pub async fn run(args: Args) -> Result<(), Failure> {
+pub(crate) async fn run(args: Args) -> Result<(), Failure> {
     if args.sql.trim().is_empty() {
         return Err(Failure::usage("the SQL statement is empty"));
     }
@@ -196,7 +196,7 @@ fn row_cells(row: &Row, max: usize) -> Vec<String> {
 }
 
 /// How a value is shown in a cell.
-pub fn cell(v: &Value) -> String {
+pub(crate) fn cell(v: &Value) -> String {
     match v {
         Value::Null => "NULL".into(),
         Value::Bool(b) => b.to_string(),

@@ -4,14 +4,14 @@
 use std::process::{Command, Output};
 
 /// The `covet` binary with a clean environment for the URL default.
-pub fn covet() -> Command {
+pub(crate) fn covet() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_covet"));
     c.env_remove("COVET_DATABASE_URL");
     c
 }
 
 /// Runs and returns (exit code, stdout, stderr).
-pub fn run(c: &mut Command) -> (i32, String, String) {
+pub(crate) fn run(c: &mut Command) -> (i32, String, String) {
     let Output {
         status,
         stdout,
@@ -26,7 +26,7 @@ pub fn run(c: &mut Command) -> (i32, String, String) {
 
 /// The server URL in `var`, or `None` with a printed reason. With
 /// COVET_REQUIRE_DB=1 a missing URL fails the test instead.
-pub fn server(var: &str) -> Option<String> {
+pub(crate) fn server(var: &str) -> Option<String> {
     match std::env::var(var) {
         Ok(u) if !u.is_empty() => Some(u),
         _ => {
@@ -41,7 +41,7 @@ pub fn server(var: &str) -> Option<String> {
 }
 
 /// A name no other test run uses.
-pub fn unique(prefix: &str) -> String {
+pub(crate) fn unique(prefix: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
@@ -50,7 +50,7 @@ pub fn unique(prefix: &str) -> String {
 }
 
 /// Replaces the database part of a server URL.
-pub fn with_database(url: &str, db: &str) -> String {
+pub(crate) fn with_database(url: &str, db: &str) -> String {
     let (base, query) = match url.split_once('?') {
         Some((b, q)) => (b, Some(q)),
         None => (url, None),
@@ -68,7 +68,7 @@ pub fn with_database(url: &str, db: &str) -> String {
 }
 
 /// A database created for one test and dropped when this is dropped.
-pub struct TempDb {
+pub(crate) struct TempDb {
     admin: String,
     name: String,
     /// The URL of the new database.
@@ -76,7 +76,7 @@ pub struct TempDb {
 }
 
 impl TempDb {
-    pub fn create(admin: &str, prefix: &str) -> TempDb {
+    pub(crate) fn create(admin: &str, prefix: &str) -> TempDb {
         let name = unique(prefix);
         let (code, out, err) =
             run(covet().args(["sql", "--db", admin, &format!("CREATE DATABASE {name}")]));
@@ -102,7 +102,7 @@ impl Drop for TempDb {
 
 /// Asserts a failure message is one line, names no password and is not a
 /// panic or a Debug dump.
-pub fn assert_one_clean_line(stderr: &str, secret: Option<&str>) {
+pub(crate) fn assert_one_clean_line(stderr: &str, secret: Option<&str>) {
     let lines: Vec<&str> = stderr
         .lines()
         .filter(|l| l.starts_with("covet: "))

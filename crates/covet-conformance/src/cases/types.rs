@@ -285,7 +285,7 @@ fn sample_strategy() -> impl Strategy<Value = Sample> {
 
 /// How many generated rows the property case writes (kept modest so the
 /// whole suite stays near a minute per backend).
-pub const ROUND_TRIP_CASES: u32 = 48;
+pub(super) const ROUND_TRIP_CASES: u32 = 48;
 
 /// Every column of a row of NULLs reads back as NULL, both raw and as
 /// `Option<T>` of its mapped type.

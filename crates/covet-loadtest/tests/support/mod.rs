@@ -17,7 +17,7 @@ use tokio::time::Instant;
 /// Answers every statement after `service`; between `stall_from` and
 /// `stall_until` (offsets from creation) it answers nothing until the stall
 /// ends, like a server stuck on a lock or a checkpoint.
-pub struct MockAdapter {
+pub(crate) struct MockAdapter {
     pub created: Instant,
     pub service: Duration,
     pub stall: Option<(Duration, Duration)>,
@@ -30,7 +30,7 @@ pub struct MockAdapter {
 }
 
 impl MockAdapter {
-    pub fn new(service: Duration, stall: Option<(Duration, Duration)>) -> Arc<Self> {
+    pub(crate) fn new(service: Duration, stall: Option<(Duration, Duration)>) -> Arc<Self> {
         Arc::new(MockAdapter {
             created: Instant::now(),
             service,
@@ -42,7 +42,7 @@ impl MockAdapter {
     }
 
     /// Answers as `script` says, cycling through it (see [`MockAdapter::script`]).
-    pub fn scripted(script: Vec<(Duration, bool)>) -> Arc<Self> {
+    pub(crate) fn scripted(script: Vec<(Duration, bool)>) -> Arc<Self> {
         Arc::new(MockAdapter {
             created: Instant::now(),
             service: Duration::ZERO,
@@ -55,7 +55,7 @@ impl MockAdapter {
 
     /// Answers after `service`, every `every`-th statement with a syntax
     /// error (1: all of them).
-    pub fn failing(service: Duration, every: u64) -> Arc<Self> {
+    pub(crate) fn failing(service: Duration, every: u64) -> Arc<Self> {
         Arc::new(MockAdapter {
             created: Instant::now(),
             service,

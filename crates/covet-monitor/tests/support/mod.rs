@@ -2,7 +2,7 @@
 
 #![allow(dead_code)]
 
-pub mod proxy;
+pub(crate) mod proxy;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use covet_core::{Adapter, DatabaseUrl, Engine, Statement};
 
 /// The server URL for `engine` from the environment; `None` (after
 /// printing why) when absent, a panic when `COVET_REQUIRE_DB=1`.
-pub fn server_url(engine: Engine) -> Option<DatabaseUrl> {
+pub(crate) fn server_url(engine: Engine) -> Option<DatabaseUrl> {
     let var = match engine {
         Engine::Postgres => "COVET_PG_URL",
         _ => "COVET_MYSQL_URL",
@@ -30,7 +30,7 @@ pub fn server_url(engine: Engine) -> Option<DatabaseUrl> {
 }
 
 /// The server's socket address.
-pub fn upstream(url: &DatabaseUrl) -> SocketAddr {
+pub(crate) fn upstream(url: &DatabaseUrl) -> SocketAddr {
     (url.host(), url.port())
         .to_socket_addrs()
         .expect("resolve server")
@@ -39,7 +39,7 @@ pub fn upstream(url: &DatabaseUrl) -> SocketAddr {
 }
 
 /// `url` pointed at `addr` instead, with extra query parameters.
-pub fn via(url: &DatabaseUrl, addr: SocketAddr, params: &[(&str, &str)]) -> DatabaseUrl {
+pub(crate) fn via(url: &DatabaseUrl, addr: SocketAddr, params: &[(&str, &str)]) -> DatabaseUrl {
     let raw = url.expose();
     let hostport = format!("{}:{}", url.host(), url.port());
     let replaced = if raw.contains(&hostport) {
@@ -59,7 +59,7 @@ pub fn via(url: &DatabaseUrl, addr: SocketAddr, params: &[(&str, &str)]) -> Data
 }
 
 /// Opens the real adapter for `url`.
-pub async fn connect(url: &DatabaseUrl) -> Arc<dyn Adapter> {
+pub(crate) async fn connect(url: &DatabaseUrl) -> Arc<dyn Adapter> {
     match url.engine() {
         Engine::Postgres => Arc::new(
             covet_adapter_pg::PgAdapter::connect(url)
@@ -76,13 +76,13 @@ pub async fn connect(url: &DatabaseUrl) -> Arc<dyn Adapter> {
 
 /// A schema (PostgreSQL) or database (MySQL) of its own for one test,
 /// dropped by [`Namespace::drop_now`].
-pub struct Namespace {
+pub(crate) struct Namespace {
     pub name: String,
     admin: Arc<dyn Adapter>,
 }
 
 impl Namespace {
-    pub async fn create(admin: Arc<dyn Adapter>, tag: &str) -> Self {
+    pub(crate) async fn create(admin: Arc<dyn Adapter>, tag: &str) -> Self {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
@@ -99,7 +99,7 @@ impl Namespace {
         Namespace { name, admin }
     }
 
-    pub async fn drop_now(self) {
+    pub(crate) async fn drop_now(self) {
         let sql = match self.admin.engine() {
             Engine::Postgres => format!("DROP SCHEMA {} CASCADE", self.name),
             _ => format!("DROP DATABASE {}", self.name),
@@ -112,6 +112,6 @@ impl Namespace {
 }
 
 /// `$n` placeholders rewritten for the engine.
-pub fn sql(db: &dyn Adapter, text: &str) -> String {
+pub(crate) fn sql(db: &dyn Adapter, text: &str) -> String {
     db.dialect().rewrite_placeholders(text).into_owned()
 }

@@ -27,7 +27,7 @@ struct State {
 }
 
 /// The proxy; dropping it stops accepting (open connections end with it).
-pub struct FaultProxy {
+pub(crate) struct FaultProxy {
     addr: SocketAddr,
     state: Arc<State>,
     task: tokio::task::JoinHandle<()>,
@@ -42,7 +42,7 @@ impl Drop for FaultProxy {
 
 impl FaultProxy {
     /// Starts forwarding to `upstream`.
-    pub async fn start(upstream: SocketAddr) -> Self {
+    pub(crate) async fn start(upstream: SocketAddr) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let addr = listener.local_addr().expect("proxy addr");
         let (kill, _) = watch::channel((0, Kill::None));
@@ -74,17 +74,17 @@ impl FaultProxy {
     }
 
     /// The address clients connect to.
-    pub fn addr(&self) -> SocketAddr {
+    pub(crate) fn addr(&self) -> SocketAddr {
         self.addr
     }
 
     /// Connections accepted so far (forwarded or refused).
-    pub fn accepted(&self) -> u64 {
+    pub(crate) fn accepted(&self) -> u64 {
         self.state.accepted.load(Ordering::SeqCst)
     }
 
     /// Bytes forwarded in either direction so far.
-    pub fn bytes(&self) -> u64 {
+    pub(crate) fn bytes(&self) -> u64 {
         self.state.bytes.load(Ordering::SeqCst)
     }
 
@@ -96,26 +96,26 @@ impl FaultProxy {
     }
 
     /// Refuses new connections and closes the open ones.
-    pub fn cut(&self) {
+    pub(crate) fn cut(&self) {
         self.state.refuse.store(true, Ordering::SeqCst);
         self.kill(Kill::Close);
     }
 
     /// Refuses new connections and resets (RST) the open ones.
-    pub fn reset(&self) {
+    pub(crate) fn reset(&self) {
         self.state.refuse.store(true, Ordering::SeqCst);
         self.kill(Kill::Reset);
     }
 
     /// Holds every chunk this long before passing it on.
-    pub fn delay(&self, d: Duration) {
+    pub(crate) fn delay(&self, d: Duration) {
         self.state
             .delay_ms
             .store(d.as_millis() as u64, Ordering::SeqCst);
     }
 
     /// Back to plain forwarding.
-    pub fn heal(&self) {
+    pub(crate) fn heal(&self) {
         self.state.refuse.store(false, Ordering::SeqCst);
         self.state.delay_ms.store(0, Ordering::SeqCst);
     }

@@ -11,7 +11,7 @@ use covet_pool::Manager;
 
 /// Errors from the test manager.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TestError {
+pub(crate) enum TestError {
     #[error("connection refused (attempt {0})")]
     Refused(u64),
     #[error("validation failed")]
@@ -21,7 +21,7 @@ pub enum TestError {
 /// Shared knobs and counters, visible to the test while the pool owns the
 /// manager.
 #[derive(Debug, Default)]
-pub struct Knobs {
+pub(crate) struct Knobs {
     /// Connection objects alive right now.
     pub live: AtomicUsize,
     /// create() calls so far.
@@ -54,7 +54,7 @@ pub struct Knobs {
 
 /// One connection: an id; dropping it decrements `live`.
 #[derive(Debug)]
-pub struct TestConn {
+pub(crate) struct TestConn {
     pub id: u64,
     knobs: Arc<Knobs>,
 }
@@ -66,12 +66,12 @@ impl Drop for TestConn {
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct TestManager {
+pub(crate) struct TestManager {
     pub knobs: Arc<Knobs>,
 }
 
 impl TestManager {
-    pub fn new() -> (Self, Arc<Knobs>) {
+    pub(crate) fn new() -> (Self, Arc<Knobs>) {
         let m = Self::default();
         let k = m.knobs.clone();
         (m, k)

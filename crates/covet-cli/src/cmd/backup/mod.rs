@@ -31,7 +31,7 @@ mod verify;
 
 /// Arguments of `covet backup`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Print results as JSON on stdout (progress goes to stderr).
     #[arg(long, global = true)]
     json: bool,
@@ -80,7 +80,7 @@ enum Sub {
 }
 
 /// Runs `covet backup`.
-pub async fn run(args: Args) -> Result<(), Failure> {
+pub(crate) async fn run(args: Args) -> Result<(), Failure> {
     let json_out = args.json;
     match args.command {
         Sub::Create(a) => create::run(a, json_out).await,

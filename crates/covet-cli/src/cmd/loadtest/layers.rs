@@ -23,7 +23,7 @@ use covet_resilience::{
 /// second, so a short outage costs about that long, and without jitter, so
 /// the recovery shows at the same point in every run.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct BreakerSettings {
+pub(crate) struct BreakerSettings {
     /// Consecutive outage-class errors that open the breaker.
     pub failures: u32,
     /// How long it stays open before probing.
@@ -42,7 +42,7 @@ impl Default for BreakerSettings {
 impl BreakerSettings {
     /// Checks the settings without building a stack, so bad values are
     /// rejected before connecting.
-    pub fn validate(&self) -> std::result::Result<(), BreakerConfigError> {
+    pub(crate) fn validate(&self) -> std::result::Result<(), BreakerConfigError> {
         self.builder().build().map(drop)
     }
 
@@ -100,18 +100,18 @@ impl Trips {
 /// savepoints too): hooks of a [`Layered`] adapter, which supplies every
 /// other method.
 #[derive(Default)]
-pub struct Counting {
+pub(crate) struct Counting {
     calls: AtomicU64,
 }
 
 impl Counting {
     /// Wraps `inner`.
-    pub fn new(inner: Arc<dyn Adapter>) -> Arc<Layered<Counting>> {
+    pub(crate) fn new(inner: Arc<dyn Adapter>) -> Arc<Layered<Counting>> {
         Arc::new(Layered::new(inner, Counting::default()))
     }
 
     /// Statements seen so far.
-    pub fn calls(&self) -> u64 {
+    pub(crate) fn calls(&self) -> u64 {
         self.calls.load(Ordering::Relaxed)
     }
 }
@@ -150,7 +150,7 @@ impl CountingLayer {
 }
 
 /// The adapter a run uses and the counters behind its layer report.
-pub struct Stack {
+pub(crate) struct Stack {
     top: Arc<dyn Adapter>,
     names: Vec<String>,
     outer: Option<CountingLayer>,
@@ -163,7 +163,7 @@ pub struct Stack {
 
 impl Stack {
     /// The backend alone.
-    pub fn bare(backend: Arc<dyn Adapter>) -> Self {
+    pub(crate) fn bare(backend: Arc<dyn Adapter>) -> Self {
         Stack {
             top: backend,
             names: vec!["adapter".into()],
@@ -181,7 +181,7 @@ impl Stack {
     /// covet-monitor's slow-query log (statements over `slow`, plans not
     /// captured) over `backend`, composed by [`covet::stack`], with a
     /// counting layer above and below the retry layer.
-    pub fn resilient(
+    pub(crate) fn resilient(
         backend: Arc<dyn Adapter>,
         slow: std::time::Duration,
         breaker: BreakerSettings,
@@ -236,12 +236,12 @@ impl Stack {
     }
 
     /// The adapter to run statements through.
-    pub fn adapter(&self) -> Arc<dyn Adapter> {
+    pub(crate) fn adapter(&self) -> Arc<dyn Adapter> {
         Arc::clone(&self.top)
     }
 
     /// The counters, for the report.
-    pub fn report(&self) -> LayerReport {
+    pub(crate) fn report(&self) -> LayerReport {
         let retries = match (&self.outer, &self.below_retry) {
             (Some(o), Some(b)) => b.calls().saturating_sub(o.calls()),
             _ => 0,
