@@ -29,7 +29,7 @@ use covet_core::{Decimal, Json, Value};
 use sha2::{Digest, Sha256};
 
 /// The row encoding's version, recorded in the manifest.
-pub const ROW_ENCODING_VERSION: u16 = 1;
+pub(crate) const ROW_ENCODING_VERSION: u16 = 1;
 
 fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {

@@ -96,7 +96,7 @@ pub(crate) enum Kdf {
 
 /// A master key. `Debug` shows only its id.
 #[derive(Clone)]
-pub struct MasterKey {
+pub(crate) struct MasterKey {
     bytes: [u8; 32],
 }
 
@@ -108,14 +108,14 @@ impl fmt::Debug for MasterKey {
 
 impl MasterKey {
     /// Wraps 32 key bytes.
-    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+    pub(crate) fn from_bytes(bytes: [u8; 32]) -> Self {
         MasterKey { bytes }
     }
 
     /// The key id: the first 8 bytes of a domain-separated SHA-256 of the
     /// key. It identifies the key in manifests and errors; it cannot be
     /// turned back into the key.
-    pub fn id(&self) -> [u8; 8] {
+    pub(crate) fn id(&self) -> [u8; 8] {
         let mut h = Sha256::new();
         h.update(b"covet-backup key id v1");
         h.update(self.bytes);
@@ -126,7 +126,7 @@ impl MasterKey {
     }
 
     /// The key id in hexadecimal.
-    pub fn id_hex(&self) -> String {
+    pub(crate) fn id_hex(&self) -> String {
         hex(&self.id())
     }
 
@@ -141,7 +141,7 @@ impl MasterKey {
 }
 
 /// Reads a key file: 32 raw bytes or 64 hex digits.
-pub fn read_key_file(path: &Path) -> Result<MasterKey> {
+pub(crate) fn read_key_file(path: &Path) -> Result<MasterKey> {
     let shown = path.display().to_string();
     let data = std::fs::read(path).map_err(|e| BackupError::BadKeyFile {
         path: shown.clone(),

@@ -15,14 +15,14 @@ use crate::manifest::Manifest;
 use crate::sink::SinkWriter;
 
 /// The container format version this crate writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
+pub(crate) const FORMAT_VERSION: u16 = 1;
 /// The first eight bytes of every backup.
-pub const MAGIC: &[u8; 8] = b"COVETBAK";
+pub(crate) const MAGIC: &[u8; 8] = b"COVETBAK";
 /// The header's length in bytes.
 pub const HEADER_LEN: usize = 82;
 /// The largest chunk body a reader accepts (a chunk holds at least one row,
 /// so a single huge value can make one chunk large).
-pub const MAX_CHUNK_BODY: u64 = 1 << 30;
+pub(crate) const MAX_CHUNK_BODY: u64 = 1 << 30;
 const LAST_FLAG: u32 = 1 << 31;
 
 /// How a new backup is encrypted.

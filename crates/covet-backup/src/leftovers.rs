@@ -26,11 +26,11 @@ use crate::restore::Connector;
 
 /// How old an unused staging or scratch database must be to count as
 /// abandoned.
-pub const LEFTOVER_AFTER: Duration = Duration::from_secs(15 * 60);
+pub(crate) const LEFTOVER_AFTER: Duration = Duration::from_secs(15 * 60);
 
 /// How old a drill's scratch SQLite file must be to count as abandoned
 /// (files show no sessions, so only age tells).
-pub const SQLITE_LEFTOVER_AFTER: Duration = Duration::from_secs(24 * 3600);
+pub(crate) const SQLITE_LEFTOVER_AFTER: Duration = Duration::from_secs(24 * 3600);
 
 pub(crate) const STAGE_PREFIX: &str = "covet_stage_";
 pub(crate) const OLD_PREFIX: &str = "covet_old_";

@@ -30,29 +30,26 @@ mod sink;
 mod verify;
 mod writer;
 
-pub use codec::{ContentChecksum, ROW_ENCODING_VERSION};
+pub use codec::ContentChecksum;
 pub use compress::Compression;
-pub use crypto::{KdfParams, KeySource, MasterKey, generate_key_file, read_key_file};
+pub use crypto::{KdfParams, KeySource, generate_key_file};
 pub use error::{BackupError, Result};
 pub use export::{CreateOptions, Progress, ProgressFn, create_backup};
-pub use format::{
-    BackupSchema, Encryption, FORMAT_VERSION, HEADER_LEN, MAGIC, MAX_CHUNK_BODY, TableSchema,
-};
-pub use leftovers::{LEFTOVER_AFTER, Leftovers, SQLITE_LEFTOVER_AFTER, clean_leftovers};
+pub use format::{BackupSchema, Encryption, HEADER_LEN, TableSchema};
+pub use leftovers::{Leftovers, clean_leftovers};
 pub use manifest::{CipherInfo, CompressionInfo, Manifest, SnapshotPosition, TableEntry, Totals};
 pub use restore::{
-    Connector, DrillReport, DrillTable, DropFn, DropPlan, RestoreOptions, RestoreReport,
-    compare_with_manifest, drill, drill_cancellable, export_sql, export_sql_to_file, restore,
-    table_checksum,
+    Connector, DrillReport, DrillTable, DropFn, DropPlan, RestoreOptions, RestoreReport, drill,
+    drill_cancellable, export_sql, export_sql_to_file, restore, table_checksum,
 };
 pub use sink::{
-    BackupEntry, BackupRead, BackupSink, LocalDirSink, MemorySink, PARTIAL_STALE_AFTER,
-    PARTIAL_STALE_WITHOUT_LOCKS, SinkWriter, index_name, sink_for, sink_for_file,
+    BackupEntry, BackupRead, BackupSink, LocalDirSink, MemorySink, SinkWriter, index_name,
+    sink_for, sink_for_file,
 };
 /// Stops a long operation from outside (the CLI cancels it on Ctrl-C).
 pub use tokio_util::sync::CancellationToken;
 pub use verify::{VerifyReport, verify, verify_stream};
-pub use writer::{BackupWriter, DEFAULT_CHUNK_SIZE, SourceInfo, WriteOptions, default_name};
+pub use writer::{BackupWriter, SourceInfo, WriteOptions};
 #[cfg(feature = "s3")]
 mod s3;
 #[cfg(feature = "s3")]

@@ -78,7 +78,8 @@ pub struct CipherInfo {
     pub algorithm: String,
     /// `key-file`, `argon2id` or `none`.
     pub kdf: String,
-    /// The id of the master key (see [`crate::MasterKey::id`]).
+    /// The id of the master key: the hex of the first 8 bytes of a hash of
+    /// the key, so a restore names the right key without revealing it.
     pub key_id: Option<String>,
     /// The target size of a chunk's plaintext, in bytes.
     pub chunk_size: u64,

@@ -1038,7 +1038,7 @@ pub async fn table_checksum(
 }
 
 /// Compares a database's tables with a manifest, table by table.
-pub async fn compare_with_manifest(
+pub(crate) async fn compare_with_manifest(
     adapter: &dyn Adapter,
     schema: &BackupSchema,
     manifest: &Manifest,

@@ -142,10 +142,10 @@ fn newest_first(entries: &mut [BackupEntry]) {
 /// A partial file is *stale*, and [`BackupSink::clean_stale`] or a later
 /// `create` removes it, when no process holds its lock (a writer's lock
 /// goes away with its process, however it died) and it has not been
-/// modified for [`PARTIAL_STALE_AFTER`]; the delay covers the instant
+/// modified for a minute; the delay covers the instant
 /// between a writer creating its file and locking it. On a filesystem
 /// without `flock` a partial file is stale only after
-/// [`PARTIAL_STALE_WITHOUT_LOCKS`] without modification.
+/// a day without modification.
 #[derive(Debug, Clone)]
 pub struct LocalDirSink {
     dir: PathBuf,
@@ -153,11 +153,11 @@ pub struct LocalDirSink {
 
 /// How long an unlocked partial file must go unmodified before it counts as
 /// abandoned.
-pub const PARTIAL_STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+pub(crate) const PARTIAL_STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// How long a partial file must go unmodified before it counts as abandoned
 /// where the filesystem does not support locks.
-pub const PARTIAL_STALE_WITHOUT_LOCKS: std::time::Duration =
+pub(crate) const PARTIAL_STALE_WITHOUT_LOCKS: std::time::Duration =
     std::time::Duration::from_secs(24 * 3600);
 
 impl LocalDirSink {

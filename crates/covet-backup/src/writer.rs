@@ -15,7 +15,7 @@ use crate::manifest::{
 use crate::sink::{BackupEntry, BackupSink};
 
 /// The default target size of a chunk's encoded rows: 1 MiB.
-pub const DEFAULT_CHUNK_SIZE: usize = 1 << 20;
+pub(crate) const DEFAULT_CHUNK_SIZE: usize = 1 << 20;
 
 /// How a backup is written.
 #[derive(Debug, Clone)]
@@ -387,7 +387,7 @@ impl BackupWriter {
 }
 
 /// A default backup name: `<database>-<UTC time>.covet`.
-pub fn default_name(database: &str, at: DateTime<Utc>) -> String {
+pub(crate) fn default_name(database: &str, at: DateTime<Utc>) -> String {
     let db: String = database
         .chars()
         .map(|c| {
