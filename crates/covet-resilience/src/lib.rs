@@ -14,6 +14,7 @@
 pub mod breaker;
 mod clock;
 pub mod retry;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod timeout;
 
