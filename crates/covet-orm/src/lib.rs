@@ -19,6 +19,7 @@ pub mod lookup;
 pub mod model;
 mod query;
 mod related;
+mod site;
 mod sql;
 mod tx;
 mod write;

@@ -292,61 +292,74 @@ impl<M: Model> QuerySet<M> {
     ///
     /// Rows are read by column position; the only allocations per row are
     /// the model's own owned fields (and, today, the adapter's row).
-    pub async fn all<E: Executor>(&self, mut ex: E) -> OrmResult<Vec<M>> {
-        let stmt = self.sql(ex.dialect());
-        let rows = ex.query(&stmt).await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            out.push(M::from_row(row)?);
-        }
-        Ok(out)
+    #[track_caller]
+    pub fn all<E: Executor>(&self, mut ex: E) -> impl Future<Output = OrmResult<Vec<M>>> + Send {
+        crate::site::at_caller(async move {
+            let stmt = self.sql(ex.dialect());
+            let rows = ex.query(&stmt).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in &rows {
+                out.push(M::from_row(row)?);
+            }
+            Ok(out)
+        })
     }
 
     /// Streams the matching rows as `M`s with bounded memory, on the
     /// adapter's streaming query (one connection held until the stream
     /// ends or is dropped). Over an adapter only: a transaction's stream
     /// borrows the transaction.
-    pub async fn stream<A: Adapter + ?Sized>(
+    #[track_caller]
+    pub fn stream<A: Adapter + ?Sized>(
         &self,
         adapter: &A,
-    ) -> OrmResult<impl Stream<Item = OrmResult<M>> + Send + 'static> {
-        let stmt = self.sql(adapter.dialect());
-        let rows = adapter.query_stream(&stmt).await?;
-        Ok(rows.map(|row| Ok(M::from_row(&row?)?)))
+    ) -> impl Future<Output = OrmResult<impl Stream<Item = OrmResult<M>> + Send + 'static>> + Send
+    {
+        crate::site::at_caller(async move {
+            let stmt = self.sql(adapter.dialect());
+            let rows = adapter.query_stream(&stmt).await?;
+            Ok(rows.map(|row| Ok(M::from_row(&row?)?)))
+        })
     }
 
     /// The first row in this query's order (by primary key when it has
     /// none, so the answer does not depend on the engine's plan), or `None`.
-    pub async fn first<E: Executor>(&self, ex: E) -> OrmResult<Option<M>> {
-        let mut q = self.clone();
-        if q.order.is_empty() {
-            let meta = M::meta();
-            q.order = meta
-                .primary_key
-                .iter()
-                .map(|&i| Order::new(meta.columns[i].name, false))
-                .collect();
-        }
-        q.limit = Some(self.limit.map_or(1, |l| l.min(1)));
-        Ok(q.all(ex).await?.into_iter().next())
+    #[track_caller]
+    pub fn first<E: Executor>(&self, ex: E) -> impl Future<Output = OrmResult<Option<M>>> + Send {
+        crate::site::at_caller(async move {
+            let mut q = self.clone();
+            if q.order.is_empty() {
+                let meta = M::meta();
+                q.order = meta
+                    .primary_key
+                    .iter()
+                    .map(|&i| Order::new(meta.columns[i].name, false))
+                    .collect();
+            }
+            q.limit = Some(self.limit.map_or(1, |l| l.min(1)));
+            Ok(q.all(ex).await?.into_iter().next())
+        })
     }
 
     /// Exactly one row: [`OrmError::DoesNotExist`] when none match,
     /// [`OrmError::MultipleObjectsReturned`] when more than one does. Reads
     /// at most two rows.
-    pub async fn get<E: Executor>(&self, ex: E) -> OrmResult<M> {
-        let mut q = self.clone();
-        q.limit = Some(self.limit.map_or(2, |l| l.min(2)));
-        let mut rows = q.all(ex).await?;
-        match rows.len() {
-            0 => Err(OrmError::DoesNotExist {
-                model: M::meta().name,
-            }),
-            1 => Ok(rows.remove(0)),
-            _ => Err(OrmError::MultipleObjectsReturned {
-                model: M::meta().name,
-            }),
-        }
+    #[track_caller]
+    pub fn get<E: Executor>(&self, ex: E) -> impl Future<Output = OrmResult<M>> + Send {
+        crate::site::at_caller(async move {
+            let mut q = self.clone();
+            q.limit = Some(self.limit.map_or(2, |l| l.min(2)));
+            let mut rows = q.all(ex).await?;
+            match rows.len() {
+                0 => Err(OrmError::DoesNotExist {
+                    model: M::meta().name,
+                }),
+                1 => Ok(rows.remove(0)),
+                _ => Err(OrmError::MultipleObjectsReturned {
+                    model: M::meta().name,
+                }),
+            }
+        })
     }
 
     /// The one row this query matches, or a new one from `defaults`,
@@ -358,35 +371,41 @@ impl<M: Model> QuerySet<M> {
     /// `defaults` must build a row that the query matches. Inside a
     /// PostgreSQL transaction a unique violation aborts the transaction, so
     /// call it on a savepoint there.
-    pub async fn get_or_create<E: Executor>(
+    #[track_caller]
+    pub fn get_or_create<E: Executor>(
         &self,
         mut ex: E,
         defaults: impl FnOnce() -> M + Send,
-    ) -> OrmResult<(M, bool)> {
-        match self.get(&mut ex).await {
-            Ok(m) => return Ok((m, false)),
-            Err(OrmError::DoesNotExist { .. }) => {}
-            Err(e) => return Err(e),
-        }
-        let mut m = defaults();
-        match crate::ModelExt::insert(&mut m, &mut ex).await {
-            Ok(_) => Ok((m, true)),
-            Err(OrmError::Db(e)) if e.kind() == covet_core::ErrorKind::UniqueViolation => {
-                Ok((self.get(&mut ex).await?, false))
+    ) -> impl Future<Output = OrmResult<(M, bool)>> + Send {
+        crate::site::at_caller(async move {
+            match self.get(&mut ex).await {
+                Ok(m) => return Ok((m, false)),
+                Err(OrmError::DoesNotExist { .. }) => {}
+                Err(e) => return Err(e),
             }
-            Err(e) => Err(e),
-        }
+            let mut m = defaults();
+            match crate::ModelExt::insert(&mut m, &mut ex).await {
+                Ok(_) => Ok((m, true)),
+                Err(OrmError::Db(e)) if e.kind() == covet_core::ErrorKind::UniqueViolation => {
+                    Ok((self.get(&mut ex).await?, false))
+                }
+                Err(e) => Err(e),
+            }
+        })
     }
 
     /// The number of matching rows (after limit and offset).
-    pub async fn count<E: Executor>(&self, mut ex: E) -> OrmResult<u64> {
-        let stmt = self.count_sql(ex.dialect());
-        let rows = ex.query(&stmt).await?;
-        let row = rows
-            .rows
-            .first()
-            .ok_or_else(|| covet_core::Error::decode("COUNT(*) returned no row"))?;
-        Ok(row.get::<u64>(0)?)
+    #[track_caller]
+    pub fn count<E: Executor>(&self, mut ex: E) -> impl Future<Output = OrmResult<u64>> + Send {
+        crate::site::at_caller(async move {
+            let stmt = self.count_sql(ex.dialect());
+            let rows = ex.query(&stmt).await?;
+            let row = rows
+                .rows
+                .first()
+                .ok_or_else(|| covet_core::Error::decode("COUNT(*) returned no row"))?;
+            Ok(row.get::<u64>(0)?)
+        })
     }
 
     fn aggregate_sql(
@@ -435,47 +454,54 @@ impl<M: Model> QuerySet<M> {
 
     /// The largest value of `col` over the matching rows (`None` when
     /// there are none or all are NULL).
-    pub async fn max<T: Field, E: Executor>(
+    #[track_caller]
+    pub fn max<T: Field, E: Executor>(
         &self,
         ex: E,
         col: Column<M, T>,
-    ) -> OrmResult<Option<T>> {
-        self.aggregate(ex, "MAX", col.name(), |_| None).await
+    ) -> impl Future<Output = OrmResult<Option<T>>> + Send {
+        crate::site::at_caller(async move { self.aggregate(ex, "MAX", col.name(), |_| None).await })
     }
 
     /// The smallest value of `col` over the matching rows.
-    pub async fn min<T: Field, E: Executor>(
+    #[track_caller]
+    pub fn min<T: Field, E: Executor>(
         &self,
         ex: E,
         col: Column<M, T>,
-    ) -> OrmResult<Option<T>> {
-        self.aggregate(ex, "MIN", col.name(), |_| None).await
+    ) -> impl Future<Output = OrmResult<Option<T>>> + Send {
+        crate::site::at_caller(async move { self.aggregate(ex, "MIN", col.name(), |_| None).await })
     }
 
     /// The sum of an integer or float column: `i64` for integers, `f64`
     /// for floats, the same on every engine (each engine's own SUM type is
     /// cast to it).
-    pub async fn sum<T: Summable, E: Executor>(
+    #[track_caller]
+    pub fn sum<T: Summable, E: Executor>(
         &self,
         ex: E,
         col: Column<M, T>,
-    ) -> OrmResult<Option<T::Sum>> {
-        self.aggregate(ex, "SUM", col.name(), T::cast).await
+    ) -> impl Future<Output = OrmResult<Option<T::Sum>>> + Send {
+        crate::site::at_caller(async move { self.aggregate(ex, "SUM", col.name(), T::cast).await })
     }
 
     /// The mean of a numeric column as `f64`.
-    pub async fn avg<T: Summable, E: Executor>(
+    #[track_caller]
+    pub fn avg<T: Summable, E: Executor>(
         &self,
         ex: E,
         col: Column<M, T>,
-    ) -> OrmResult<Option<f64>> {
-        self.aggregate(ex, "AVG", col.name(), double).await
+    ) -> impl Future<Output = OrmResult<Option<f64>>> + Send {
+        crate::site::at_caller(async move { self.aggregate(ex, "AVG", col.name(), double).await })
     }
 
     /// Whether any row matches.
-    pub async fn exists<E: Executor>(&self, mut ex: E) -> OrmResult<bool> {
-        let stmt = self.exists_sql(ex.dialect());
-        Ok(!ex.query(&stmt).await?.is_empty())
+    #[track_caller]
+    pub fn exists<E: Executor>(&self, mut ex: E) -> impl Future<Output = OrmResult<bool>> + Send {
+        crate::site::at_caller(async move {
+            let stmt = self.exists_sql(ex.dialect());
+            Ok(!ex.query(&stmt).await?.is_empty())
+        })
     }
 
     fn refuse_window(&self, what: &str) -> OrmResult<()> {
@@ -512,9 +538,16 @@ impl<M: Model> QuerySet<M> {
 
     /// Updates the matching rows; returns the rows affected (on MySQL,
     /// rows whose values actually changed).
-    pub async fn update<E: Executor>(&self, mut ex: E, set: &[Assign<M>]) -> OrmResult<u64> {
-        let stmt = self.update_sql(ex.dialect(), set)?;
-        Ok(ex.execute(&stmt).await?.rows_affected)
+    #[track_caller]
+    pub fn update<E: Executor>(
+        &self,
+        mut ex: E,
+        set: &[Assign<M>],
+    ) -> impl Future<Output = OrmResult<u64>> + Send {
+        crate::site::at_caller(async move {
+            let stmt = self.update_sql(ex.dialect(), set)?;
+            Ok(ex.execute(&stmt).await?.rows_affected)
+        })
     }
 
     /// The `DELETE` this query's [`QuerySet::delete`] runs.
@@ -527,9 +560,12 @@ impl<M: Model> QuerySet<M> {
     }
 
     /// Deletes the matching rows; returns how many.
-    pub async fn delete<E: Executor>(&self, mut ex: E) -> OrmResult<u64> {
-        let stmt = self.delete_sql(ex.dialect())?;
-        Ok(ex.execute(&stmt).await?.rows_affected)
+    #[track_caller]
+    pub fn delete<E: Executor>(&self, mut ex: E) -> impl Future<Output = OrmResult<u64>> + Send {
+        crate::site::at_caller(async move {
+            let stmt = self.delete_sql(ex.dialect())?;
+            Ok(ex.execute(&stmt).await?.rows_affected)
+        })
     }
 }
 

@@ -127,15 +127,21 @@ impl<M: Model, R: Model> SelectRelated<M, R> {
     }
 
     /// Runs the query: every row of `M` with its `R`, one statement.
-    pub async fn all<E: Executor>(&self, mut ex: E) -> OrmResult<Vec<(M, R)>> {
-        let stmt = self.sql(ex.dialect())?;
-        let rows = ex.query(&stmt).await?;
-        let offset = M::meta().columns.len();
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            out.push((M::from_row_at(row, 0)?, R::from_row_at(row, offset)?));
-        }
-        Ok(out)
+    #[track_caller]
+    pub fn all<E: Executor>(
+        &self,
+        mut ex: E,
+    ) -> impl Future<Output = OrmResult<Vec<(M, R)>>> + Send {
+        crate::site::at_caller(async move {
+            let stmt = self.sql(ex.dialect())?;
+            let rows = ex.query(&stmt).await?;
+            let offset = M::meta().columns.len();
+            let mut out = Vec::with_capacity(rows.len());
+            for row in &rows {
+                out.push((M::from_row_at(row, 0)?, R::from_row_at(row, offset)?));
+            }
+            Ok(out)
+        })
     }
 }
 
@@ -210,51 +216,57 @@ impl<M: Model> QuerySet<M> {
 
 impl<M: Model, C: Model> Prefetch<M, C> {
     /// Runs the parent query, then the children's in chunks of keys.
-    pub async fn all<E: Executor>(&self, mut ex: E) -> OrmResult<Vec<(M, Vec<C>)>> {
-        let meta = M::meta();
-        let &[pk] = meta.primary_key else {
-            return Err(OrmError::Unsupported(format!(
-                "prefetch from {} needs a single-column primary key",
-                meta.name
-            )));
-        };
-        if self.children.limit_value().is_some() || self.children.offset_value().is_some() {
-            return Err(OrmError::Unsupported(
-                "a prefetch QuerySet cannot have a limit or offset (it would apply to all parents together)".into(),
-            ));
-        }
-        let parents = self.base.all(&mut ex).await?;
-        let mut index = std::collections::HashMap::with_capacity(parents.len());
-        let mut keys = Vec::with_capacity(parents.len());
-        for (i, p) in parents.iter().enumerate() {
-            let v = p.value_at(pk);
-            let k = key_of(&v).ok_or_else(|| {
-                OrmError::Unsupported(format!(
-                    "prefetch keys of type {} are not supported",
-                    v.type_name()
-                ))
-            })?;
-            if index.insert(k, i).is_none() {
-                keys.push(v);
+    #[track_caller]
+    pub fn all<E: Executor>(
+        &self,
+        mut ex: E,
+    ) -> impl Future<Output = OrmResult<Vec<(M, Vec<C>)>>> + Send {
+        crate::site::at_caller(async move {
+            let meta = M::meta();
+            let &[pk] = meta.primary_key else {
+                return Err(OrmError::Unsupported(format!(
+                    "prefetch from {} needs a single-column primary key",
+                    meta.name
+                )));
+            };
+            if self.children.limit_value().is_some() || self.children.offset_value().is_some() {
+                return Err(OrmError::Unsupported(
+                    "a prefetch QuerySet cannot have a limit or offset (it would apply to all parents together)".into(),
+                ));
             }
-        }
-        let mut out: Vec<(M, Vec<C>)> = parents.into_iter().map(|p| (p, Vec::new())).collect();
-        let fk = C::meta().columns[self.rel.fk].name;
-        let dialect = ex.dialect();
-        let per = (dialect.max_params / 2).clamp(1, MAX_KEYS_PER_QUERY);
-        for chunk in keys.chunks(per) {
-            let q = self
-                .children
-                .clone()
-                .with_node(crate::expr::Node::In(fk, chunk.to_vec()));
-            for child in q.all(&mut ex).await? {
-                let parent = key_of(&child.value_at(self.rel.fk)).and_then(|k| index.get(&k));
-                if let Some(&i) = parent {
-                    out[i].1.push(child);
+            let parents = self.base.all(&mut ex).await?;
+            let mut index = std::collections::HashMap::with_capacity(parents.len());
+            let mut keys = Vec::with_capacity(parents.len());
+            for (i, p) in parents.iter().enumerate() {
+                let v = p.value_at(pk);
+                let k = key_of(&v).ok_or_else(|| {
+                    OrmError::Unsupported(format!(
+                        "prefetch keys of type {} are not supported",
+                        v.type_name()
+                    ))
+                })?;
+                if index.insert(k, i).is_none() {
+                    keys.push(v);
                 }
             }
-        }
-        Ok(out)
+            let mut out: Vec<(M, Vec<C>)> = parents.into_iter().map(|p| (p, Vec::new())).collect();
+            let fk = C::meta().columns[self.rel.fk].name;
+            let dialect = ex.dialect();
+            let per = (dialect.max_params / 2).clamp(1, MAX_KEYS_PER_QUERY);
+            for chunk in keys.chunks(per) {
+                let q = self
+                    .children
+                    .clone()
+                    .with_node(crate::expr::Node::In(fk, chunk.to_vec()));
+                for child in q.all(&mut ex).await? {
+                    let parent = key_of(&child.value_at(self.rel.fk)).and_then(|k| index.get(&k));
+                    if let Some(&i) = parent {
+                        out[i].1.push(child);
+                    }
+                }
+            }
+            Ok(out)
+        })
     }
 }
 
@@ -366,48 +378,54 @@ impl<M: Model, J: Model, T: Model> PrefetchThrough<M, J, T> {
 
     /// Runs the parent query, then one query per chunk of keys over the
     /// join table.
-    pub async fn all<E: Executor>(&self, mut ex: E) -> OrmResult<Vec<(M, Vec<T>)>> {
-        let meta = M::meta();
-        let &[pk] = meta.primary_key else {
-            return Err(OrmError::Unsupported(format!(
-                "prefetch_through from {} needs a single-column primary key",
-                meta.name
-            )));
-        };
-        if self.targets.limit_value().is_some() || self.targets.offset_value().is_some() {
-            return Err(OrmError::Unsupported(
-                "a prefetch QuerySet cannot have a limit or offset (it would apply to all parents together)".into(),
-            ));
-        }
-        let parents = self.base.all(&mut ex).await?;
-        let mut index = std::collections::HashMap::with_capacity(parents.len());
-        let mut keys = Vec::with_capacity(parents.len());
-        for (i, p) in parents.iter().enumerate() {
-            let v = p.value_at(pk);
-            let k = key_of(&v).ok_or_else(|| {
-                OrmError::Unsupported(format!(
-                    "prefetch keys of type {} are not supported",
-                    v.type_name()
-                ))
-            })?;
-            if index.insert(k, i).is_none() {
-                keys.push(v);
+    #[track_caller]
+    pub fn all<E: Executor>(
+        &self,
+        mut ex: E,
+    ) -> impl Future<Output = OrmResult<Vec<(M, Vec<T>)>>> + Send {
+        crate::site::at_caller(async move {
+            let meta = M::meta();
+            let &[pk] = meta.primary_key else {
+                return Err(OrmError::Unsupported(format!(
+                    "prefetch_through from {} needs a single-column primary key",
+                    meta.name
+                )));
+            };
+            if self.targets.limit_value().is_some() || self.targets.offset_value().is_some() {
+                return Err(OrmError::Unsupported(
+                    "a prefetch QuerySet cannot have a limit or offset (it would apply to all parents together)".into(),
+                ));
             }
-        }
-        let mut out: Vec<(M, Vec<T>)> = parents.into_iter().map(|p| (p, Vec::new())).collect();
-        let dialect = ex.dialect();
-        let per = (dialect.max_params / 2).clamp(1, MAX_KEYS_PER_QUERY);
-        let width = T::meta().columns.len();
-        for chunk in keys.chunks(per) {
-            let stmt = self.chunk_sql(dialect, chunk)?;
-            let rows = ex.query(&stmt).await?;
-            for row in &rows {
-                let target = T::from_row_at(row, 0)?;
-                if let Some(&i) = key_of(row.value(width)?).and_then(|k| index.get(&k)) {
-                    out[i].1.push(target);
+            let parents = self.base.all(&mut ex).await?;
+            let mut index = std::collections::HashMap::with_capacity(parents.len());
+            let mut keys = Vec::with_capacity(parents.len());
+            for (i, p) in parents.iter().enumerate() {
+                let v = p.value_at(pk);
+                let k = key_of(&v).ok_or_else(|| {
+                    OrmError::Unsupported(format!(
+                        "prefetch keys of type {} are not supported",
+                        v.type_name()
+                    ))
+                })?;
+                if index.insert(k, i).is_none() {
+                    keys.push(v);
                 }
             }
-        }
-        Ok(out)
+            let mut out: Vec<(M, Vec<T>)> = parents.into_iter().map(|p| (p, Vec::new())).collect();
+            let dialect = ex.dialect();
+            let per = (dialect.max_params / 2).clamp(1, MAX_KEYS_PER_QUERY);
+            let width = T::meta().columns.len();
+            for chunk in keys.chunks(per) {
+                let stmt = self.chunk_sql(dialect, chunk)?;
+                let rows = ex.query(&stmt).await?;
+                for row in &rows {
+                    let target = T::from_row_at(row, 0)?;
+                    if let Some(&i) = key_of(row.value(width)?).and_then(|k| index.get(&k)) {
+                        out[i].1.push(target);
+                    }
+                }
+            }
+            Ok(out)
+        })
     }
 }
