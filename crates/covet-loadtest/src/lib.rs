@@ -35,7 +35,7 @@
 mod error;
 mod histogram;
 mod html;
-pub mod mem;
+mod mem;
 mod report;
 mod rng;
 mod runner;

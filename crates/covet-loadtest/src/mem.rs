@@ -2,7 +2,7 @@
 
 /// Resident set size in KiB (`VmRSS` in /proc/self/status); `None` where
 /// the platform has no procfs.
-pub fn rss_kb() -> Option<u64> {
+pub(crate) fn rss_kb() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     status
         .lines()
