@@ -322,3 +322,46 @@ fn sample_mode_exports_a_metric_for_sampled_scopes() {
         "{text}"
     );
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+    /// No value reaches a report: neither bound parameters nor literals
+    /// written into raw SQL show in a budget failure or an N+1 error.
+    #[test]
+    fn reports_never_show_values(
+        text in "[A-Za-z0-9_@.-]{6,24}",
+        number in 100_000i64..i64::MAX,
+    ) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let (budget_text, error_text) = rt.block_on(async {
+            let db = sqlite(Mode::Error).await;
+            let raw_sql = format!("SELECT '{text}', {number} FROM t WHERE name = '{text}'");
+            let err = Budget::new()
+                .max(0)
+                .check(async {
+                    db.query(&Statement::new(raw_sql.clone())).await.unwrap();
+                    db.query(&by_id(number)).await.unwrap();
+                    db.query(&Statement::new("SELECT ? FROM t").bind(text.clone()))
+                        .await
+                        .unwrap();
+                })
+                .await
+                .unwrap_err();
+            let (error_text, _) = nplusone::scope(async {
+                for _ in 0..2 {
+                    db.query(&Statement::new(raw_sql.clone())).await.unwrap();
+                }
+                let e = db.query(&Statement::new(raw_sql.clone())).await.unwrap_err();
+                let found = NPlusOneError::find(&e).expect("refused as an N+1");
+                format!("{e} {e:?} {found:?} {found}")
+            })
+            .await;
+            (format!("{err} {err:?}"), error_text)
+        });
+        for shown in [&budget_text, &error_text] {
+            proptest::prop_assert!(!shown.contains(&text), "{shown}");
+            proptest::prop_assert!(!shown.contains(&number.to_string()), "{shown}");
+        }
+    }
+}
