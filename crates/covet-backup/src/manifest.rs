@@ -88,9 +88,9 @@ pub struct CipherInfo {
 /// The manifest of one backup.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
-    /// The container format version ([`crate::FORMAT_VERSION`]).
+    /// The container format version (1 today).
     pub format_version: u16,
-    /// The row encoding version ([`crate::ROW_ENCODING_VERSION`]).
+    /// The row encoding version (1 today).
     pub row_encoding_version: u16,
     /// The covet-backup version that wrote it.
     pub tool_version: String,

@@ -59,7 +59,7 @@ impl DatasetCounts {
 }
 
 /// Users at scale `scale` (10,000 per unit, at least 100).
-pub fn users_for_scale(scale: f64) -> i64 {
+pub(crate) fn users_for_scale(scale: f64) -> i64 {
     ((10_000.0 * scale).round() as i64).max(100)
 }
 

@@ -116,7 +116,7 @@ impl StatementSpec {
 
 /// The statements of ../shared/workload.md's load-test mix and micro
 /// workloads, at scale factor `scale`.
-pub fn builtin_statement(name: &str, scale: f64) -> Option<StatementSpec> {
+pub(crate) fn builtin_statement(name: &str, scale: f64) -> Option<StatementSpec> {
     let users = crate::setup::users_for_scale(scale);
     Some(match name {
         "read_users" => StatementSpec::new(
@@ -168,7 +168,7 @@ pub fn builtin_statement(name: &str, scale: f64) -> Option<StatementSpec> {
 }
 
 /// The names [`builtin_statement`] knows.
-pub const BUILTIN_STATEMENTS: &[&str] =
+pub(crate) const BUILTIN_STATEMENTS: &[&str] =
     &["read_users", "write_user", "complex_join", "point_select"];
 
 /// The seed's mix: 80% read_users, 15% write_user, 5% complex_join.
