@@ -1,7 +1,6 @@
 //! Writes by model: insert (with the generated key), save, delete and
 //! bulk_create, as the [`ModelExt`] methods every [`Model`] has.
 
-use async_trait::async_trait;
 use covet_core::{Dialect, Engine, Error, Statement, Value};
 
 use crate::error::{OrmError, OrmResult};
@@ -224,72 +223,93 @@ pub fn upsert_sql<M: Model>(
 }
 
 /// Writes of one model instance. Every [`Model`] has these.
-#[async_trait]
 pub trait ModelExt: Model {
     /// Inserts the row. When the model has an auto-increment key, the key
     /// the database generated is stored into the struct: by `RETURNING` on
     /// PostgreSQL, SQLite and MariaDB >= 10.5 (via [`crate::Db`]), by
     /// `last_insert_id` on MySQL. Returns the rows affected.
-    async fn insert<E: Executor>(&mut self, mut ex: E) -> OrmResult<u64> {
-        let meta = Self::meta();
-        let returning = ex.insert_returning() && meta.auto_key.is_some();
-        let stmt = insert_sql(self, ex.dialect(), returning);
-        if returning {
-            let rows = ex.query(&stmt).await?;
-            let row = rows.rows.first().ok_or_else(|| {
-                Error::decode(format!(
-                    "INSERT into {} returned no generated key",
-                    meta.table
-                ))
-            })?;
-            self.set_auto_key(row.value(0)?)?;
-            return Ok(1);
-        }
-        let res = ex.execute(&stmt).await?;
-        if meta.auto_key.is_some() {
-            let id = res.last_insert_id.ok_or_else(|| {
-                Error::decode(format!(
-                    "INSERT into {} reported no last_insert_id",
-                    meta.table
-                ))
-            })?;
-            self.set_auto_key(&Value::I64(id))?;
-        }
-        Ok(res.rows_affected)
+    #[track_caller]
+    fn insert<E: Executor>(&mut self, mut ex: E) -> impl Future<Output = OrmResult<u64>> + Send {
+        crate::site::at_caller(async move {
+            let meta = Self::meta();
+            let returning = ex.insert_returning() && meta.auto_key.is_some();
+            let stmt = insert_sql(self, ex.dialect(), returning);
+            if returning {
+                let rows = ex.query(&stmt).await?;
+                let row = rows.rows.first().ok_or_else(|| {
+                    Error::decode(format!(
+                        "INSERT into {} returned no generated key",
+                        meta.table
+                    ))
+                })?;
+                self.set_auto_key(row.value(0)?)?;
+                return Ok(1);
+            }
+            let res = ex.execute(&stmt).await?;
+            if meta.auto_key.is_some() {
+                let id = res.last_insert_id.ok_or_else(|| {
+                    Error::decode(format!(
+                        "INSERT into {} reported no last_insert_id",
+                        meta.table
+                    ))
+                })?;
+                self.set_auto_key(&Value::I64(id))?;
+            }
+            Ok(res.rows_affected)
+        })
     }
 
     /// Writes every non-key column by primary key; returns the rows
     /// affected (0 when no row has this key; on MySQL also when nothing
     /// changed).
-    async fn save<E: Executor>(&self, mut ex: E) -> OrmResult<u64> {
-        let stmt = save_sql(self, ex.dialect())?;
-        Ok(ex.execute(&stmt).await?.rows_affected)
+    #[track_caller]
+    fn save<E: Executor>(&self, mut ex: E) -> impl Future<Output = OrmResult<u64>> + Send {
+        crate::site::at_caller(async move {
+            let stmt = save_sql(self, ex.dialect())?;
+            Ok(ex.execute(&stmt).await?.rows_affected)
+        })
     }
 
     /// Inserts the row, or updates the row it collides with on `conflict`
     /// (see [`upsert_sql`]). Rows-affected counts differ per engine for
     /// upserts, so none is returned; generated keys are not read back.
-    async fn upsert<E: Executor>(&self, mut ex: E, conflict: &[AnyColumn<Self>]) -> OrmResult<()> {
-        let stmt = upsert_sql(self, ex.dialect(), conflict)?;
-        ex.execute(&stmt).await?;
-        Ok(())
+    #[track_caller]
+    fn upsert<E: Executor>(
+        &self,
+        mut ex: E,
+        conflict: &[AnyColumn<Self>],
+    ) -> impl Future<Output = OrmResult<()>> + Send {
+        crate::site::at_caller(async move {
+            let stmt = upsert_sql(self, ex.dialect(), conflict)?;
+            ex.execute(&stmt).await?;
+            Ok(())
+        })
     }
 
     /// Deletes the row with this primary key; returns the rows affected.
-    async fn delete<E: Executor>(&self, mut ex: E) -> OrmResult<u64> {
-        let stmt = delete_sql(self, ex.dialect());
-        Ok(ex.execute(&stmt).await?.rows_affected)
+    #[track_caller]
+    fn delete<E: Executor>(&self, mut ex: E) -> impl Future<Output = OrmResult<u64>> + Send {
+        crate::site::at_caller(async move {
+            let stmt = delete_sql(self, ex.dialect());
+            Ok(ex.execute(&stmt).await?.rows_affected)
+        })
     }
 
     /// Inserts many rows with multi-row INSERTs chunked by the dialect's
     /// parameter limit; returns the rows written. Generated keys are not
     /// read back (yet): reload the rows when you need them.
-    async fn bulk_create<E: Executor>(models: &[Self], mut ex: E) -> OrmResult<u64> {
-        let mut total = 0;
-        for stmt in bulk_insert_sql(models, ex.dialect()) {
-            total += ex.execute(&stmt).await?.rows_affected;
-        }
-        Ok(total)
+    #[track_caller]
+    fn bulk_create<E: Executor>(
+        models: &[Self],
+        mut ex: E,
+    ) -> impl Future<Output = OrmResult<u64>> + Send {
+        crate::site::at_caller(async move {
+            let mut total = 0;
+            for stmt in bulk_insert_sql(models, ex.dialect()) {
+                total += ex.execute(&stmt).await?.rows_affected;
+            }
+            Ok(total)
+        })
     }
 
     /// A [`crate::QuerySet`] over every row of this model.

@@ -267,3 +267,24 @@ async fn a_failing_budget_names_the_statements_not_their_values() {
     assert!(!text.contains("secret"), "{text}");
     e.teardown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_in_a_loop_carry_the_users_call_site() {
+    let e = support::engines().await.remove(0);
+    let db = setup(&e.adapter, Mode::Log).await;
+    let db = &db;
+    let mut line = 0;
+    let ((), report) = nplusone::scope(async {
+        for mut u in User::objects().all(db).await.unwrap() {
+            u.age += 1;
+            #[rustfmt::skip]
+            let saved = { line = line!(); u.save(db).await };
+            saved.unwrap();
+        }
+    })
+    .await;
+    let found = &report.n_plus_one()[0];
+    assert_eq!(found.call_site.map(Location::line), Some(line));
+    assert_eq!(found.count, USERS as u64);
+    e.teardown().await;
+}
