@@ -365,3 +365,36 @@ proptest::proptest! {
         }
     }
 }
+
+/// Through the facade's builder, added first so it sits on top: each
+/// statement is counted once, whatever the layers below do.
+#[tokio::test]
+async fn the_layer_composes_with_the_facade_builder() {
+    let url = "sqlite::memory:".parse().unwrap();
+    let raw: Arc<dyn Adapter> = Arc::new(
+        covet_adapter_sqlite::SqliteAdapter::connect(&url)
+            .await
+            .unwrap(),
+    );
+    let db = covet::stack(raw)
+        .layer(NPlusOneLayer::new().mode(Mode::Error))
+        .timeout(std::time::Duration::from_secs(5))
+        .metrics(covet_monitor::MetricsLayer::new())
+        .build();
+    db.execute(&Statement::new("CREATE TABLE t (id INTEGER, name TEXT)"))
+        .await
+        .unwrap();
+    nplusone::assert_num_queries(2, async {
+        db.query(&by_id(1)).await.unwrap();
+        db.query(&by_id(2)).await.unwrap();
+    })
+    .await;
+    let ((), report) = nplusone::scope(async {
+        for i in 0..2 {
+            db.query(&by_id(i)).await.unwrap();
+        }
+        assert!(db.query(&by_id(3)).await.is_err());
+    })
+    .await;
+    assert_eq!(report.n_plus_one().len(), 1);
+}
