@@ -84,7 +84,7 @@ pub struct PrunePlan {
 
 /// Applies `policy` to `entries` at time `now`. `protected` (the newest
 /// verified backup) is always kept.
-pub fn plan(
+pub(crate) fn plan(
     entries: &[BackupEntry],
     policy: RetentionPolicy,
     now: DateTime<Utc>,
@@ -179,7 +179,7 @@ pub struct PruneReport {
 }
 
 /// Reads a backup and compares its size and SHA-256 with its index entry.
-pub async fn check_integrity(sink: &dyn BackupSink, entry: &BackupEntry) -> Result<()> {
+pub(crate) async fn check_integrity(sink: &dyn BackupSink, entry: &BackupEntry) -> Result<()> {
     let mut r = sink.open(&entry.name).await?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 256 << 10];

@@ -116,7 +116,7 @@ impl CronExpr {
     }
 
     /// The first time strictly after `t` that matches, within eight years.
-    pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    pub(crate) fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let mut c = t.with_second(0)?.with_nanosecond(0)? + Duration::minutes(1);
         let end = t + Duration::days(366 * 8);
         while c < end {
@@ -197,7 +197,7 @@ impl std::fmt::Display for Schedule {
 
 impl Schedule {
     /// The first run time strictly after `t`.
-    pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    pub(crate) fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
         match self {
             Schedule::Daily(at) => {
                 let today = t.date_naive().and_time(*at).and_utc();
@@ -214,7 +214,11 @@ impl Schedule {
 
     /// The run times in `(after, until]`: the last is due now, the earlier
     /// ones were missed (the process was not running, or slept).
-    pub fn due_between(&self, after: DateTime<Utc>, until: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+    pub(crate) fn due_between(
+        &self,
+        after: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Vec<DateTime<Utc>> {
         let mut out = Vec::new();
         let mut t = after;
         while let Some(n) = self.next_after(t) {
