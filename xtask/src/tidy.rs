@@ -222,13 +222,13 @@ fn check_source(name: &str, crate_dir: &Path, file: &Path, problems: &mut Vec<St
         let l = line.trim_start();
         if l.starts_with(ignore) {
             problems.push(format!(
-                "{shown}:{}: `#[ignore]` hides a test; fix it or delete it",
+                "{shown}:{}: `{ignore}]` hides a test; fix it or delete it",
                 i + 1
             ));
         }
         if l.starts_with(should_panic) {
             problems.push(format!(
-                "{shown}:{}: `#[should_panic]`; assert on a Result instead",
+                "{shown}:{}: `{should_panic}]`; assert on a Result instead",
                 i + 1
             ));
         }
