@@ -155,6 +155,55 @@ enum Key {
     Uuid(uuid::Uuid),
 }
 
+/// The position of `M`'s primary key, which a prefetch needs to be one
+/// column.
+fn single_key<M: Model>(what: &str) -> OrmResult<usize> {
+    let meta = M::meta();
+    match meta.primary_key {
+        &[pk] => Ok(pk),
+        _ => Err(OrmError::Unsupported(format!(
+            "{what} from {} needs a single-column primary key",
+            meta.name
+        ))),
+    }
+}
+
+/// A prefetch's own QuerySet may not be limited: the limit would apply to
+/// all parents together.
+fn unbounded(limit: Option<u64>, offset: Option<u64>) -> OrmResult<()> {
+    if limit.is_some() || offset.is_some() {
+        return Err(OrmError::Unsupported(
+            "a prefetch QuerySet cannot have a limit or offset (it would apply to all parents together)".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Each distinct parent key once, in order, and where each parent sits.
+fn parent_keys<M: Model>(
+    parents: &[M],
+    pk: usize,
+) -> OrmResult<(
+    std::collections::HashMap<Key, usize>,
+    Vec<covet_core::Value>,
+)> {
+    let mut index = std::collections::HashMap::with_capacity(parents.len());
+    let mut keys = Vec::with_capacity(parents.len());
+    for (i, p) in parents.iter().enumerate() {
+        let v = p.value_at(pk);
+        let k = key_of(&v).ok_or_else(|| {
+            OrmError::Unsupported(format!(
+                "prefetch keys of type {} are not supported",
+                v.type_name()
+            ))
+        })?;
+        if index.insert(k, i).is_none() {
+            keys.push(v);
+        }
+    }
+    Ok((index, keys))
+}
+
 fn key_of(v: &covet_core::Value) -> Option<Key> {
     use covet_core::Value as V;
     Some(match v {
@@ -222,33 +271,10 @@ impl<M: Model, C: Model> Prefetch<M, C> {
         mut ex: E,
     ) -> impl Future<Output = OrmResult<Vec<(M, Vec<C>)>>> + Send {
         crate::site::at_caller(async move {
-            let meta = M::meta();
-            let &[pk] = meta.primary_key else {
-                return Err(OrmError::Unsupported(format!(
-                    "prefetch from {} needs a single-column primary key",
-                    meta.name
-                )));
-            };
-            if self.children.limit_value().is_some() || self.children.offset_value().is_some() {
-                return Err(OrmError::Unsupported(
-                    "a prefetch QuerySet cannot have a limit or offset (it would apply to all parents together)".into(),
-                ));
-            }
+            let pk = single_key::<M>("prefetch")?;
+            unbounded(self.children.limit_value(), self.children.offset_value())?;
             let parents = self.base.all(&mut ex).await?;
-            let mut index = std::collections::HashMap::with_capacity(parents.len());
-            let mut keys = Vec::with_capacity(parents.len());
-            for (i, p) in parents.iter().enumerate() {
-                let v = p.value_at(pk);
-                let k = key_of(&v).ok_or_else(|| {
-                    OrmError::Unsupported(format!(
-                        "prefetch keys of type {} are not supported",
-                        v.type_name()
-                    ))
-                })?;
-                if index.insert(k, i).is_none() {
-                    keys.push(v);
-                }
-            }
+            let (index, keys) = parent_keys(&parents, pk)?;
             let mut out: Vec<(M, Vec<C>)> = parents.into_iter().map(|p| (p, Vec::new())).collect();
             let fk = C::meta().columns[self.rel.fk].name;
             let dialect = ex.dialect();
@@ -384,33 +410,10 @@ impl<M: Model, J: Model, T: Model> PrefetchThrough<M, J, T> {
         mut ex: E,
     ) -> impl Future<Output = OrmResult<Vec<(M, Vec<T>)>>> + Send {
         crate::site::at_caller(async move {
-            let meta = M::meta();
-            let &[pk] = meta.primary_key else {
-                return Err(OrmError::Unsupported(format!(
-                    "prefetch_through from {} needs a single-column primary key",
-                    meta.name
-                )));
-            };
-            if self.targets.limit_value().is_some() || self.targets.offset_value().is_some() {
-                return Err(OrmError::Unsupported(
-                    "a prefetch QuerySet cannot have a limit or offset (it would apply to all parents together)".into(),
-                ));
-            }
+            let pk = single_key::<M>("prefetch_through")?;
+            unbounded(self.targets.limit_value(), self.targets.offset_value())?;
             let parents = self.base.all(&mut ex).await?;
-            let mut index = std::collections::HashMap::with_capacity(parents.len());
-            let mut keys = Vec::with_capacity(parents.len());
-            for (i, p) in parents.iter().enumerate() {
-                let v = p.value_at(pk);
-                let k = key_of(&v).ok_or_else(|| {
-                    OrmError::Unsupported(format!(
-                        "prefetch keys of type {} are not supported",
-                        v.type_name()
-                    ))
-                })?;
-                if index.insert(k, i).is_none() {
-                    keys.push(v);
-                }
-            }
+            let (index, keys) = parent_keys(&parents, pk)?;
             let mut out: Vec<(M, Vec<T>)> = parents.into_iter().map(|p| (p, Vec::new())).collect();
             let dialect = ex.dialect();
             let per = (dialect.max_params / 2).clamp(1, MAX_KEYS_PER_QUERY);
