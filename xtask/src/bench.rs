@@ -1,5 +1,7 @@
 //! `cargo xtask bench <name>`: the side-by-side benchmarks in covet-benches.
 
+use std::process::Command;
+
 use crate::util::{Result, cargo, run as sh};
 
 const BENCHES: &[&str] = &[
@@ -9,6 +11,7 @@ const BENCHES: &[&str] = &[
     "callgrind",
     "backup",
     "loadtest",
+    "orm",
 ];
 
 /// `cargo xtask bench <name> [args]`: a comparison benchmark from
@@ -23,8 +26,32 @@ pub(crate) fn run(args: &[String]) -> Result {
             BENCHES.join(", ")
         ));
     }
+    if name == "orm" {
+        ensure_libpq()?;
+    }
     let mut c = cargo();
     c.args(["bench", "-p", "covet-benches", "--bench", name, "--"])
         .args(&args[1..]);
     sh(c)
+}
+
+/// The orm bench links Diesel's sync PostgreSQL backend against libpq,
+/// which `cargo clippy` does not need but the linker does: install the
+/// development package with apt when it is missing.
+fn ensure_libpq() -> Result {
+    let present = Command::new("pg_config")
+        .arg("--libdir")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if present {
+        return Ok(());
+    }
+    eprintln!("xtask: libpq (pg_config) not found; installing libpq-dev with apt-get");
+    let mut update = Command::new("apt-get");
+    update.arg("update");
+    let mut install = Command::new("apt-get");
+    install.args(["install", "-y", "--no-install-recommends", "libpq-dev"]);
+    sh(update).and_then(|()| sh(install)).map_err(|e| {
+        format!("the orm bench needs libpq-dev (Diesel's sync PostgreSQL backend): {e}")
+    })
 }
