@@ -16,7 +16,7 @@ use crate::sql::SqlBuf;
 /// keyed text columns without `max_length` become VARCHAR of this length.
 const MYSQL_KEYED_TEXT: u32 = 255;
 
-fn type_sql(c: &ColumnDef, engine: Engine, keyed: bool) -> String {
+pub(crate) fn type_sql(c: &ColumnDef, engine: Engine, keyed: bool) -> String {
     use SqlType as S;
     let pg = engine == Engine::Postgres;
     let my = engine == Engine::MySql;

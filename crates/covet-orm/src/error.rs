@@ -56,6 +56,29 @@ pub enum OrmError {
         /// What was wrong, without the value.
         problem: String,
     },
+    /// A field that `only()` / `defer()` left out of the query was read.
+    /// Nothing is fetched behind the caller's back: select the field.
+    #[error(
+        "{model}.{field} was deferred: the query's only()/defer() did not select it, \
+         and reading it runs no query; add it to only() or drop it from defer()"
+    )]
+    Deferred {
+        /// The model's Rust name.
+        model: &'static str,
+        /// The field that was not selected.
+        field: &'static str,
+    },
+    /// A relation that the query did not load was read. Nothing is
+    /// fetched behind the caller's back.
+    #[error("{model}.{relation} was not loaded by the query; load it with {how}")]
+    NotLoaded {
+        /// The model's Rust name.
+        model: &'static str,
+        /// The relation's name.
+        relation: String,
+        /// The call that loads it (`select_related(Post::AUTHOR)`).
+        how: String,
+    },
     /// The operation cannot be expressed for this model or query.
     #[error("{0}")]
     Unsupported(String),

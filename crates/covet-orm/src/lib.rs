@@ -15,8 +15,10 @@ pub mod ddl;
 mod error;
 mod exec;
 pub mod expr;
+mod group;
 pub mod lookup;
 pub mod model;
+mod partial;
 mod query;
 mod related;
 mod site;
@@ -28,12 +30,16 @@ pub use covet_orm_macros::Model;
 pub use error::{OrmError, OrmResult};
 pub use exec::{Db, Executor, TxExecutor};
 pub use expr::{AnyColumn, Arith, Column, Expr, Order, TextColumn};
+pub use group::{AGGREGATES, Agg, GroupRow, Grouped};
 pub use lookup::LookupArg;
 pub use model::{ColumnDef, Field, Model, ModelMeta, Reference, SqlType};
+pub use partial::{Only, Partial};
 pub use query::{Assign, QuerySet, Summable};
 pub use related::{Prefetch, PrefetchThrough, Relation, SelectRelated};
-pub use tx::{TxFuture, savepoint, transaction};
-pub use write::{ModelExt, bulk_insert_sql, delete_sql, insert_sql, save_sql, upsert_sql};
+pub use tx::{TxFuture, savepoint, transaction, transaction_with_retry};
+pub use write::{
+    ModelExt, bulk_insert_sql, bulk_update_sql, delete_sql, insert_sql, save_sql, upsert_sql,
+};
 
 /// What the derive's generated code names; not part of the public API.
 #[doc(hidden)]

@@ -155,6 +155,20 @@ impl<M: Model> QuerySet<M> {
         self
     }
 
+    /// The query ordered by primary key when it has no order of its own,
+    /// so `first` does not depend on the engine's plan.
+    pub(crate) fn ordered_by_pk(mut self) -> Self {
+        if self.order.is_empty() {
+            let meta = M::meta();
+            self.order = meta
+                .primary_key
+                .iter()
+                .map(|&i| Order::new(meta.columns[i].name, false))
+                .collect();
+        }
+        self
+    }
+
     pub(crate) fn limit_value(&self) -> Option<u64> {
         self.limit
     }
@@ -230,7 +244,7 @@ impl<M: Model> QuerySet<M> {
         limit_offset(b, limit, self.offset);
     }
 
-    fn select_into(&self, b: &mut SqlBuf, cols: Cols, limit: Option<u64>) {
+    pub(crate) fn select_into(&self, b: &mut SqlBuf, cols: Cols, limit: Option<u64>) {
         let meta = M::meta();
         b.push(if self.distinct {
             "SELECT DISTINCT "
@@ -248,6 +262,18 @@ impl<M: Model> QuerySet<M> {
             }
             Cols::One => {
                 b.push("1");
+            }
+            Cols::Mask(mask) => {
+                let mut first = true;
+                for (i, c) in meta.columns.iter().enumerate() {
+                    if mask & (1 << i) != 0 {
+                        if !first {
+                            b.push(", ");
+                        }
+                        first = false;
+                        b.ident(c.name);
+                    }
+                }
             }
         }
         b.push(" FROM ").ident(meta.table);
@@ -387,6 +413,43 @@ impl<M: Model> QuerySet<M> {
             match crate::ModelExt::insert(&mut m, &mut ex).await {
                 Ok(_) => Ok((m, true)),
                 Err(OrmError::Db(e)) if e.kind() == covet_core::ErrorKind::UniqueViolation => {
+                    Ok((self.get(&mut ex).await?, false))
+                }
+                Err(e) => Err(e),
+            }
+        })
+    }
+
+    /// The one row this query matches, updated with `set`, or a new one
+    /// from `create`, inserted; the flag says whether it was created.
+    ///
+    /// Race-safe over an adapter: it updates first (the UPDATE takes the
+    /// row's lock, so two callers do not both read a stale row), inserts
+    /// when nothing matched, and when another writer inserted the same row
+    /// between the two (a unique violation), runs the update again instead
+    /// of surfacing the error. So the query must select by a unique key and
+    /// `create` must build a row that the query matches (with `set`
+    /// already applied). Inside a PostgreSQL transaction a unique violation
+    /// aborts the transaction: call it on a savepoint there.
+    #[track_caller]
+    pub fn update_or_create<E: Executor>(
+        &self,
+        mut ex: E,
+        set: &[Assign<M>],
+        create: impl FnOnce() -> M + Send,
+    ) -> impl Future<Output = OrmResult<(M, bool)>> + Send {
+        crate::site::at_caller(async move {
+            let update = self.update_sql(ex.dialect(), set)?;
+            // On MySQL an UPDATE that changes nothing reports 0 rows; the
+            // insert's unique violation then sends us back to the read.
+            if ex.execute(&update).await?.rows_affected > 0 {
+                return Ok((self.get(&mut ex).await?, false));
+            }
+            let mut m = create();
+            match crate::ModelExt::insert(&mut m, &mut ex).await {
+                Ok(_) => Ok((m, true)),
+                Err(OrmError::Db(e)) if e.kind() == covet_core::ErrorKind::UniqueViolation => {
+                    ex.execute(&update).await?;
                     Ok((self.get(&mut ex).await?, false))
                 }
                 Err(e) => Err(e),
@@ -612,14 +675,16 @@ summable! {
 }
 
 #[derive(Clone, Copy)]
-enum Cols {
+pub(crate) enum Cols {
     Model,
     One,
+    /// The columns whose bit is set (only / defer).
+    Mask(u128),
 }
 
 /// LIMIT and OFFSET as parameters. An OFFSET alone needs a LIMIT on MySQL
 /// and SQLite: the largest value each accepts stands for "no limit".
-fn limit_offset(b: &mut SqlBuf, limit: Option<u64>, offset: Option<u64>) {
+pub(crate) fn limit_offset(b: &mut SqlBuf, limit: Option<u64>, offset: Option<u64>) {
     let as_param = |n: u64| Value::I64(i64::try_from(n).unwrap_or(i64::MAX));
     match (limit, offset) {
         (None, None) => {}

@@ -5,10 +5,13 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 
-use covet_core::{Adapter, Transaction};
+use std::sync::{Arc, Mutex};
+
+use covet_core::{Adapter, Transaction, TxOptions};
+use covet_resilience::retry::RetryPolicy;
 use futures_util::FutureExt;
 
-use crate::error::OrmResult;
+use crate::error::{OrmError, OrmResult};
 
 /// The future a transaction closure returns: boxed, because it borrows the
 /// transaction it is given (`|tx| Box::pin(async move { .. })`).
@@ -89,5 +92,90 @@ async fn finish<T>(
             let _ = tx.rollback().await;
             std::panic::resume_unwind(panic)
         }
+    }
+}
+
+/// What an attempt of a retried closure ended with that is not a database
+/// error: kept aside while the retry loop (which knows only database
+/// errors) unwinds, then handed back as it was.
+enum Stashed {
+    Err(OrmError),
+    Panic(Box<dyn std::any::Any + Send>),
+}
+
+/// [`transaction`] that runs the whole closure again when it or the commit
+/// fails with a serialization failure (SQLSTATE 40001) or a deadlock
+/// (40P01, MySQL 1213), with `policy`'s attempts, backoff, deadline and
+/// budget (covet-resilience's transaction retry). `options` sets the
+/// isolation level (retries matter mostly under SERIALIZABLE).
+///
+/// The closure is `FnMut` because it may run more than once: it must not
+/// keep effects outside the transaction from an attempt that failed. Any
+/// other error (the closure's own, a unique violation, a commit whose
+/// outcome is unknown) rolls back and is returned at once, unretried; a
+/// panic rolls back and resumes.
+///
+/// ```
+/// # use covet_orm::Model;
+/// # use std::sync::Arc;
+/// # use covet_adapter_sqlite::SqliteAdapter;
+/// # use covet_core::{Adapter, TxOptions};
+/// use covet_orm::{ModelExt, ddl, transaction_with_retry};
+/// use covet_resilience::retry::RetryPolicy;
+/// # #[derive(Model)]
+/// # #[covet(table = "tags")]
+/// # pub struct Tag { #[covet(primary_key, auto_increment)] pub id: i64, pub name: String }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db: Arc<dyn Adapter> = Arc::new(SqliteAdapter::connect(&"sqlite::memory:".parse()?).await?);
+/// # ddl::create_table::<Tag, _>(&db).await?;
+/// let policy = RetryPolicy::default();
+/// let n = transaction_with_retry(&*db, &policy, TxOptions::default(), |tx| Box::pin(async move {
+///     Tag { id: 0, name: "once".into() }.insert(&mut *tx).await?;
+///     Ok(Tag::objects().count(&mut *tx).await?)
+/// })).await?;
+/// assert_eq!(n, 1);
+/// # Ok(())
+/// # }
+/// ```
+pub async fn transaction_with_retry<T, F>(
+    adapter: &dyn Adapter,
+    policy: &RetryPolicy,
+    options: TxOptions,
+    mut f: F,
+) -> OrmResult<T>
+where
+    // Each attempt's future is boxed for any transaction lifetime, so the
+    // value it yields cannot borrow: owned results only.
+    T: Send + 'static,
+    F: for<'t> FnMut(&'t mut (dyn Transaction + 't)) -> TxFuture<'t, T> + Send,
+{
+    let stash: Arc<Mutex<Option<Stashed>>> = Arc::new(Mutex::new(None));
+    let result = covet_resilience::retry::transaction(adapter, policy, options, |tx| {
+        let fut = f(tx);
+        let stash = Arc::clone(&stash);
+        Box::pin(async move {
+            let keep = |s: Stashed| {
+                *stash.lock().unwrap_or_else(|e| e.into_inner()) = Some(s);
+                // Not retryable: the loop rolls back and returns it, and
+                // the stashed outcome replaces it below.
+                covet_core::Error::unsupported("the transaction closure failed")
+            };
+            match AssertUnwindSafe(fut).catch_unwind().await {
+                Ok(Ok(v)) => Ok(v),
+                Ok(Err(OrmError::Db(e))) => Err(e),
+                Ok(Err(other)) => Err(keep(Stashed::Err(other))),
+                Err(panic) => Err(keep(Stashed::Panic(panic))),
+            }
+        })
+    })
+    .await;
+    match result {
+        Ok(v) => Ok(v),
+        Err(e) => match stash.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            Some(Stashed::Err(orm)) => Err(orm),
+            Some(Stashed::Panic(p)) => std::panic::resume_unwind(p),
+            None => Err(OrmError::Db(e)),
+        },
     }
 }

@@ -121,8 +121,28 @@ fn approx_size(v: &Value) -> usize {
 /// limit, 1,000 rows, and about 4 MiB of values (a single
 /// row larger than that still gets a statement of its own).
 pub fn bulk_insert_sql<M: Model>(models: &[M], dialect: Dialect) -> Vec<Statement> {
+    bulk_insert_chunks(models, dialect, false)
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect()
+}
+
+/// The multi-row INSERTs with the number of rows each carries; with
+/// `returning`, each ends in `RETURNING` the auto-increment key.
+fn bulk_insert_chunks<M: Model>(
+    models: &[M],
+    dialect: Dialect,
+    returning: bool,
+) -> Vec<(Statement, usize)> {
     let ncols = insert_columns::<M>().count().max(1);
     let per = (dialect.max_params / ncols).clamp(1, MAX_ROWS_PER_INSERT);
+    let key = M::meta().auto_key.filter(|_| returning);
+    let finish = |mut buf: SqlBuf, rows: usize| {
+        if let Some(k) = key {
+            buf.push(" RETURNING ").ident(M::meta().columns[k].name);
+        }
+        (buf.finish(), rows)
+    };
     let mut out = Vec::new();
     let mut b: Option<SqlBuf> = None;
     let (mut rows, mut bytes) = (0, 0);
@@ -133,7 +153,7 @@ pub fn bulk_insert_sql<M: Model>(models: &[M], dialect: Dialect) -> Vec<Statemen
         if let Some(full) =
             b.take_if(|_| rows == per || (rows > 0 && bytes + size > MAX_INSERT_BYTES))
         {
-            out.push(full.finish());
+            out.push(finish(full, rows));
             rows = 0;
             bytes = 0;
         }
@@ -149,8 +169,89 @@ pub fn bulk_insert_sql<M: Model>(models: &[M], dialect: Dialect) -> Vec<Statemen
         rows += 1;
         bytes += size;
     }
-    out.extend(b.map(SqlBuf::finish));
+    out.extend(b.map(|buf| finish(buf, rows)));
     out
+}
+
+/// The UPDATEs that write `fields` of every model by primary key, each
+/// within the dialect's parameter limit and 1,000 rows:
+/// `UPDATE t SET f = CASE "id" WHEN $1 THEN $2 .. END .. WHERE "id" IN (..)`.
+/// On PostgreSQL each new value is cast to its column's type, which the
+/// server cannot infer inside CASE.
+pub fn bulk_update_sql<M: Model>(
+    models: &[M],
+    fields: &[AnyColumn<M>],
+    dialect: Dialect,
+) -> OrmResult<Vec<Statement>> {
+    let meta = M::meta();
+    let &[pk] = meta.primary_key else {
+        return Err(OrmError::Unsupported(format!(
+            "bulk_update of {} needs a single-column primary key",
+            meta.name
+        )));
+    };
+    if fields.is_empty() {
+        return Err(OrmError::Unsupported(format!(
+            "bulk_update of {} needs at least one field to write",
+            meta.name
+        )));
+    }
+    if let Some(c) = fields.iter().find(|c| meta.columns[c.index].primary_key) {
+        return Err(OrmError::Unsupported(format!(
+            "bulk_update of {} cannot write the primary key {}",
+            meta.name, c.name
+        )));
+    }
+    let key = meta.columns[pk].name;
+    let per_row = fields.len() * 2 + 1;
+    let per = (dialect.max_params / per_row).clamp(1, MAX_ROWS_PER_INSERT);
+    let mut out = Vec::with_capacity(models.len().div_ceil(per));
+    for chunk in models.chunks(per) {
+        let mut b = SqlBuf::new(dialect);
+        b.push("UPDATE ").ident(meta.table).push(" SET ");
+        for (n, f) in fields.iter().enumerate() {
+            if n > 0 {
+                b.push(", ");
+            }
+            b.ident(f.name).push(" = CASE ").ident(key);
+            let cast = (dialect.engine == Engine::Postgres).then(|| {
+                let c = &meta.columns[f.index];
+                if c.sql_type == crate::model::SqlType::Text {
+                    // TEXT, not VARCHAR(n): a cast to VARCHAR(n) would cut
+                    // a long value silently instead of failing.
+                    "TEXT".to_owned()
+                } else {
+                    crate::ddl::type_sql(c, Engine::Postgres, false)
+                }
+            });
+            for m in chunk {
+                b.push(" WHEN ");
+                b.param(m.value_at(pk));
+                b.push(" THEN ");
+                match &cast {
+                    Some(t) => {
+                        b.push("CAST(");
+                        b.param(m.value_at(f.index));
+                        b.push(" AS ").push(t).push(")");
+                    }
+                    None => {
+                        b.param(m.value_at(f.index));
+                    }
+                }
+            }
+            b.push(" ELSE ").ident(f.name).push(" END");
+        }
+        b.push(" WHERE ").ident(key).push(" IN (");
+        for (n, m) in chunk.iter().enumerate() {
+            if n > 0 {
+                b.push(", ");
+            }
+            b.param(m.value_at(pk));
+        }
+        b.push(")");
+        out.push(b.finish());
+    }
+    Ok(out)
 }
 
 /// INSERT that updates the existing row instead when it would violate the
@@ -306,6 +407,81 @@ pub trait ModelExt: Model {
         crate::site::at_caller(async move {
             let mut total = 0;
             for stmt in bulk_insert_sql(models, ex.dialect()) {
+                total += ex.execute(&stmt).await?.rows_affected;
+            }
+            Ok(total)
+        })
+    }
+
+    /// [`ModelExt::bulk_create`] that also stores each generated key into
+    /// its struct, by `INSERT .. RETURNING` on PostgreSQL, SQLite and
+    /// MariaDB >= 10.5 (through [`crate::Db`]). MySQL has no RETURNING and
+    /// its `last_insert_id` of a multi-row INSERT does not say which key
+    /// went to which row under every auto-increment lock mode, so there
+    /// this is an error before anything is written: use `bulk_create` and
+    /// reload, or `insert` per row.
+    ///
+    /// The keys of one statement are matched to its rows in ascending
+    /// order: each engine evaluates a VALUES list in order and draws
+    /// increasing keys, while the order RETURNING emits rows in is not
+    /// promised by every engine.
+    #[track_caller]
+    fn bulk_create_returning<E: Executor>(
+        models: &mut [Self],
+        mut ex: E,
+    ) -> impl Future<Output = OrmResult<u64>> + Send {
+        crate::site::at_caller(async move {
+            let meta = Self::meta();
+            if meta.auto_key.is_none() {
+                return Self::bulk_create(&*models, ex).await;
+            }
+            if !ex.insert_returning() {
+                return Err(OrmError::Unsupported(format!(
+                    "bulk_create_returning of {}: this server has no INSERT .. RETURNING \
+                     (MySQL; MariaDB >= 10.5 has it through covet_orm::Db)",
+                    meta.name
+                )));
+            }
+            let chunks = bulk_insert_chunks(models, ex.dialect(), true);
+            let mut at = 0;
+            let mut total = 0;
+            for (stmt, n) in chunks {
+                let rows = ex.query(&stmt).await?;
+                if rows.len() != n {
+                    return Err(Error::decode(format!(
+                        "INSERT into {} RETURNING gave {} keys for {n} rows",
+                        meta.table,
+                        rows.len()
+                    ))
+                    .into());
+                }
+                let mut keys = Vec::with_capacity(n);
+                for row in &rows {
+                    keys.push(row.get::<i64>(0)?);
+                }
+                keys.sort_unstable();
+                for (m, k) in models[at..at + n].iter_mut().zip(keys) {
+                    m.set_auto_key(&Value::I64(k))?;
+                }
+                at += n;
+                total += n as u64;
+            }
+            Ok(total)
+        })
+    }
+
+    /// Writes `fields` of every model by primary key, in as few UPDATEs as
+    /// the dialect's parameter limit allows (see [`bulk_update_sql`]);
+    /// returns the rows affected (on MySQL, rows whose values changed).
+    #[track_caller]
+    fn bulk_update<E: Executor>(
+        models: &[Self],
+        fields: &[AnyColumn<Self>],
+        mut ex: E,
+    ) -> impl Future<Output = OrmResult<u64>> + Send {
+        crate::site::at_caller(async move {
+            let mut total = 0;
+            for stmt in bulk_update_sql(models, fields, ex.dialect())? {
                 total += ex.execute(&stmt).await?.rows_affected;
             }
             Ok(total)
