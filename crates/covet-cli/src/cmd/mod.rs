@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 use covet::{Adapter, DatabaseUrl, ErrorKind, PasswordSources};
 
 pub(crate) mod backup;
+pub(crate) mod fingerprint;
 pub(crate) mod loadtest;
 pub(crate) mod out;
 pub(crate) mod ping;
@@ -64,6 +65,8 @@ pub(crate) enum Command {
     Loadtest(Box<loadtest::Args>),
     /// Rank the statements of a slow-query log (JSON lines).
     SlowQueries(slow_queries::Args),
+    /// Print the fingerprint of each SQL statement read from a file or stdin.
+    Fingerprint(fingerprint::Args),
     /// Encrypted, verified backups: create, list, verify, restore, drill, prune, schedule, export.
     Backup(backup::Args),
 }
@@ -77,6 +80,7 @@ impl Command {
             Command::Loadtest(a) => loadtest::run(*a).await,
             Command::SlowQueries(a) => slow_queries::run(a).await,
             Command::Backup(a) => backup::run(a).await,
+            Command::Fingerprint(a) => fingerprint::run(a).await,
         }
     }
 }
