@@ -183,8 +183,7 @@ pub(crate) async fn run_execute(
     Ok(exec)
 }
 
-/// Runs a query and reads all its rows. A row that cannot be decoded
-/// fails the query after the rest is read, so the connection stays clean.
+/// Runs a query and reads all its rows; their columns decode when read.
 pub(crate) async fn run_query(
     conn: &mut Conn,
     plans: &mut PlanCache,
@@ -194,19 +193,10 @@ pub(crate) async fn run_query(
     let (proto, columns, _) = start(conn, sql, params).await?;
     let plan = plans.plan(columns);
     let mut rows = Vec::new();
-    let mut failed = None;
     while let Some(raw) = next_row(conn, proto).await? {
-        if failed.is_none() {
-            match plan.row(raw) {
-                Ok(r) => rows.push(r),
-                Err(e) => failed = Some(e),
-            }
-        }
+        rows.push(plan.row(raw));
     }
     drain(conn, proto).await?;
-    if let Some(e) = failed {
-        return Err(e.into());
-    }
     Ok(Rows {
         columns: plan.columns,
         rows,

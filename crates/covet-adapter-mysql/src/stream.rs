@@ -43,15 +43,7 @@ impl<C: DerefMut<Target = MySqlConnection> + Send> RowStreamState<C> {
         match next_row(&mut conn.conn, proto).await {
             Ok(Some(raw)) => {
                 conn.busy = false;
-                match self.plan.row(raw) {
-                    Ok(row) => Some(Ok(row)),
-                    Err(e) => {
-                        // The rest of the result is still pending: discard.
-                        conn.busy = true;
-                        self.finished = true;
-                        Some(Err(e))
-                    }
-                }
+                Some(Ok(self.plan.row(raw)))
             }
             Ok(None) => {
                 let drained = drain(&mut conn.conn, proto).await;

@@ -177,13 +177,20 @@ async fn type_mapping_round_trips() {
         .query(&Statement::new("SELECT * FROM ty WHERE id = 2"))
         .await
         .unwrap();
-    assert!(rows.rows[0].values()[1..].iter().all(Value::is_null));
+    assert!(
+        rows.rows[0].values().unwrap()[1..]
+            .iter()
+            .all(Value::is_null)
+    );
 
-    // A TIME outside a time of day is a decode error naming both types.
-    let e = a
+    // A TIME outside a time of day is a decode error naming both types,
+    // when the column is read (rows decode lazily), typed or owned alike.
+    let rows = a
         .query(&Statement::new("SELECT CAST('25:00:00' AS TIME) AS late"))
         .await
-        .unwrap_err();
+        .unwrap();
+    assert!(rows.rows[0].values().is_err());
+    let e = rows.rows[0].get::<chrono::NaiveTime>("late").unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Decode);
     assert!(
         e.message().contains("TIME") && e.message().contains("NaiveTime"),

@@ -14,7 +14,7 @@ use tokio_postgres::{CancelToken, Client};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::error::{from_connect, from_pg};
-use crate::types::{Cell, Params};
+use crate::types::{Params, PgRow};
 
 /// Opens, checks and resets PostgreSQL connections for
 /// [`covet_pool::Pool`].
@@ -288,12 +288,9 @@ pub(crate) fn columns_of(stmt: &tokio_postgres::Statement) -> Arc<Columns> {
     )
 }
 
-pub(crate) fn convert_row(row: &tokio_postgres::Row, columns: &Arc<Columns>) -> Result<Row> {
-    let mut values = Vec::with_capacity(row.len());
-    for i in 0..row.len() {
-        values.push(row.try_get::<_, Cell>(i).map_err(|e| from_pg(&e))?.0);
-    }
-    Ok(Row::new(columns.clone(), values))
+/// Wraps the driver's row; columns decode when read.
+pub(crate) fn convert_row(row: tokio_postgres::Row, columns: &Arc<Columns>) -> Row {
+    Row::from_raw(columns.clone(), PgRow(row))
 }
 
 pub(crate) async fn prepared(
@@ -466,7 +463,7 @@ impl PgConnection {
             let mut stream = pin!(stream);
             let mut rows = Vec::new();
             while let Some(row) = stream.try_next().await? {
-                rows.push(convert_row(&row, &columns)?);
+                rows.push(convert_row(row, &columns));
             }
             Ok(Rows { columns, rows })
         })

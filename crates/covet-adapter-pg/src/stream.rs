@@ -40,7 +40,7 @@ impl Stream for OwnedRows {
             return Poll::Ready(None);
         }
         match ready!(this.rows.as_mut().poll_next(cx)) {
-            Some(Ok(row)) => Poll::Ready(Some(convert_row(&row, &this.columns))),
+            Some(Ok(row)) => Poll::Ready(Some(Ok(convert_row(row, &this.columns)))),
             Some(Err(e)) => {
                 let err = from_pg(&e);
                 if let Some(mut conn) = this.conn.take() {
@@ -88,7 +88,7 @@ impl Stream for TxRows<'_> {
             return Poll::Ready(None);
         }
         match ready!(this.rows.as_mut().poll_next(cx)) {
-            Some(Ok(row)) => Poll::Ready(Some(convert_row(&row, &this.columns))),
+            Some(Ok(row)) => Poll::Ready(Some(Ok(convert_row(row, &this.columns)))),
             Some(Err(e)) => {
                 this.done = true;
                 let err = from_pg(&e);

@@ -6,7 +6,9 @@ use std::fmt::{self, Write as _};
 
 use bytes::{BufMut, BytesMut};
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Timelike};
-use covet_core::{Decimal, Json, Value};
+use std::borrow::Cow;
+
+use covet_core::{Decimal, Json, RawRow, Value, ValueRef};
 use tokio_postgres::types::{FromSql, IsNull, Kind, ToSql, Type, to_sql_checked};
 
 // Type OIDs, stable since PostgreSQL 7.x.
@@ -32,6 +34,7 @@ const TIMESTAMPTZ: u32 = 1184;
 const NUMERIC: u32 = 1700;
 const UUID: u32 = 2950;
 const JSONB: u32 = 3802;
+const VOID: u32 = 2278;
 
 /// PostgreSQL's epoch (2000-01-01) in Unix microseconds.
 const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
@@ -338,16 +341,17 @@ fn decode_numeric(raw: &[u8]) -> Result<String, &'static str> {
     Ok(s)
 }
 
-/// One decoded column value.
-pub(crate) struct Cell(pub(crate) Value);
+/// The bytes of one column as the server sent them (binary format), or
+/// `None` for NULL; decoding waits until the column is read.
+pub(crate) struct RawCell<'a>(pub(crate) Option<&'a [u8]>);
 
-impl<'a> FromSql<'a> for Cell {
-    fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn StdError + Sync + Send>> {
-        decode(ty, raw).map(Cell).map_err(Into::into)
+impl<'a> FromSql<'a> for RawCell<'a> {
+    fn from_sql(_ty: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn StdError + Sync + Send>> {
+        Ok(RawCell(Some(raw)))
     }
 
     fn from_sql_null(_ty: &Type) -> Result<Self, Box<dyn StdError + Sync + Send>> {
-        Ok(Cell(Value::Null))
+        Ok(RawCell(None))
     }
 
     fn accepts(_ty: &Type) -> bool {
@@ -355,31 +359,80 @@ impl<'a> FromSql<'a> for Cell {
     }
 }
 
+/// The error for a column whose type has no mapping.
+fn unmapped(ty: &Type) -> DecodeError {
+    DecodeError {
+        pg_type: ty.name().to_owned(),
+        detail: "this type has no covet Value mapping (cast it in SQL, for example `::text`)"
+            .to_owned(),
+    }
+}
+
+/// A row as tokio-postgres received it; [`covet_core::Row`] decodes a
+/// column from its bytes when the column is read.
+pub(crate) struct PgRow(pub(crate) tokio_postgres::Row);
+
+impl RawRow for PgRow {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn value_ref(&self, idx: usize) -> covet_core::Result<ValueRef<'_>> {
+        let cell = self
+            .0
+            .try_get::<_, RawCell<'_>>(idx)
+            .map_err(|e| crate::error::from_pg(&e))?;
+        match cell.0 {
+            None => Ok(ValueRef::Null),
+            Some(raw) => decode_ref(self.0.columns()[idx].type_(), raw)
+                .map_err(|e| covet_core::Error::new(covet_core::ErrorKind::Decode, e.to_string())),
+        }
+    }
+}
+
 fn fixed<const N: usize>(raw: &[u8]) -> Result<[u8; N], &'static str> {
     raw.try_into().map_err(|_| "wrong length")
 }
 
-/// Decodes one non-NULL column value of type `ty`.
+/// Decodes one non-NULL column value of type `ty` into an owned value.
+#[cfg(test)]
 pub(crate) fn decode(ty: &Type, raw: &[u8]) -> Result<Value, DecodeError> {
+    decode_ref(ty, raw).map(|v| v.to_owned_value())
+}
+
+/// Decodes one non-NULL column value of type `ty`, borrowing text, JSON and
+/// bytes from `raw`.
+pub(crate) fn decode_ref<'a>(ty: &Type, raw: &'a [u8]) -> Result<ValueRef<'a>, DecodeError> {
     let base = base_type(ty);
     let err = |detail: &str| DecodeError {
         pg_type: ty.name().to_owned(),
         detail: detail.to_owned(),
     };
     let v = match base.oid() {
-        BOOL => Value::Bool(fixed::<1>(raw).map_err(err)?[0] != 0),
-        INT2 => Value::I16(i16::from_be_bytes(fixed(raw).map_err(err)?)),
-        INT4 => Value::I32(i32::from_be_bytes(fixed(raw).map_err(err)?)),
-        INT8 => Value::I64(i64::from_be_bytes(fixed(raw).map_err(err)?)),
-        OID => Value::I64(i64::from(u32::from_be_bytes(fixed(raw).map_err(err)?))),
-        FLOAT4 => Value::F32(f32::from_be_bytes(fixed(raw).map_err(err)?)),
-        FLOAT8 => Value::F64(f64::from_be_bytes(fixed(raw).map_err(err)?)),
+        BOOL => ValueRef::Bool(fixed::<1>(raw).map_err(err)?[0] != 0),
+        INT2 => ValueRef::I16(i16::from_be_bytes(fixed(raw).map_err(err)?)),
+        INT4 => ValueRef::I32(i32::from_be_bytes(fixed(raw).map_err(err)?)),
+        INT8 => ValueRef::I64(i64::from_be_bytes(fixed(raw).map_err(err)?)),
+        OID => ValueRef::I64(i64::from(u32::from_be_bytes(fixed(raw).map_err(err)?))),
+        FLOAT4 => ValueRef::F32(f32::from_be_bytes(fixed(raw).map_err(err)?)),
+        FLOAT8 => ValueRef::F64(f64::from_be_bytes(fixed(raw).map_err(err)?)),
         NUMERIC => {
             let s = decode_numeric(raw).map_err(err)?;
-            Value::Decimal(s.parse::<Decimal>().map_err(|_| err("malformed numeric"))?)
+            // The formatter writes canonical text; the check keeps that a
+            // property of this function rather than of its callers.
+            s.parse::<Decimal>().map_err(|_| err("malformed numeric"))?;
+            ValueRef::Decimal(Cow::Owned(s))
         }
-        CHAR => Value::Text(char::from(fixed::<1>(raw).map_err(err)?[0]).to_string()),
-        BYTEA => Value::Bytes(raw.to_vec()),
+        CHAR => {
+            let b = fixed::<1>(raw).map_err(err)?[0];
+            if !b.is_ascii() {
+                return Err(err("a \"char\" byte outside ASCII"));
+            }
+            ValueRef::Text(std::str::from_utf8(raw).map_err(|_| err("invalid UTF-8"))?)
+        }
+        BYTEA => ValueRef::Bytes(raw),
+        // `void` (what `SELECT pg_sleep(1)` returns) carries no value.
+        VOID => ValueRef::Null,
         DATE => {
             let days = i32::from_be_bytes(fixed(raw).map_err(err)?);
             if days == i32::MAX || days == i32::MIN {
@@ -389,7 +442,7 @@ pub(crate) fn decode(ty: &Type, raw: &[u8]) -> Result<Value, DecodeError> {
                 .checked_add(PG_EPOCH_DAYS_FROM_CE)
                 .and_then(NaiveDate::from_num_days_from_ce_opt)
                 .ok_or_else(|| err("out of range"))?;
-            Value::Date(d)
+            ValueRef::Date(d)
         }
         TIME => {
             let micros = i64::from_be_bytes(fixed(raw).map_err(err)?);
@@ -397,7 +450,7 @@ pub(crate) fn decode(ty: &Type, raw: &[u8]) -> Result<Value, DecodeError> {
                 u32::try_from(micros.div_euclid(1_000_000)).map_err(|_| err("out of range"))?;
             let nanos = u32::try_from(micros.rem_euclid(1_000_000) * 1_000)
                 .map_err(|_| err("out of range"))?;
-            Value::Time(
+            ValueRef::Time(
                 NaiveTime::from_num_seconds_from_midnight_opt(secs, nanos)
                     .ok_or_else(|| err("24:00:00 has no time representation"))?,
             )
@@ -412,31 +465,25 @@ pub(crate) fn decode(ty: &Type, raw: &[u8]) -> Result<Value, DecodeError> {
                 .and_then(DateTime::from_timestamp_micros)
                 .ok_or_else(|| err("out of range"))?;
             if base.oid() == TIMESTAMP {
-                Value::Timestamp(dt.naive_utc())
+                ValueRef::Timestamp(dt.naive_utc())
             } else {
-                Value::TimestampTz(dt)
+                ValueRef::TimestampTz(dt)
             }
         }
-        UUID => Value::Uuid(uuid::Uuid::from_bytes(fixed(raw).map_err(err)?)),
-        JSON => Value::Json(Json(utf8(raw).map_err(err)?)),
+        UUID => ValueRef::Uuid(uuid::Uuid::from_bytes(fixed(raw).map_err(err)?)),
+        JSON => ValueRef::Json(utf8(raw).map_err(err)?),
         JSONB => match raw.split_first() {
-            Some((1, rest)) => Value::Json(Json(utf8(rest).map_err(err)?)),
+            Some((1, rest)) => ValueRef::Json(utf8(rest).map_err(err)?),
             _ => return Err(err("unknown jsonb format version")),
         },
-        _ if is_text(base) => Value::Text(utf8(raw).map_err(err)?),
-        _ => {
-            return Err(err(
-                "this type has no covet Value mapping (cast it in SQL, for example `::text`)",
-            ));
-        }
+        _ if is_text(base) => ValueRef::Text(utf8(raw).map_err(err)?),
+        _ => return Err(unmapped(ty)),
     };
     Ok(v)
 }
 
-fn utf8(raw: &[u8]) -> Result<String, &'static str> {
-    std::str::from_utf8(raw)
-        .map(str::to_owned)
-        .map_err(|_| "invalid UTF-8")
+fn utf8(raw: &[u8]) -> Result<&str, &'static str> {
+    std::str::from_utf8(raw).map_err(|_| "invalid UTF-8")
 }
 
 #[cfg(test)]

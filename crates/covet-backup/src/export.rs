@@ -83,7 +83,7 @@ async fn one_text(tx: &mut dyn Transaction, sql: &str) -> Result<Option<String>>
         .query(&Statement::new(sql))
         .await
         .map_err(|e| db_err(sql, e))?;
-    Ok(rows.rows.first().and_then(|r| match r.values().first() {
+    Ok(rows.rows.first().and_then(|r| match r.value(0).ok() {
         Some(Value::Text(s)) => Some(s.clone()),
         Some(Value::Null) | None => None,
         Some(v) => Some(ddl::literal(Engine::Sqlite, v)),
@@ -131,7 +131,7 @@ async fn postgres_snapshot(
             .query(&seq_sql)
             .await
             .map_err(|e| db_err("pg_get_serial_sequence", e))?;
-        let Some(Value::Text(seq)) = rows.rows.first().and_then(|r| r.values().first()).cloned()
+        let Some(Value::Text(seq)) = rows.rows.first().and_then(|r| r.value(0).ok()).cloned()
         else {
             continue;
         };
@@ -143,8 +143,8 @@ async fn postgres_snapshot(
             .await
             .map_err(|e| db_err("reading a sequence", e))?;
         if let Some(r) = rows.rows.first() {
-            let last = as_i64(r.values().first());
-            let called = matches!(r.values().get(1), Some(Value::Bool(true)));
+            let last = as_i64(r.value(0).ok());
+            let called = matches!(r.value(1).ok(), Some(Value::Bool(true)));
             t.next_auto_value = last.map(|l| if called { l + 1 } else { l });
         }
     }
@@ -156,7 +156,7 @@ async fn postgres_snapshot(
         ))
         .await
         .ok()
-        .and_then(|r| r.rows.first().and_then(|r| as_i64(r.values().first())))
+        .and_then(|r| r.rows.first().and_then(|r| as_i64(r.value(0).ok())))
         .and_then(|n| u64::try_from(n).ok())
         .filter(|n| *n > 0);
     Ok(Snapshot {
@@ -184,7 +184,7 @@ async fn mysql_snapshot(tx: &mut dyn Transaction, schema: &mut [TableSchema]) ->
     let position = match tx.query(&Statement::new("SHOW MASTER STATUS")).await {
         Ok(rows) => match rows.rows.first() {
             Some(r) => {
-                let file = match r.values().first() {
+                let file = match r.value(0).ok() {
                     Some(Value::Text(s)) => s.clone(),
                     Some(Value::Bytes(b)) => String::from_utf8_lossy(b).into_owned(),
                     _ => String::new(),
@@ -195,7 +195,7 @@ async fn mysql_snapshot(tx: &mut dyn Transaction, schema: &mut [TableSchema]) ->
                 });
                 SnapshotPosition::MysqlBinlog {
                     file,
-                    position: as_i64(r.values().get(1)).unwrap_or(0).max(0) as u64,
+                    position: as_i64(r.value(1).ok()).unwrap_or(0).max(0) as u64,
                     gtid,
                 }
             }
@@ -221,18 +221,18 @@ async fn mysql_snapshot(tx: &mut dyn Transaction, schema: &mut [TableSchema]) ->
     };
     let mut est = 0u64;
     for r in &rows.rows {
-        let name = text(r.values().first());
-        let engine = text(r.values().get(1));
+        let name = text(r.value(0).ok());
+        let engine = text(r.value(1).ok());
         if !engine.eq_ignore_ascii_case("InnoDB") {
             warnings.push(format!(
                 "table {name} uses the non-transactional engine {engine}: its rows are read outside the snapshot and may be inconsistent"
             ));
         }
-        est += as_i64(r.values().get(3)).unwrap_or(0).max(0) as u64;
+        est += as_i64(r.value(3).ok()).unwrap_or(0).max(0) as u64;
         if let Some(t) = schema.iter_mut().find(|t| t.table.name == name)
             && t.table.columns.iter().any(|c| c.auto_increment)
         {
-            t.next_auto_value = as_i64(r.values().get(2));
+            t.next_auto_value = as_i64(r.value(2).ok());
         }
     }
     for w in &warnings {
@@ -261,11 +261,11 @@ async fn sqlite_snapshot(tx: &mut dyn Transaction, schema: &mut [TableSchema]) -
             .await
             .map_err(|e| db_err("reading sqlite_sequence", e))?;
         for r in &rows.rows {
-            let Some(Value::Text(name)) = r.values().first() else {
+            let Some(Value::Text(name)) = r.value(0).ok() else {
                 continue;
             };
             if let Some(t) = schema.iter_mut().find(|t| &t.table.name == name) {
-                t.next_auto_value = as_i64(r.values().get(1)).map(|s| s + 1);
+                t.next_auto_value = as_i64(r.value(1).ok()).map(|s| s + 1);
             }
         }
     }
@@ -318,7 +318,10 @@ async fn export_worker(
                     ))));
                 }
                 rows_read.fetch_add(1, Ordering::Relaxed);
-                if let Some(chunk) = enc.push(row.values())?
+                let values = row
+                    .values()
+                    .map_err(|e| db_err(&format!("reading table {}", t.table.name), e))?;
+                if let Some(chunk) = enc.push(values)?
                     && out.send(Msg::Chunk(chunk)).await.is_err()
                 {
                     return Ok(());

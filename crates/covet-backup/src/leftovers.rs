@@ -127,7 +127,7 @@ pub(crate) async fn clean_leftovers_older_than(
             .query(&Statement::new(list_sql))
             .await
             .map_err(|e| db_err("listing databases", e))?;
-        for name in rows.rows.iter().filter_map(|r| text(r.values().first())) {
+        for name in rows.rows.iter().filter_map(|r| text(r.value(0).ok())) {
             let is_scratch = name.starts_with(STAGE_PREFIX) || name.starts_with(DRILL_PREFIX);
             if name.starts_with(OLD_PREFIX) {
                 out.kept.push(format!(
@@ -152,7 +152,7 @@ pub(crate) async fn clean_leftovers_older_than(
             let n = sessions
                 .rows
                 .first()
-                .and_then(|r| match r.values().first() {
+                .and_then(|r| match r.value(0).ok() {
                     Some(Value::I64(n)) => Some(*n),
                     Some(Value::I32(n)) => Some(i64::from(*n)),
                     Some(Value::Decimal(d)) => d.to_string().parse().ok(),

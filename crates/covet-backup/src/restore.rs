@@ -386,7 +386,7 @@ async fn pg_dependents(
     Ok(rows
         .rows
         .iter()
-        .filter_map(|r| Some((text_of(r.values().get(1))?, text_of(r.values().get(2)))))
+        .filter_map(|r| Some((text_of(r.value(1).ok())?, text_of(r.value(2).ok()))))
         .collect())
 }
 
@@ -648,8 +648,8 @@ async fn restore_sqlite(
                 .filter_map(|r| {
                     Some(format!(
                         "{} {}",
-                        text_of(r.values().first())?,
-                        text_of(r.values().get(1))?
+                        text_of(r.value(0).ok())?,
+                        text_of(r.value(1).ok())?
                     ))
                 })
                 .collect();
@@ -909,9 +909,9 @@ async fn mysql_dependents(
         .map_err(|e| db("finding foreign keys to the replaced tables", e))?;
     for r in &fks.rows {
         let (Some(schema), Some(table), Some(name)) = (
-            text_of(r.values().first()),
-            text_of(r.values().get(1)),
-            text_of(r.values().get(2)),
+            text_of(r.value(0).ok()),
+            text_of(r.value(1).ok()),
+            text_of(r.value(2).ok()),
         ) else {
             continue;
         };
@@ -942,8 +942,7 @@ async fn mysql_dependents(
         .await
         .map_err(|e| db("finding triggers on the replaced tables", e))?;
     for r in &triggers.rows {
-        let (Some(name), Some(table)) = (text_of(r.values().first()), text_of(r.values().get(1)))
-        else {
+        let (Some(name), Some(table)) = (text_of(r.value(0).ok()), text_of(r.value(1).ok())) else {
             continue;
         };
         out.push((
@@ -965,7 +964,7 @@ async fn mysql_dependents(
             .await
             .map_err(|e| db("finding views on the dropped tables", e))?;
         for r in &views.rows {
-            let (Some(name), Some(def)) = (text_of(r.values().first()), text_of(r.values().get(1)))
+            let (Some(name), Some(def)) = (text_of(r.value(0).ok()), text_of(r.value(1).ok()))
             else {
                 continue;
             };
@@ -1030,7 +1029,10 @@ pub async fn table_checksum(
     let mut scratch = Vec::new();
     while let Some(row) = s.next().await {
         let row = row.map_err(|e| db(format!("reading table {}", table.name), e))?;
-        sum.add_row(row.values(), &mut scratch)
+        let values = row
+            .values()
+            .map_err(|e| db(format!("reading table {}", table.name), e))?;
+        sum.add_row(values, &mut scratch)
             .map_err(BackupError::Unsupported)?;
         n += 1;
     }

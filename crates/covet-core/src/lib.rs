@@ -44,12 +44,12 @@ pub use error::{Error, ErrorKind, Result, RetryClass, ServerCode};
 pub use layer::Layer;
 pub use layered::{Call, CallKind, Intercept, Layered, Reply};
 pub use password::{PasswordOrigin, PasswordSources, ResolvedPassword};
-pub use row::{Column, ColumnIndex, Columns, Row, Rows};
+pub use row::{Column, ColumnIndex, Columns, RawRow, Row, Rows};
 pub use schema::{ColumnInfo, ForeignKey, Index, Schema, Table};
 pub use settings::{PoolSettings, parse_duration};
 pub use statement::Statement;
 pub use url::{DatabaseUrl, Secret, SqliteTarget};
-pub use value::{ConvertError, Decimal, FromValue, Json, Value};
+pub use value::{ConvertError, Decimal, Decode, FromValue, Json, Value, ValueRef};
 
 /// The README's example, compiled and run as a doc test.
 #[cfg(doctest)]

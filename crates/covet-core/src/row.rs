@@ -1,10 +1,10 @@
 //! Rows and their shared column metadata.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::value::{FromValue, Value};
+use crate::value::{Decode, Value, ValueRef};
 
 /// One result column: its name and the server's name for its type.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,22 +91,75 @@ impl ColumnIndex for &str {
     }
 }
 
+/// A row as its driver received it, decoded one column at a time when read.
+///
+/// Adapters implement this over the driver's own row so that a caller who
+/// reads two columns of ten pays for two, and one who only counts rows pays
+/// for none. `value_ref` must be cheap to call repeatedly: it borrows text
+/// and bytes from the driver's buffer and copies nothing else.
+pub trait RawRow: Send + Sync + 'static {
+    /// The number of columns.
+    fn len(&self) -> usize;
+
+    /// Whether the row has no columns.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Decodes column `idx` (always `< len()`). A value the engine sent but
+    /// Covet cannot represent is an [`ErrorKind::Decode`] error whose
+    /// message says why; [`Row`] adds the column's name and type.
+    fn value_ref(&self, idx: usize) -> Result<ValueRef<'_>>;
+}
+
+#[derive(Clone)]
+enum Data {
+    Owned(Vec<Value>),
+    Raw {
+        raw: Arc<dyn RawRow>,
+        // Filled on the first call that needs `&Value`s (`value`, `values`),
+        // so dynamic users pay for one conversion and typed users for none.
+        owned: OnceLock<Vec<Value>>,
+    },
+}
+
 /// One row of a result.
+///
+/// Rows from the PostgreSQL and MySQL adapters keep the bytes the driver
+/// received and decode a column when it is read: [`Row::get`] with `&str` or
+/// `&[u8]` borrows from the row without copying. [`Row::value`] and
+/// [`Row::values`] give owned [`Value`]s for dynamic use.
 ///
 /// `Debug` prints column names and value types only, never the values,
 /// because rows may hold personal data that must not reach logs.
-#[derive(Clone, PartialEq)]
+#[derive(Clone)]
 pub struct Row {
     columns: Arc<Columns>,
-    values: Vec<Value>,
+    data: Data,
 }
 
 impl Row {
-    /// A row over shared column metadata. Adapters build these; `values`
-    /// must have one entry per column.
+    /// A row of owned values over shared column metadata; `values` must
+    /// have one entry per column.
     pub fn new(columns: Arc<Columns>, values: Vec<Value>) -> Self {
         debug_assert_eq!(columns.len(), values.len());
-        Row { columns, values }
+        Row {
+            columns,
+            data: Data::Owned(values),
+        }
+    }
+
+    /// A row over a driver's row, decoded lazily; `raw` must have one
+    /// column per entry of `columns`.
+    pub fn from_raw(columns: Arc<Columns>, raw: impl RawRow) -> Self {
+        debug_assert_eq!(columns.len(), raw.len());
+        Row {
+            columns,
+            data: Data::Raw {
+                raw: Arc::new(raw),
+                owned: OnceLock::new(),
+            },
+        }
     }
 
     /// The column metadata shared with the other rows of the result.
@@ -116,66 +169,129 @@ impl Row {
 
     /// The number of values.
     pub fn len(&self) -> usize {
-        self.values.len()
+        self.columns.len()
     }
 
     /// Whether the row has no values.
     pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
+        self.columns.is_empty()
     }
 
-    /// The raw values, in column order.
-    pub fn values(&self) -> &[Value] {
-        &self.values
-    }
-
-    /// Takes the values out of the row.
-    pub fn into_values(self) -> Vec<Value> {
-        self.values
-    }
-
-    /// The raw value of a column.
-    pub fn value(&self, col: impl ColumnIndex) -> Result<&Value> {
-        let idx = col.index(&self.columns).ok_or_else(|| {
+    fn index(&self, col: impl ColumnIndex) -> Result<usize> {
+        col.index(&self.columns).ok_or_else(|| {
             Error::new(
                 ErrorKind::Decode,
                 format!("no column {col} in a row of {} columns", self.columns.len()),
             )
-        })?;
-        Ok(&self.values[idx])
+        })
     }
 
-    /// Reads a column as `T`, by index or name.
+    fn column_error(&self, idx: usize, detail: &dyn fmt::Display) -> Error {
+        let column = &self.columns.columns[idx];
+        Error::new(
+            ErrorKind::Decode,
+            format!("column `{}` ({}): {detail}", column.name, column.type_name),
+        )
+    }
+
+    fn raw_at<'a>(&self, raw: &'a Arc<dyn RawRow>, idx: usize) -> Result<ValueRef<'a>> {
+        raw.value_ref(idx)
+            .map_err(|e| self.column_error(idx, &e.message()))
+    }
+
+    /// A borrowed view of one column, decoded from the driver's bytes.
+    pub fn value_ref(&self, col: impl ColumnIndex) -> Result<ValueRef<'_>> {
+        let idx = self.index(col)?;
+        self.value_ref_at(idx)
+    }
+
+    fn value_ref_at(&self, idx: usize) -> Result<ValueRef<'_>> {
+        match &self.data {
+            Data::Owned(values) => Ok(values[idx].as_value_ref()),
+            Data::Raw { raw, owned } => match owned.get() {
+                Some(values) => Ok(values[idx].as_value_ref()),
+                None => self.raw_at(raw, idx),
+            },
+        }
+    }
+
+    fn owned(&self) -> Result<&[Value]> {
+        match &self.data {
+            Data::Owned(values) => Ok(values),
+            Data::Raw { raw, owned } => {
+                if let Some(values) = owned.get() {
+                    return Ok(values);
+                }
+                let values = (0..raw.len())
+                    .map(|i| self.raw_at(raw, i).map(|v| v.to_owned_value()))
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(owned.get_or_init(|| values))
+            }
+        }
+    }
+
+    /// Every value, in column order, as owned [`Value`]s (converted once,
+    /// on the first call). Fails when a column holds something Covet cannot
+    /// represent; [`Row::get`] reads the other columns regardless.
+    pub fn values(&self) -> Result<&[Value]> {
+        self.owned()
+    }
+
+    /// Takes the values out of the row.
+    pub fn into_values(self) -> Result<Vec<Value>> {
+        match self.data {
+            Data::Owned(values) => Ok(values),
+            Data::Raw { .. } => self.owned().map(<[Value]>::to_vec),
+        }
+    }
+
+    /// The value of a column as an owned [`Value`].
+    pub fn value(&self, col: impl ColumnIndex) -> Result<&Value> {
+        let idx = self.index(col)?;
+        Ok(&self.owned()?[idx])
+    }
+
+    /// Reads a column as `T`, by index or name, straight from the row:
+    /// `&str` and `&[u8]` borrow from it.
     ///
     /// The error names the column, the Rust type asked for and the type of
     /// the value found:
     ///
     /// ```
     /// use covet_core::{Column, Columns, Row, Value};
-    /// let cols = Columns::new(vec![Column::new("age", "int4")]);
-    /// let row = Row::new(cols, vec![Value::I32(42)]);
+    /// let cols = Columns::new(vec![Column::new("age", "int4"), Column::new("name", "text")]);
+    /// let row = Row::new(cols, vec![Value::I32(42), Value::from("Ada")]);
     /// assert_eq!(row.get::<i64>("age").unwrap(), 42);
+    /// let name: &str = row.get("name").unwrap();
+    /// assert_eq!(name, "Ada");
     /// let err = row.get::<String>("age").unwrap_err();
     /// assert_eq!(err.to_string(), "column `age` (int4): cannot read a i32 value as String");
     /// ```
-    pub fn get<T: FromValue>(&self, col: impl ColumnIndex) -> Result<T> {
-        let value = self.value(col)?;
-        T::from_value(value).map_err(|e| {
-            let idx = col.index(&self.columns).unwrap_or(0);
-            let column = &self.columns.columns[idx];
-            Error::new(
-                ErrorKind::Decode,
-                format!("column `{}` ({}): {e}", column.name, column.type_name),
-            )
-        })
+    pub fn get<'r, T: Decode<'r>>(&'r self, col: impl ColumnIndex) -> Result<T> {
+        let idx = self.index(col)?;
+        let value = self.value_ref_at(idx)?;
+        T::decode(value).map_err(|e| self.column_error(idx, &e))
+    }
+}
+
+impl PartialEq for Row {
+    fn eq(&self, other: &Row) -> bool {
+        self.columns == other.columns
+            && (0..self.len()).all(|i| match (self.value_ref_at(i), other.value_ref_at(i)) {
+                (Ok(a), Ok(b)) => a == b,
+                _ => false,
+            })
     }
 }
 
 impl fmt::Debug for Row {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut m = f.debug_map();
-        for (c, v) in self.columns.iter().zip(&self.values) {
-            m.entry(&c.name, &v.type_name());
+        for (i, c) in self.columns.iter().enumerate() {
+            let ty = self
+                .value_ref_at(i)
+                .map_or("undecodable", |v| v.type_name());
+            m.entry(&c.name, &ty);
         }
         m.finish()
     }
@@ -253,6 +369,86 @@ mod tests {
         let e = r.get::<i64>("missing").unwrap_err();
         assert_eq!(e.to_string(), "no column missing in a row of 2 columns");
         assert!(r.get::<i64>(5).is_err());
+    }
+
+    /// A driver row whose second column cannot be represented and which
+    /// counts how often it is decoded.
+    struct Fake {
+        text: String,
+        decoded: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl RawRow for Fake {
+        fn len(&self) -> usize {
+            2
+        }
+        fn value_ref(&self, idx: usize) -> Result<ValueRef<'_>> {
+            self.decoded
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            match idx {
+                0 => Ok(ValueRef::Text(&self.text)),
+                _ => Err(Error::new(
+                    ErrorKind::Decode,
+                    "infinity has no date representation",
+                )),
+            }
+        }
+    }
+
+    fn fake() -> (Row, Arc<std::sync::atomic::AtomicUsize>) {
+        let decoded = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let cols = Columns::new(vec![Column::new("name", "text"), Column::new("d", "date")]);
+        let raw = Fake {
+            text: "Grüße".into(),
+            decoded: decoded.clone(),
+        };
+        (Row::from_raw(cols, raw), decoded)
+    }
+
+    #[test]
+    fn raw_rows_decode_only_what_is_read_and_borrow_text() {
+        let (r, decoded) = fake();
+        assert_eq!(decoded.load(std::sync::atomic::Ordering::Relaxed), 0);
+        let s: &str = r.get("name").unwrap();
+        assert_eq!(s, "Grüße");
+        assert_eq!(r.get::<String>(0).unwrap(), "Grüße");
+        assert_eq!(decoded.load(std::sync::atomic::Ordering::Relaxed), 2);
+        let e = r.get::<Option<chrono::NaiveDate>>("d").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Decode);
+        assert_eq!(
+            e.to_string(),
+            "column `d` (date): infinity has no date representation"
+        );
+        // The owned view needs every column, so it reports the bad one.
+        assert_eq!(r.values().unwrap_err().to_string(), e.to_string());
+        assert!(r.value(0).is_err());
+        assert_eq!(format!("{r:?}"), r#"{"name": "text", "d": "undecodable"}"#);
+    }
+
+    #[test]
+    fn raw_and_owned_rows_compare_by_value() {
+        struct Two;
+        impl RawRow for Two {
+            fn len(&self) -> usize {
+                2
+            }
+            fn value_ref(&self, idx: usize) -> Result<ValueRef<'_>> {
+                Ok(if idx == 0 {
+                    ValueRef::I64(7)
+                } else {
+                    ValueRef::Null
+                })
+            }
+        }
+        let cols = Columns::new(vec![Column::new("id", "int8"), Column::new("Name", "text")]);
+        let raw = Row::from_raw(cols, Two);
+        assert_eq!(raw, row());
+        assert_eq!(raw.values().unwrap(), row().values().unwrap());
+        assert_eq!(
+            raw.clone().into_values().unwrap(),
+            vec![Value::I64(7), Value::Null]
+        );
+        assert_eq!(raw.get::<i64>("id").unwrap(), 7);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Database values, independent of any driver.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
@@ -25,21 +26,29 @@ impl Decimal {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether `s` is a decimal's text (what [`Decimal::from_str`] accepts),
+    /// checked without allocating; adapters use it before handing out a
+    /// borrowed [`ValueRef::Decimal`].
+    ///
+    /// [`Decimal::from_str`]: std::str::FromStr::from_str
+    pub fn is_canonical(s: &str) -> bool {
+        let digits = s.strip_prefix('-').unwrap_or(s);
+        let (int, frac) = match digits.split_once('.') {
+            Some((i, f)) => (i, Some(f)),
+            None => (digits, None),
+        };
+        !int.is_empty()
+            && int.bytes().all(|b| b.is_ascii_digit())
+            && frac.is_none_or(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))
+    }
 }
 
 impl std::str::FromStr for Decimal {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self> {
-        let digits = s.strip_prefix('-').unwrap_or(s);
-        let (int, frac) = match digits.split_once('.') {
-            Some((i, f)) => (i, Some(f)),
-            None => (digits, None),
-        };
-        let ok = !int.is_empty()
-            && int.bytes().all(|b| b.is_ascii_digit())
-            && frac.is_none_or(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()));
-        if ok {
+        if Decimal::is_canonical(s) {
             Ok(Decimal(s.to_owned()))
         } else {
             Err(Error::new(
@@ -189,19 +198,155 @@ impl fmt::Display for ConvertError {
     }
 }
 
-/// Conversion from a [`Value`] to a Rust type.
+/// A borrowed view of one database value, as a row hands it out without
+/// copying: text and bytes point into the row's own buffer.
+///
+/// [`Row::get`](crate::Row::get) decodes through this type, so reading a
+/// `&str` column costs a UTF-8 check and no allocation. Every variant has its
+/// [`Value`] twin; [`ValueRef::to_owned_value`] converts.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ValueRef<'a> {
+    /// SQL NULL.
+    Null,
+    /// BOOLEAN.
+    Bool(bool),
+    /// SMALLINT.
+    I16(i16),
+    /// INTEGER.
+    I32(i32),
+    /// BIGINT.
+    I64(i64),
+    /// REAL.
+    F32(f32),
+    /// DOUBLE PRECISION.
+    F64(f64),
+    /// NUMERIC / DECIMAL as canonical text (see [`Decimal`]); owned when the
+    /// wire format is binary and had to be formatted.
+    Decimal(Cow<'a, str>),
+    /// TEXT / VARCHAR.
+    Text(&'a str),
+    /// BYTEA / BLOB.
+    Bytes(&'a [u8]),
+    /// DATE.
+    Date(NaiveDate),
+    /// TIME (without time zone).
+    Time(NaiveTime),
+    /// TIMESTAMP (without time zone).
+    Timestamp(NaiveDateTime),
+    /// TIMESTAMP WITH TIME ZONE, normalised to UTC.
+    TimestampTz(DateTime<Utc>),
+    /// UUID.
+    Uuid(Uuid),
+    /// JSON / JSONB text.
+    Json(&'a str),
+}
+
+impl ValueRef<'_> {
+    /// The name of this value's type, the same as [`Value::type_name`].
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            ValueRef::Null => "NULL",
+            ValueRef::Bool(_) => "bool",
+            ValueRef::I16(_) => "i16",
+            ValueRef::I32(_) => "i32",
+            ValueRef::I64(_) => "i64",
+            ValueRef::F32(_) => "f32",
+            ValueRef::F64(_) => "f64",
+            ValueRef::Decimal(_) => "decimal",
+            ValueRef::Text(_) => "text",
+            ValueRef::Bytes(_) => "bytes",
+            ValueRef::Date(_) => "date",
+            ValueRef::Time(_) => "time",
+            ValueRef::Timestamp(_) => "timestamp",
+            ValueRef::TimestampTz(_) => "timestamptz",
+            ValueRef::Uuid(_) => "uuid",
+            ValueRef::Json(_) => "json",
+        }
+    }
+
+    /// Whether this is SQL NULL.
+    pub fn is_null(&self) -> bool {
+        matches!(self, ValueRef::Null)
+    }
+
+    /// Copies the value out of the row.
+    ///
+    /// A decimal is taken as the canonical text its adapter produced; the
+    /// adapters check it when they decode, so no second parse happens here.
+    pub fn to_owned_value(&self) -> Value {
+        match self {
+            ValueRef::Null => Value::Null,
+            ValueRef::Bool(v) => Value::Bool(*v),
+            ValueRef::I16(v) => Value::I16(*v),
+            ValueRef::I32(v) => Value::I32(*v),
+            ValueRef::I64(v) => Value::I64(*v),
+            ValueRef::F32(v) => Value::F32(*v),
+            ValueRef::F64(v) => Value::F64(*v),
+            ValueRef::Decimal(d) => Value::Decimal(Decimal(d.clone().into_owned())),
+            ValueRef::Text(s) => Value::Text((*s).to_owned()),
+            ValueRef::Bytes(b) => Value::Bytes(b.to_vec()),
+            ValueRef::Date(v) => Value::Date(*v),
+            ValueRef::Time(v) => Value::Time(*v),
+            ValueRef::Timestamp(v) => Value::Timestamp(*v),
+            ValueRef::TimestampTz(v) => Value::TimestampTz(*v),
+            ValueRef::Uuid(v) => Value::Uuid(*v),
+            ValueRef::Json(s) => Value::Json(Json((*s).to_owned())),
+        }
+    }
+}
+
+impl Value {
+    /// A borrowed view of this value, for decoding through [`Decode`].
+    pub fn as_value_ref(&self) -> ValueRef<'_> {
+        match self {
+            Value::Null => ValueRef::Null,
+            Value::Bool(v) => ValueRef::Bool(*v),
+            Value::I16(v) => ValueRef::I16(*v),
+            Value::I32(v) => ValueRef::I32(*v),
+            Value::I64(v) => ValueRef::I64(*v),
+            Value::F32(v) => ValueRef::F32(*v),
+            Value::F64(v) => ValueRef::F64(*v),
+            Value::Decimal(d) => ValueRef::Decimal(Cow::Borrowed(d.as_str())),
+            Value::Text(s) => ValueRef::Text(s),
+            Value::Bytes(b) => ValueRef::Bytes(b),
+            Value::Date(v) => ValueRef::Date(*v),
+            Value::Time(v) => ValueRef::Time(*v),
+            Value::Timestamp(v) => ValueRef::Timestamp(*v),
+            Value::TimestampTz(v) => ValueRef::TimestampTz(*v),
+            Value::Uuid(v) => ValueRef::Uuid(*v),
+            Value::Json(j) => ValueRef::Json(&j.0),
+        }
+    }
+}
+
+/// Decoding from a borrowed [`ValueRef`] into a Rust type that may borrow
+/// from the row (`&'r str`, `&'r [u8]`) or own its data.
 ///
 /// Integer conversions widen freely and narrow only when the value fits;
 /// `Option<T>` reads NULL as `None`; every other type refuses NULL.
-pub trait FromValue: Sized {
+pub trait Decode<'r>: Sized {
     /// The Rust type name used in error messages.
     const TYPE_NAME: &'static str;
 
-    /// Converts by reference.
-    fn from_value(value: &Value) -> Result<Self, ConvertError>;
+    /// Decodes one value.
+    fn decode(value: ValueRef<'r>) -> Result<Self, ConvertError>;
 }
 
-fn mismatch<T: FromValue>(found: &Value) -> ConvertError {
+/// Conversion from an owned [`Value`] to a Rust type that owns its data;
+/// implemented for every type that [`Decode`]s for any lifetime, so a bound
+/// `T: FromValue` also lets generic code call `row.get::<T>()` and
+/// `row.get::<Option<T>>()`.
+pub trait FromValue: for<'r> Decode<'r> {
+    /// Converts by reference.
+    fn from_value(value: &Value) -> Result<Self, ConvertError> {
+        Self::decode(value.as_value_ref())
+    }
+}
+
+impl<T> FromValue for T where T: for<'r> Decode<'r> {}
+
+fn mismatch<'r, T: Decode<'r>>(found: &ValueRef<'_>) -> ConvertError {
     ConvertError {
         wanted: T::TYPE_NAME,
         found: found.type_name(),
@@ -209,157 +354,194 @@ fn mismatch<T: FromValue>(found: &Value) -> ConvertError {
     }
 }
 
-fn out_of_range<T: FromValue>(found: &Value) -> ConvertError {
-    ConvertError {
-        wanted: T::TYPE_NAME,
-        found: found.type_name(),
-        detail: Some("out of range".into()),
-    }
-}
-
-macro_rules! impl_from_value_int {
+macro_rules! impl_decode_int {
     ($($t:ty),*) => {$(
-        impl FromValue for $t {
+        impl Decode<'_> for $t {
             const TYPE_NAME: &'static str = stringify!($t);
-            fn from_value(value: &Value) -> Result<Self, ConvertError> {
+            fn decode(value: ValueRef<'_>) -> Result<Self, ConvertError> {
                 let wide: i64 = match value {
-                    Value::I16(v) => i64::from(*v),
-                    Value::I32(v) => i64::from(*v),
-                    Value::I64(v) => *v,
-                    other => return Err(mismatch::<Self>(other)),
+                    ValueRef::I16(v) => i64::from(v),
+                    ValueRef::I32(v) => i64::from(v),
+                    ValueRef::I64(v) => v,
+                    other => return Err(mismatch::<Self>(&other)),
                 };
-                <$t>::try_from(wide).map_err(|_| out_of_range::<Self>(value))
+                <$t>::try_from(wide).map_err(|_| ConvertError {
+                    wanted: stringify!($t),
+                    found: value.type_name(),
+                    detail: Some("out of range".into()),
+                })
             }
         }
     )*};
 }
 
-impl_from_value_int!(i16, i32, i64, u32, u64, usize);
+impl_decode_int!(i16, i32, i64, u32, u64, usize);
 
-impl FromValue for bool {
+impl Decode<'_> for bool {
     const TYPE_NAME: &'static str = "bool";
-    fn from_value(value: &Value) -> Result<Self, ConvertError> {
+    fn decode(value: ValueRef<'_>) -> Result<Self, ConvertError> {
         match value {
-            Value::Bool(b) => Ok(*b),
+            ValueRef::Bool(b) => Ok(b),
             // SQLite and MySQL store booleans as integers.
-            Value::I16(0) | Value::I32(0) | Value::I64(0) => Ok(false),
-            Value::I16(1) | Value::I32(1) | Value::I64(1) => Ok(true),
-            other => Err(mismatch::<Self>(other)),
+            ValueRef::I16(0) | ValueRef::I32(0) | ValueRef::I64(0) => Ok(false),
+            ValueRef::I16(1) | ValueRef::I32(1) | ValueRef::I64(1) => Ok(true),
+            other => Err(mismatch::<Self>(&other)),
         }
     }
 }
 
-impl FromValue for f64 {
+impl Decode<'_> for f64 {
     const TYPE_NAME: &'static str = "f64";
-    fn from_value(value: &Value) -> Result<Self, ConvertError> {
+    fn decode(value: ValueRef<'_>) -> Result<Self, ConvertError> {
         match value {
-            Value::F64(v) => Ok(*v),
-            Value::F32(v) => Ok(f64::from(*v)),
-            Value::I16(v) => Ok(f64::from(*v)),
-            Value::I32(v) => Ok(f64::from(*v)),
-            other => Err(mismatch::<Self>(other)),
+            ValueRef::F64(v) => Ok(v),
+            ValueRef::F32(v) => Ok(f64::from(v)),
+            ValueRef::I16(v) => Ok(f64::from(v)),
+            ValueRef::I32(v) => Ok(f64::from(v)),
+            other => Err(mismatch::<Self>(&other)),
         }
     }
 }
 
-impl FromValue for f32 {
+impl Decode<'_> for f32 {
     const TYPE_NAME: &'static str = "f32";
-    fn from_value(value: &Value) -> Result<Self, ConvertError> {
+    fn decode(value: ValueRef<'_>) -> Result<Self, ConvertError> {
         match value {
-            Value::F32(v) => Ok(*v),
+            ValueRef::F32(v) => Ok(v),
             // Exact only when the f64 holds an f32; engines without a REAL
             // type (SQLite) hand back f64.
             #[allow(clippy::cast_possible_truncation)]
-            Value::F64(v) if f64::from(*v as f32) == *v || v.is_nan() => Ok(*v as f32),
-            Value::I16(v) => Ok(f32::from(*v)),
-            other => Err(mismatch::<Self>(other)),
+            ValueRef::F64(v) if f64::from(v as f32) == v || v.is_nan() => Ok(v as f32),
+            ValueRef::I16(v) => Ok(f32::from(v)),
+            other => Err(mismatch::<Self>(&other)),
         }
     }
 }
 
-macro_rules! impl_from_value_clone {
+macro_rules! impl_decode_copy {
     ($($t:ty => $variant:ident, $name:literal);* $(;)?) => {$(
-        impl FromValue for $t {
+        impl Decode<'_> for $t {
             const TYPE_NAME: &'static str = $name;
-            fn from_value(value: &Value) -> Result<Self, ConvertError> {
+            fn decode(value: ValueRef<'_>) -> Result<Self, ConvertError> {
                 match value {
-                    Value::$variant(v) => Ok(v.clone()),
-                    other => Err(mismatch::<Self>(other)),
+                    ValueRef::$variant(v) => Ok(v),
+                    other => Err(mismatch::<Self>(&other)),
                 }
             }
         }
     )*};
 }
 
-impl_from_value_clone! {
-    Decimal => Decimal, "Decimal";
-    Vec<u8> => Bytes, "Vec<u8>";
+impl_decode_copy! {
     NaiveDate => Date, "NaiveDate";
     NaiveTime => Time, "NaiveTime";
     NaiveDateTime => Timestamp, "NaiveDateTime";
     DateTime<Utc> => TimestampTz, "DateTime<Utc>";
 }
 
-impl FromValue for Uuid {
-    const TYPE_NAME: &'static str = "Uuid";
-    fn from_value(value: &Value) -> Result<Self, ConvertError> {
+impl Decode<'_> for Decimal {
+    const TYPE_NAME: &'static str = "Decimal";
+    fn decode(value: ValueRef<'_>) -> Result<Self, ConvertError> {
         match value {
-            Value::Uuid(u) => Ok(*u),
+            ValueRef::Decimal(d) => Ok(Decimal(d.into_owned())),
+            other => Err(mismatch::<Self>(&other)),
+        }
+    }
+}
+
+impl Decode<'_> for Vec<u8> {
+    const TYPE_NAME: &'static str = "Vec<u8>";
+    fn decode(value: ValueRef<'_>) -> Result<Self, ConvertError> {
+        match value {
+            ValueRef::Bytes(b) => Ok(b.to_vec()),
+            other => Err(mismatch::<Self>(&other)),
+        }
+    }
+}
+
+impl<'r> Decode<'r> for &'r [u8] {
+    const TYPE_NAME: &'static str = "&[u8]";
+    fn decode(value: ValueRef<'r>) -> Result<Self, ConvertError> {
+        match value {
+            ValueRef::Bytes(b) => Ok(b),
+            other => Err(mismatch::<Self>(&other)),
+        }
+    }
+}
+
+impl Decode<'_> for Uuid {
+    const TYPE_NAME: &'static str = "Uuid";
+    fn decode(value: ValueRef<'_>) -> Result<Self, ConvertError> {
+        let bad = |found: &'static str, detail: String| ConvertError {
+            wanted: "Uuid",
+            found,
+            detail: Some(detail),
+        };
+        match value {
+            ValueRef::Uuid(u) => Ok(u),
             // Engines without a UUID type on the wire (MySQL CHAR(36),
             // MariaDB's UUID type, SQLite TEXT or BLOB) hand back text or
             // 16 bytes.
-            Value::Text(s) => Uuid::try_parse(s).map_err(|_| ConvertError {
-                wanted: Self::TYPE_NAME,
-                found: value.type_name(),
-                detail: Some("not a UUID".into()),
-            }),
-            Value::Bytes(b) => Uuid::from_slice(b).map_err(|_| ConvertError {
-                wanted: Self::TYPE_NAME,
-                found: value.type_name(),
-                detail: Some(format!("{} bytes, not 16", b.len())),
-            }),
-            other => Err(mismatch::<Self>(other)),
+            ValueRef::Text(s) => Uuid::try_parse(s).map_err(|_| bad("text", "not a UUID".into())),
+            ValueRef::Bytes(b) => {
+                Uuid::from_slice(b).map_err(|_| bad("bytes", format!("{} bytes, not 16", b.len())))
+            }
+            other => Err(mismatch::<Self>(&other)),
         }
     }
 }
 
-impl FromValue for String {
+impl Decode<'_> for String {
     const TYPE_NAME: &'static str = "String";
-    fn from_value(value: &Value) -> Result<Self, ConvertError> {
+    fn decode(value: ValueRef<'_>) -> Result<Self, ConvertError> {
         match value {
-            Value::Text(s) => Ok(s.clone()),
-            Value::Json(j) => Ok(j.0.clone()),
-            Value::Decimal(d) => Ok(d.0.clone()),
-            other => Err(mismatch::<Self>(other)),
+            ValueRef::Text(s) | ValueRef::Json(s) => Ok(s.to_owned()),
+            ValueRef::Decimal(d) => Ok(d.into_owned()),
+            other => Err(mismatch::<Self>(&other)),
         }
     }
 }
 
-impl FromValue for Json {
+impl<'r> Decode<'r> for &'r str {
+    const TYPE_NAME: &'static str = "&str";
+    fn decode(value: ValueRef<'r>) -> Result<Self, ConvertError> {
+        match value {
+            ValueRef::Text(s) | ValueRef::Json(s) => Ok(s),
+            ValueRef::Decimal(Cow::Borrowed(s)) => Ok(s),
+            ValueRef::Decimal(Cow::Owned(_)) => Err(ConvertError {
+                wanted: "&str",
+                found: "decimal",
+                detail: Some("this engine sends decimals in binary; read a String".into()),
+            }),
+            other => Err(mismatch::<Self>(&other)),
+        }
+    }
+}
+
+impl Decode<'_> for Json {
     const TYPE_NAME: &'static str = "Json";
-    fn from_value(value: &Value) -> Result<Self, ConvertError> {
+    fn decode(value: ValueRef<'_>) -> Result<Self, ConvertError> {
         match value {
-            Value::Json(j) => Ok(j.clone()),
             // MySQL and SQLite report JSON columns as text.
-            Value::Text(s) => Ok(Json(s.clone())),
-            other => Err(mismatch::<Self>(other)),
+            ValueRef::Json(s) | ValueRef::Text(s) => Ok(Json(s.to_owned())),
+            other => Err(mismatch::<Self>(&other)),
         }
     }
 }
 
-impl FromValue for Value {
+impl Decode<'_> for Value {
     const TYPE_NAME: &'static str = "Value";
-    fn from_value(value: &Value) -> Result<Self, ConvertError> {
-        Ok(value.clone())
+    fn decode(value: ValueRef<'_>) -> Result<Self, ConvertError> {
+        Ok(value.to_owned_value())
     }
 }
 
-impl<T: FromValue> FromValue for Option<T> {
+impl<'r, T: Decode<'r>> Decode<'r> for Option<T> {
     const TYPE_NAME: &'static str = T::TYPE_NAME;
-    fn from_value(value: &Value) -> Result<Self, ConvertError> {
+    fn decode(value: ValueRef<'r>) -> Result<Self, ConvertError> {
         match value {
-            Value::Null => Ok(None),
-            v => T::from_value(v).map(Some),
+            ValueRef::Null => Ok(None),
+            v => T::decode(v).map(Some),
         }
     }
 }

@@ -47,7 +47,12 @@ pub fn format_plan(rows: &Rows) -> String {
         if !out.is_empty() {
             out.push('\n');
         }
-        let values = row.values();
+        // Plans are text and numbers; a row that cannot be decoded is shown
+        // as a marker rather than failing the whole plan.
+        let Ok(values) = row.values() else {
+            out.push_str("(undecodable plan row)");
+            continue;
+        };
         if values.len() == 1 {
             match &values[0] {
                 covet_core::Value::Text(s) => out.push_str(s),

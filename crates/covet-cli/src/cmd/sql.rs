@@ -90,6 +90,14 @@ async fn print_rows(columns: &Columns, mut rows: RowStream, max: usize) -> Resul
                 rows.next().await
             }
         };
+        // A value the CLI cannot show ends the output like a server error,
+        // after the rows before it.
+        let next = next.map(|r| {
+            r.and_then(|row| {
+                row.values()?;
+                Ok(row)
+            })
+        });
         let row = match next {
             Some(Ok(row)) => row,
             Some(Err(e)) => {
@@ -139,7 +147,7 @@ fn start(columns: &Columns, first: &[Row], max: usize, out: &mut Lines) -> Resul
             !first.is_empty()
                 && first.iter().all(|r| {
                     matches!(
-                        r.values().get(i),
+                        r.value(i).ok(),
                         Some(
                             Value::I16(_)
                                 | Value::I32(_)
@@ -192,7 +200,12 @@ impl Table {
 }
 
 fn row_cells(row: &Row, max: usize) -> Vec<String> {
-    row.values().iter().map(|v| clip(&cell(v), max)).collect()
+    // print_rows decoded every row it keeps, so this cannot fail here.
+    row.values()
+        .unwrap_or_default()
+        .iter()
+        .map(|v| clip(&cell(v), max))
+        .collect()
 }
 
 /// How a value is shown in a cell.

@@ -102,6 +102,41 @@ impl Sample {
         let parsed: serde_json::Value = serde_json::from_str(&json.0)
             .map_err(|e| fail(format!("c_json: read back invalid JSON: {e}")))?;
         same("c_json", &self.json, &parsed)?;
+        self.check_borrowed(row)
+    }
+
+    /// The same row through the borrowing accessors: text and bytes as
+    /// slices of the row, and every column's borrowed view equal to its
+    /// owned [`Value`].
+    fn check_borrowed(&self, row: &Row) -> Result<()> {
+        let text: &str = row.get("c_text")?;
+        if text != self.text {
+            return Err(fail(format!(
+                "c_text as &str: wrote {:?}, read back {text:?}",
+                self.text
+            )));
+        }
+        let bytes: &[u8] = row.get("c_bytes")?;
+        if bytes != self.bytes.as_slice() {
+            return Err(fail("c_bytes as &[u8]: read back different bytes"));
+        }
+        let json: &str = row.get("c_json")?;
+        let parsed: serde_json::Value = serde_json::from_str(json)
+            .map_err(|e| fail(format!("c_json as &str: invalid JSON: {e}")))?;
+        if parsed != self.json {
+            return Err(fail("c_json as &str: read back a different document"));
+        }
+        let owned = row.values()?;
+        for (i, want) in owned.iter().enumerate() {
+            let got = row.value_ref(i)?.to_owned_value();
+            if &got != want {
+                return Err(fail(format!(
+                    "column {i}: the borrowed view reads {}, the owned value {}",
+                    got.type_name(),
+                    want.type_name()
+                )));
+            }
+        }
         Ok(())
     }
 }
@@ -304,7 +339,11 @@ pub async fn null_in_every_type<B: Backend>(b: Arc<B>) -> Result<()> {
     ensure!(rows.len() == 1, "{} rows", rows.len());
     let row = &rows.rows[0];
     for (i, t) in MappedType::ALL.iter().enumerate() {
-        ensure!(row.values()[i].is_null(), "{} is not NULL", t.column_name());
+        ensure!(
+            row.values()?[i].is_null(),
+            "{} is not NULL",
+            t.column_name()
+        );
     }
     ensure!(row.get::<Option<bool>>("c_bool")?.is_none(), "bool");
     ensure!(row.get::<Option<i16>>("c_i16")?.is_none(), "i16");
