@@ -291,3 +291,19 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_write_or_lock_inside_a_version_comment_is_not_read_only() {
+    use covet_monitor::fingerprint::is_read_only_select;
+    // MySQL runs the body of `/*! .. */`: EXPLAIN ANALYZE must not run
+    // what it hides.
+    assert!(!is_read_only_select(
+        "SELECT * FROM t /*!50000 FOR UPDATE */"
+    ));
+    assert!(!is_read_only_select(
+        "SELECT a FROM t /*!40000 INTO OUTFILE '/tmp/x' */"
+    ));
+    assert!(is_read_only_select(
+        "SELECT a FROM t /* FOR UPDATE */ WHERE b = 1"
+    ));
+}

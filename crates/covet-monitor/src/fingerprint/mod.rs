@@ -357,10 +357,15 @@ pub fn is_read_only_select(sql: &str) -> bool {
     }
     // EXPLAIN ANALYZE runs the statement: it must look read-only whether
     // backslashes escape (MySQL) or not (PostgreSQL), so that a string read
-    // the wrong way cannot hide a write.
-    [Rules::of(None), Rules::of(Some(Engine::Postgres))]
-        .into_iter()
-        .all(|rules| read_only_tokens(&tokenize(sql.as_bytes(), rules, &mut Vec::new())))
+    // the wrong way cannot hide a write, and whether `/*! .. */` is code
+    // (MySQL runs it) or a comment.
+    [
+        Rules::of(None),
+        Rules::of(Some(Engine::Postgres)),
+        Rules::of(Some(Engine::MySql)),
+    ]
+    .into_iter()
+    .all(|rules| read_only_tokens(&tokenize(sql.as_bytes(), rules, &mut Vec::new())))
 }
 
 fn read_only_tokens(toks: &[Tok]) -> bool {
