@@ -94,6 +94,15 @@ pub type CallSite = &'static Location<'static>;
 tokio::task_local! {
     static SCOPE: Arc<ScopeState>;
     static CALL_SITE: CallSite;
+    static FIX_HINT: &'static str;
+}
+
+/// Runs `fut` with `hint` as the fix an N+1 report of its statements
+/// names (`"prefetch(Post::AUTHOR)"`): the ORM sets it where its metadata
+/// knows the relation a query walks. A static string, so setting it costs
+/// no allocation per statement.
+pub fn with_fix_hint<F: Future>(hint: &'static str, fut: F) -> impl Future<Output = F::Output> {
+    FIX_HINT.scope(hint, fut)
 }
 
 /// Runs `fut` with `site` as the call site of the statements it issues
@@ -156,12 +165,21 @@ pub struct NPlusOneReport {
     pub fingerprint_id: u64,
     /// How many times it ran in the scope (so far, when reported).
     pub count: u64,
+    /// The fix, where the code that issued the statements knew the
+    /// relation ([`with_fix_hint`]): `"prefetch(Post::AUTHOR)"`.
+    pub fix: Option<&'static str>,
 }
 
 impl NPlusOneReport {
     /// What to do about it. When the statement filters on one column
     /// (`... where "author_id" = ?`), the hint names it.
     pub fn hint(&self) -> String {
+        if let Some(fix) = self.fix {
+            return format!(
+                "load these rows in one query instead of one per parent: \
+                 {fix} on the query that loaded the parents"
+            );
+        }
         match filtered_column(&self.fingerprint) {
             Some(col) => format!(
                 "load these rows in one query instead of one per parent: \
@@ -232,9 +250,17 @@ pub struct ScopeReport {
     statements: Vec<StatementCount>,
     untracked: u64,
     n_plus_one: Vec<NPlusOneReport>,
+    // Behind one pointer: keeps BudgetExceeded (which holds a report)
+    // small enough to return by value.
+    unused_eager_loads: Arc<Vec<UnusedEagerLoad>>,
 }
 
 impl ScopeReport {
+    /// The eager loads (prefetches) whose rows were loaded and dropped
+    /// unread inside the scope.
+    pub fn unused_eager_loads(&self) -> &[UnusedEagerLoad] {
+        &self.unused_eager_loads
+    }
     /// Statements that passed an [`NPlusOneLayer`] within the scope.
     pub fn total(&self) -> u64 {
         self.total
@@ -289,6 +315,7 @@ struct Table {
     untracked: u64,
     groups: Vec<Group>,
     reports: Vec<NPlusOneReport>,
+    unused: Vec<UnusedEagerLoad>,
 }
 
 struct ScopeState {
@@ -325,7 +352,12 @@ impl ScopeState {
     /// Counts one statement of group (fp, site); returns the report when
     /// this statement is over the threshold, with whether it is the first
     /// time the group crosses it.
-    fn detect(&self, fp: &Fingerprint, site: Option<CallSite>) -> Option<(NPlusOneReport, bool)> {
+    fn detect(
+        &self,
+        fp: &Fingerprint,
+        site: Option<CallSite>,
+        fix: Option<&'static str>,
+    ) -> Option<(NPlusOneReport, bool)> {
         let mut t = self.lock();
         let same = |g: &Group| g.fingerprint == fp.id && site_eq(g.site, site);
         let i = match t.groups.iter().position(same) {
@@ -353,6 +385,7 @@ impl ScopeState {
             fingerprint: fp.text.clone(),
             fingerprint_id: fp.id,
             count: g.count,
+            fix,
         };
         // Keep the report's count current: the scope's summary shows the
         // final number, not the one at the crossing.
@@ -374,6 +407,7 @@ impl ScopeState {
             statements: t.shapes.clone(),
             untracked: t.untracked,
             n_plus_one: t.reports.clone(),
+            unused_eager_loads: Arc::new(t.unused.clone()),
         }
     }
 }
@@ -501,7 +535,9 @@ impl NPlusOneAdapter {
         if !tracked {
             return Ok(());
         }
-        let Some((report, first)) = scope.detect(&fp, current_call_site()) else {
+        let Some((report, first)) =
+            scope.detect(&fp, current_call_site(), FIX_HINT.try_with(|h| *h).ok())
+        else {
             return Ok(());
         };
         match self.mode {
@@ -541,6 +577,97 @@ impl Intercept for NPlusOneAdapter {
             self.observe(stmt.sql())?;
         }
         fut.await
+    }
+}
+
+/// An eager load whose rows nobody read: the statement was wasted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnusedEagerLoad {
+    /// Where the loading query was run.
+    pub call_site: Option<CallSite>,
+    /// The relation, as the loading call names it
+    /// (`"prefetch(Post::AUTHOR)"`).
+    pub relation: String,
+    /// How many rows were loaded.
+    pub rows: u64,
+}
+
+impl fmt::Display for UnusedEagerLoad {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let site = match self.call_site {
+            Some(l) => format!("{}:{}:{}", l.file(), l.line(), l.column()),
+            None => "unknown".to_string(),
+        };
+        write!(
+            f,
+            "unused eager load at {site}: {} loaded {} rows that were never read; \
+             drop it from the query",
+            self.relation, self.rows
+        )
+    }
+}
+
+/// Watches the rows of one eager load (the ORM makes one per prefetch
+/// level and result). When it is dropped without [`EagerLoadWatch::mark_read`]
+/// having been called, it logs a `tracing` warning and adds an
+/// [`UnusedEagerLoad`] to the scope that was current when it was made.
+pub struct EagerLoadWatch {
+    scope: Option<Arc<ScopeState>>,
+    call_site: Option<CallSite>,
+    relation: String,
+    rows: u64,
+    read: std::sync::atomic::AtomicBool,
+}
+
+impl fmt::Debug for EagerLoadWatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EagerLoadWatch")
+            .field("relation", &self.relation)
+            .field("rows", &self.rows)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EagerLoadWatch {
+    /// A watch over `rows` rows of `relation`, in the current scope and at
+    /// the current call site.
+    pub fn new(relation: String, rows: u64) -> Self {
+        EagerLoadWatch {
+            scope: SCOPE.try_with(Arc::clone).ok(),
+            call_site: current_call_site(),
+            relation,
+            rows,
+            read: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Records that the rows were read (cheap: one relaxed store).
+    pub fn mark_read(&self) {
+        self.read.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Drop for EagerLoadWatch {
+    fn drop(&mut self) {
+        if self.read.load(Ordering::Relaxed) {
+            return;
+        }
+        let unused = UnusedEagerLoad {
+            call_site: self.call_site,
+            relation: std::mem::take(&mut self.relation),
+            rows: self.rows,
+        };
+        tracing::warn!(
+            call_site = %unused.call_site.map_or_else(|| "unknown".to_string(), |l| l.to_string()),
+            relation = %unused.relation,
+            "{unused}"
+        );
+        if let Some(scope) = &self.scope {
+            let mut t = scope.lock();
+            if t.unused.len() < MAX_GROUPS {
+                t.unused.push(unused);
+            }
+        }
     }
 }
 

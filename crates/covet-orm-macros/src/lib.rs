@@ -322,12 +322,26 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
             Some(n) => quote!(::core::option::Option::Some(#n)),
             None => quote!(::core::option::Option::None),
         };
+        // The relation constant (below) exists for non-null foreign keys;
+        // its loading call is recorded for N+1 hints and error messages.
+        let rel_name = match field_str.strip_suffix("_id") {
+            Some(r) => r.to_uppercase(),
+            None => format!("{}_REL", field_str.to_uppercase()),
+        };
         let references = match &a.belongs_to {
             Some(path) => {
                 let target = quote!(#path).to_string().replace(' ', "");
+                let hint = match base_type_name(ty) {
+                    Some((_, false)) => {
+                        let h = format!("prefetch({name_str}::{rel_name})");
+                        quote!(::core::option::Option::Some(#h))
+                    }
+                    _ => quote!(::core::option::Option::None),
+                };
                 quote!(::core::option::Option::Some(__covet_orm::Reference {
                     model: #target,
                     meta: <#path as __covet_orm::Model>::meta,
+                    prefetch_hint: #hint,
                 }))
             }
             None => quote!(::core::option::Option::None),
@@ -353,11 +367,7 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
         reads.push(quote! { #ident: row.get::<#ty>(offset + #i)? });
         values.push(quote! { #i => __covet_orm::Field::to_value(&self.#ident) });
         if let (Some(target), Some((_, false))) = (&a.belongs_to, base_type_name(ty)) {
-            let rel = match field_str.strip_suffix("_id") {
-                Some(r) => r.to_uppercase(),
-                None => format!("{}_REL", field_str.to_uppercase()),
-            };
-            let rel = format_ident!("{}", rel);
+            let rel = format_ident!("{}", rel_name);
             let doc = format!(
                 "The `{field_str}` relation to `{}`, for `select_related`.",
                 quote!(#target).to_string().replace(' ', "")

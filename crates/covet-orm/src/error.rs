@@ -68,17 +68,6 @@ pub enum OrmError {
         /// The field that was not selected.
         field: &'static str,
     },
-    /// A relation that the query did not load was read. Nothing is
-    /// fetched behind the caller's back.
-    #[error("{model}.{relation} was not loaded by the query; load it with {how}")]
-    NotLoaded {
-        /// The model's Rust name.
-        model: &'static str,
-        /// The relation's name.
-        relation: String,
-        /// The call that loads it (`select_related(Post::AUTHOR)`).
-        how: String,
-    },
     /// The operation cannot be expressed for this model or query.
     #[error("{0}")]
     Unsupported(String),

@@ -35,7 +35,10 @@ pub use lookup::LookupArg;
 pub use model::{ColumnDef, Field, Model, ModelMeta, Reference, SqlType};
 pub use partial::{Only, Partial};
 pub use query::{Assign, QuerySet, Summable};
-pub use related::{Prefetch, PrefetchThrough, Relation, SelectRelated};
+pub use related::{
+    Nested, Prefetch, Prefetch2, PrefetchThrough, Prefetched, Relation, SelectRelated,
+    SelectRelated2,
+};
 pub use tx::{TxFuture, savepoint, transaction, transaction_with_retry};
 pub use write::{
     ModelExt, bulk_insert_sql, bulk_update_sql, delete_sql, insert_sql, save_sql, upsert_sql,

@@ -127,6 +127,10 @@ pub struct Reference {
     pub model: &'static str,
     /// The target's metadata; the foreign key points at its primary key.
     pub meta: fn() -> &'static ModelMeta,
+    /// The call that loads the rows holding this key for each target row
+    /// (`"prefetch(Post::AUTHOR)"`), for N+1 hints; `None` for nullable
+    /// foreign keys, which have no relation constant.
+    pub prefetch_hint: Option<&'static str>,
 }
 
 /// One column of a model, as declared by its field and attributes.

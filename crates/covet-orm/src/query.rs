@@ -314,6 +314,21 @@ impl<M: Model> QuerySet<M> {
         b.finish().idempotent(true)
     }
 
+    /// For a query filtering one foreign key by equality (the shape of the
+    /// reverse N+1 loop), the prefetch that replaces the loop.
+    fn fix_hint(&self) -> Option<&'static str> {
+        let [Node::Cmp(col, crate::expr::CmpOp::Eq, Operand::Value(_))] = self.filter.as_slice()
+        else {
+            return None;
+        };
+        M::meta()
+            .columns
+            .iter()
+            .find(|c| c.name == *col)?
+            .references?
+            .prefetch_hint
+    }
+
     /// Runs the query and reads every row into `M`.
     ///
     /// Rows are read by column position; the only allocations per row are
@@ -321,13 +336,19 @@ impl<M: Model> QuerySet<M> {
     #[track_caller]
     pub fn all<E: Executor>(&self, mut ex: E) -> impl Future<Output = OrmResult<Vec<M>>> + Send {
         crate::site::at_caller(async move {
-            let stmt = self.sql(ex.dialect());
-            let rows = ex.query(&stmt).await?;
-            let mut out = Vec::with_capacity(rows.len());
-            for row in &rows {
-                out.push(M::from_row(row)?);
+            let run = async {
+                let stmt = self.sql(ex.dialect());
+                let rows = ex.query(&stmt).await?;
+                let mut out = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    out.push(M::from_row(row)?);
+                }
+                Ok(out)
+            };
+            match self.fix_hint() {
+                Some(h) => covet_monitor::nplusone::with_fix_hint(h, run).await,
+                None => run.await,
             }
-            Ok(out)
         })
     }
 
