@@ -28,7 +28,7 @@ impl CovetArm {
     }
 
     async fn associations(&self) -> Res<Nested> {
-        let users: Vec<(User, Vec<Post>)> =
+        let users: Vec<(User, _)> =
             User::objects().prefetch(Post::USER).all(&self.db).await?;
         let post_ids: Vec<i32> = users
             .iter()
@@ -65,7 +65,7 @@ impl Arm for CovetArm {
             Ok(match w {
                 Work::Trivial(_) => std::hint::black_box(User::objects().all(db).await?).len(),
                 Work::Medium { .. } => {
-                    let v: Vec<(User, Vec<Post>)> = User::objects()
+                    let v: Vec<(User, _)> = User::objects()
                         .filter(User::HAIR_COLOR.eq("black"))
                         .prefetch(Post::USER)
                         .all(db)
