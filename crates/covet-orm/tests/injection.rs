@@ -5,7 +5,7 @@
 mod support;
 
 use covet_core::{Dialect, Statement, Value};
-use covet_orm::{ModelExt, OrmError, QuerySet, TextColumn};
+use covet_orm::{Agg, ModelExt, OrmError, QuerySet, TextColumn};
 use proptest::prelude::*;
 use support::{Post, User};
 
@@ -90,11 +90,51 @@ fn statements(s: &str, d: Dialect) -> Vec<Statement> {
             .unwrap()
             .sql(d),
     );
+    // Annotation names (hostile here) stay on the Rust side.
+    out.push(
+        User::objects()
+            .filter(User::NAME.eq(s))
+            .group_by(&[User::AGE.into()])
+            .annotate(s, Agg::count())
+            .annotate_name(&format!("{s}2"), "sum", Some("age"))
+            .unwrap()
+            .order_by_annotation(&format!("-{s}"))
+            .unwrap()
+            .sql(d)
+            .unwrap(),
+    );
+    out.push(
+        User::objects()
+            .filter(User::NAME.eq(s))
+            .only(&[User::EMAIL.into()])
+            .sql(d)
+            .unwrap(),
+    );
+    out.push(
+        support::Comment::objects()
+            .filter(support::Comment::TEXT.eq(s))
+            .select_related(support::Comment::POST)
+            .then(Post::AUTHOR)
+            .sql(d)
+            .unwrap(),
+    );
     let u = user(s);
+    out.extend(
+        covet_orm::bulk_update_sql(
+            &[u.clone(), u.clone()],
+            &[User::NAME.into(), User::EMAIL.into()],
+            d,
+        )
+        .unwrap(),
+    );
     out.push(covet_orm::insert_sql(&u, d, true));
     out.push(covet_orm::save_sql(&u, d).unwrap());
     out.extend(covet_orm::bulk_insert_sql(&[u.clone(), u], d));
     out
+}
+
+fn unknown_field<T>(r: Result<T, OrmError>) -> bool {
+    matches!(r, Err(OrmError::UnknownField { .. }))
 }
 
 fn has_text_param(stmt: &Statement) -> bool {
@@ -140,6 +180,16 @@ proptest! {
         prop_assert!(refused(User::objects().order_by_name(&s)));
         let desc = format!("-{}", s);
         prop_assert!(refused(User::objects().order_by_name(&desc)));
+        // only / defer / group_by / aggregates by name.
+        prop_assert!(unknown_field(User::objects().only_names(&[&s])));
+        prop_assert!(unknown_field(User::objects().defer_names(&[&s])));
+        prop_assert!(unknown_field(User::objects().group_by_names(&[&s])));
+        let g = User::objects().group_by(&[User::AGE.into()]);
+        prop_assert!(g.clone().annotate_name("n", "sum", Some(&s)).is_err());
+        let funcs = ["count", "sum", "avg", "min", "max"];
+        prop_assume!(!funcs.contains(&s.to_ascii_lowercase().as_str()));
+        prop_assert!(g.clone().annotate_name("n", &s, Some("age")).is_err());
+        prop_assert!(g.order_by_annotation(&s).is_err());
         // A real field with a hostile lookup name.
         let lookups = ["exact", "iexact", "gt", "gte", "lt", "lte", "in", "contains",
             "icontains", "startswith", "endswith", "isnull", "range"];
