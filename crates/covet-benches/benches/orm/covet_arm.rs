@@ -28,8 +28,7 @@ impl CovetArm {
     }
 
     async fn associations(&self) -> Res<Nested> {
-        let users: Vec<(User, _)> =
-            User::objects().prefetch(Post::USER).all(&self.db).await?;
+        let users: Vec<(User, _)> = User::objects().prefetch(Post::USER).all(&self.db).await?;
         let post_ids: Vec<i32> = users
             .iter()
             .flat_map(|(_, ps)| ps.iter().map(|p| p.id))
