@@ -14,7 +14,8 @@
 //!
 //! Every arm holds one connection, reads every column into owned structs,
 //! is checked to load as many items as the raw driver, is warmed up, and is
-//! timed in rounds whose order rotates; the tables show the median time per
+//! timed in rounds whose order rotates (each sample repeats the operation
+//! for about `COVET_BENCH_SECS`); the tables show the median time per
 //! operation and its ratio to the raw driver and to covet-orm.
 //!
 //! Environment: `COVET_PG_URL`, `COVET_MYSQL_URL` (an engine whose URL is
@@ -405,18 +406,18 @@ async fn measure(
         }
         *seq += 2;
     }
-    // Enough iterations that one sample takes about `secs` on the fastest arm.
-    let fastest = warm
+    // Enough iterations that one sample takes about `secs` on each arm (a
+    // slow arm gets fewer, so the run's length stays bounded).
+    let iters: Vec<u32> = warm
         .iter()
-        .zip(&ok)
-        .filter(|&(_, &ok)| ok)
-        .map(|(&t, _)| t)
-        .fold(f64::INFINITY, f64::min);
-    let iters = if fastest.is_finite() && fastest > 0.0 {
-        (cfg.secs / fastest).clamp(1.0, 10_000.0) as u32
-    } else {
-        1
-    };
+        .map(|&t| {
+            if t > 0.0 {
+                (cfg.secs / t).clamp(1.0, 10_000.0) as u32
+            } else {
+                1
+            }
+        })
+        .collect();
     let mut samples: Vec<Vec<f64>> = vec![Vec::new(); arms.len()];
     let n = arms.len();
     for round in 0..cfg.rounds {
@@ -426,7 +427,7 @@ async fn measure(
                 continue;
             }
             let (name, arm) = &mut arms[i];
-            match arm.time(w, iters, *seq).await {
+            match arm.time(w, iters[i], *seq).await {
                 Ok((secs, _)) => samples[i].push(secs),
                 Err(e) => {
                     notes.push(format!(
@@ -436,7 +437,7 @@ async fn measure(
                     ok[i] = false;
                 }
             }
-            *seq += u64::from(iters);
+            *seq += u64::from(iters[i]);
         }
     }
     Line {
