@@ -114,6 +114,12 @@ pub fn with_call_site<F: Future>(site: CallSite, fut: F) -> impl Future<Output =
     CALL_SITE.scope(site, fut)
 }
 
+/// Whether a scope is open (so that code can skip preparing what only a
+/// scope would use, such as fix hints).
+pub fn in_scope() -> bool {
+    SCOPE.try_with(|_| ()).is_ok()
+}
+
 /// The call site set by the nearest enclosing [`with_call_site`], if any.
 pub fn current_call_site() -> Option<CallSite> {
     CALL_SITE.try_with(|s| *s).ok()

@@ -331,17 +331,25 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
         let references = match &a.belongs_to {
             Some(path) => {
                 let target = quote!(#path).to_string().replace(' ', "");
-                let hint = match base_type_name(ty) {
+                let (hint, select_hint) = match base_type_name(ty) {
                     Some((_, false)) => {
                         let h = format!("prefetch({name_str}::{rel_name})");
-                        quote!(::core::option::Option::Some(#h))
+                        let s = format!("select_related({name_str}::{rel_name})");
+                        (
+                            quote!(::core::option::Option::Some(#h)),
+                            quote!(::core::option::Option::Some(#s)),
+                        )
                     }
-                    _ => quote!(::core::option::Option::None),
+                    _ => (
+                        quote!(::core::option::Option::None),
+                        quote!(::core::option::Option::None),
+                    ),
                 };
                 quote!(::core::option::Option::Some(__covet_orm::Reference {
                     model: #target,
                     meta: <#path as __covet_orm::Model>::meta,
                     prefetch_hint: #hint,
+                    select_hint: #select_hint,
                 }))
             }
             None => quote!(::core::option::Option::None),

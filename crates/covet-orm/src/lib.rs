@@ -16,6 +16,7 @@ mod error;
 mod exec;
 pub mod expr;
 mod group;
+mod hint;
 pub mod lookup;
 pub mod model;
 mod partial;

@@ -131,6 +131,9 @@ pub struct Reference {
     /// (`"prefetch(Post::AUTHOR)"`), for N+1 hints; `None` for nullable
     /// foreign keys, which have no relation constant.
     pub prefetch_hint: Option<&'static str>,
+    /// The call that loads the target row with each row holding this key
+    /// (`"select_related(Post::AUTHOR)"`); `None` for nullable keys.
+    pub select_hint: Option<&'static str>,
 }
 
 /// One column of a model, as declared by its field and attributes.

@@ -316,17 +316,32 @@ impl<M: Model> QuerySet<M> {
 
     /// For a query filtering one foreign key by equality (the shape of the
     /// reverse N+1 loop), the prefetch that replaces the loop.
+    ///
+    /// For a query filtering one primary key by equality (the forward
+    /// loop), the select_related of the one model known to point at `M`.
+    /// Only worked out inside an N+1 scope, the only place it is read.
     fn fix_hint(&self) -> Option<&'static str> {
+        if !covet_monitor::nplusone::in_scope() {
+            return None;
+        }
+        crate::hint::note_relations::<M>();
         let [Node::Cmp(col, crate::expr::CmpOp::Eq, Operand::Value(_))] = self.filter.as_slice()
         else {
             return None;
         };
-        M::meta()
+        let meta = M::meta();
+        let (i, c) = meta
             .columns
             .iter()
-            .find(|c| c.name == *col)?
-            .references?
-            .prefetch_hint
+            .enumerate()
+            .find(|(_, c)| c.name == *col)?;
+        if let Some(r) = c.references {
+            return r.prefetch_hint;
+        }
+        if meta.primary_key == [i] {
+            return crate::hint::select_related_to(meta);
+        }
+        None
     }
 
     /// Runs the query and reads every row into `M`.

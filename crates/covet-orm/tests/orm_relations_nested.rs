@@ -355,6 +355,39 @@ async fn n_plus_one_hint_names_the_relation() {
             "{name}: {}",
             found[0]
         );
+
+        // The forward loop: each post's author by primary key.
+        let ((), report) = nplusone::scope(async {
+            for p in Post::objects().all(db).await.unwrap() {
+                User::objects()
+                    .filter(User::ID.eq(p.author_id))
+                    .get(db)
+                    .await
+                    .unwrap();
+            }
+        })
+        .await;
+        let found = report.n_plus_one();
+        assert_eq!(found.len(), 1, "{name}: {report:?}");
+        assert_eq!(found[0].fix, Some("select_related(Post::AUTHOR)"), "{name}");
+        assert!(found[0].hint().contains("select_related(Post::AUTHOR)"));
+
+        // A join table's foreign key: the prefetch of that relation.
+        let ((), report) = nplusone::scope(async {
+            for _ in 0..3 {
+                PostTag::objects()
+                    .filter(PostTag::POST_ID.eq(0))
+                    .all(db)
+                    .await
+                    .unwrap();
+            }
+        })
+        .await;
+        assert_eq!(
+            report.n_plus_one()[0].fix,
+            Some("prefetch(PostTag::POST)"),
+            "{name}"
+        );
         e.teardown().await;
     }
 }
