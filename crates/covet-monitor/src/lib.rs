@@ -12,6 +12,7 @@ pub mod nplusone;
 pub mod plan;
 pub mod redact;
 pub mod report;
+pub mod server;
 pub mod sink;
 pub mod slowlog;
 
