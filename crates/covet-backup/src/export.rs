@@ -345,7 +345,36 @@ async fn export_worker(
 /// `database` names the source in the manifest (the database name, or the
 /// SQLite file name). On any failure the partial backup is discarded: it
 /// never lists.
+///
+/// Records `covet_backup_last_success_timestamp_seconds`,
+/// `covet_backup_last_duration_seconds` and `covet_backup_last_size_bytes`
+/// (gauges) on success and `covet_backup_failures_total` on failure, each
+/// labelled `database`, through the `metrics` crate (a no-op without a
+/// recorder).
 pub async fn create_backup(
+    adapter: Arc<dyn Adapter>,
+    database: &str,
+    sink: &dyn BackupSink,
+    opts: CreateOptions,
+) -> Result<BackupEntry> {
+    let t0 = std::time::Instant::now();
+    let result = create_backup_unmetered(adapter, database, sink, opts).await;
+    let db = database.to_owned();
+    match &result {
+        Ok(entry) => {
+            metrics::gauge!("covet_backup_last_success_timestamp_seconds", "database" => db.clone())
+                .set(entry.finished_at.timestamp_millis() as f64 / 1e3);
+            metrics::gauge!("covet_backup_last_duration_seconds", "database" => db.clone())
+                .set(t0.elapsed().as_secs_f64());
+            metrics::gauge!("covet_backup_last_size_bytes", "database" => db)
+                .set(entry.size as f64);
+        }
+        Err(_) => metrics::counter!("covet_backup_failures_total", "database" => db).increment(1),
+    }
+    result
+}
+
+async fn create_backup_unmetered(
     adapter: Arc<dyn Adapter>,
     database: &str,
     sink: &dyn BackupSink,
