@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use covet_core::{
-    Adapter, Engine, Error, ErrorKind, ExecResult, Outcome, PoolState, Result, ResultStream,
-    RowStream, Rows, Schema, Statement, Transaction, TxOptions, Value,
+    Adapter, BulkRows, Engine, Error, ErrorKind, ExecResult, Outcome, PoolState, Result,
+    ResultStream, RowStream, Rows, Schema, Statement, Transaction, TxOptions,
 };
 use covet_pool::{Pool, Pooled};
 
@@ -233,12 +233,7 @@ impl Adapter for MySqlAdapter {
         }))
     }
 
-    async fn bulk_insert(
-        &self,
-        table: &str,
-        columns: &[String],
-        rows: Vec<Vec<Value>>,
-    ) -> Result<u64> {
+    async fn bulk_insert(&self, table: &str, columns: &[String], rows: BulkRows) -> Result<u64> {
         if rows.is_empty() {
             return Ok(0);
         }

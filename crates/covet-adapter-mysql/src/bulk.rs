@@ -1,6 +1,6 @@
 //! Bulk load as multi-row INSERT batches sized to the server's limits.
 
-use covet_core::{Dialect, Error, ErrorKind, Result, Value};
+use covet_core::{BulkRows, Dialect, Error, ErrorKind, Result};
 
 use crate::adapter::Shared;
 use crate::conn::MySqlConnection;
@@ -62,7 +62,7 @@ pub(crate) async fn bulk_insert_on(
     conn: &mut MySqlConnection,
     table: &str,
     columns: &[String],
-    rows: Vec<Vec<Value>>,
+    rows: BulkRows,
 ) -> Result<u64> {
     let ncols = columns.len();
     if ncols == 0 {
@@ -99,7 +99,7 @@ pub(crate) async fn bulk_insert_on(
     let mut target = MAX_PLACEHOLDERS / ncols;
     let timeout = shared.default_timeout();
     let mut total = 0u64;
-    let mut rows = rows.into_iter().peekable();
+    let mut rows = rows.iter().peekable();
     let mut row_index = 0usize;
     while rows.peek().is_some() {
         let mut params: Vec<mysql_async::Value> = Vec::new();

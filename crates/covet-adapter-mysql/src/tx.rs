@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use covet_core::{Engine, ExecResult, Result, Rows, Statement, Transaction, TxRowStream, Value};
+use covet_core::{BulkRows, Engine, ExecResult, Result, Rows, Statement, Transaction, TxRowStream};
 use covet_pool::Pooled;
 
 use crate::adapter::Shared;
@@ -157,7 +157,7 @@ async fn tx_bulk(
     conn: &mut MySqlConnection,
     table: &str,
     columns: &[String],
-    rows: Vec<Vec<Value>>,
+    rows: BulkRows,
 ) -> Result<u64> {
     tx_ready(shared, conn).await?;
     bulk_insert_on(shared, conn, table, columns, rows).await
@@ -185,7 +185,7 @@ impl Transaction for MySqlTransaction {
         &mut self,
         table: &str,
         columns: &[String],
-        rows: Vec<Vec<Value>>,
+        rows: BulkRows,
     ) -> Result<u64> {
         tx_bulk(&self.shared, &mut self.conn, table, columns, rows).await
     }
@@ -251,7 +251,7 @@ impl Transaction for MySqlSavepoint<'_> {
         &mut self,
         table: &str,
         columns: &[String],
-        rows: Vec<Vec<Value>>,
+        rows: BulkRows,
     ) -> Result<u64> {
         tx_bulk(&self.shared, self.conn, table, columns, rows).await
     }

@@ -80,7 +80,7 @@ async fn bulk_insert_spans_several_packets() {
         })
         .collect();
     let cols = ["id", "payload", "note"].map(String::from);
-    let written = a.bulk_insert("b", &cols, rows).await.unwrap();
+    let written = a.bulk_insert("b", &cols, rows.into()).await.unwrap();
     assert_eq!(written, n as u64);
     let r = a
         .query(&Statement::new(
@@ -114,7 +114,7 @@ async fn bulk_insert_spans_several_packets() {
         .map(|i| vec![Value::I32(i), Value::I32(-i)])
         .collect();
     let written = a
-        .bulk_insert("narrow", &["a".into(), "b".into()], rows)
+        .bulk_insert("narrow", &["a".into(), "b".into()], rows.into())
         .await
         .unwrap();
     assert_eq!(written, 100_000);
@@ -125,7 +125,7 @@ async fn bulk_insert_spans_several_packets() {
         vec![Value::I32(2), Value::Null],
     ];
     let e = a
-        .bulk_insert("narrow", &["a".into(), "b".into()], rows)
+        .bulk_insert("narrow", &["a".into(), "b".into()], rows.into())
         .await
         .unwrap_err();
     assert_eq!(e.kind(), covet_core::ErrorKind::NotNullViolation, "{e:?}");

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use covet_core::{
-    Adapter, DatabaseUrl, Engine, Error, ErrorKind, ExecResult, Outcome, PoolState, Result,
-    ResultStream, RowStream, Rows, Schema, Statement, Transaction, TxOptions, Value,
+    Adapter, BulkRows, DatabaseUrl, Engine, Error, ErrorKind, ExecResult, Outcome, PoolState,
+    Result, ResultStream, RowStream, Rows, Schema, Statement, Transaction, TxOptions,
 };
 use covet_pool::{Pool, Pooled};
 
@@ -159,12 +159,7 @@ impl Adapter for PgAdapter {
         Ok(Box::new(PgTransaction { conn }))
     }
 
-    async fn bulk_insert(
-        &self,
-        table: &str,
-        columns: &[String],
-        rows: Vec<Vec<Value>>,
-    ) -> Result<u64> {
+    async fn bulk_insert(&self, table: &str, columns: &[String], rows: BulkRows) -> Result<u64> {
         self.connection()
             .await?
             .copy_in(table, columns, &rows)

@@ -3,8 +3,8 @@
 
 use async_trait::async_trait;
 use covet_core::{
-    Engine, Error, ErrorKind, ExecResult, Result, Rows, ServerCode, Statement, Transaction,
-    TxRowStream, Value,
+    BulkRows, Engine, Error, ErrorKind, ExecResult, Result, Rows, ServerCode, Statement,
+    Transaction, TxRowStream,
 };
 use covet_pool::Pooled;
 
@@ -73,7 +73,7 @@ impl Transaction for PgTransaction {
         &mut self,
         table: &str,
         columns: &[String],
-        rows: Vec<Vec<Value>>,
+        rows: BulkRows,
     ) -> Result<u64> {
         self.conn.flush_deferred().await?;
         self.conn.copy_in(table, columns, &rows).await
@@ -162,7 +162,7 @@ impl Transaction for PgSavepoint<'_> {
         &mut self,
         table: &str,
         columns: &[String],
-        rows: Vec<Vec<Value>>,
+        rows: BulkRows,
     ) -> Result<u64> {
         self.conn.flush_deferred().await?;
         self.conn.copy_in(table, columns, &rows).await

@@ -201,7 +201,7 @@ async fn copy_bulk_insert_in_binary() {
                 ]
             })
             .collect();
-        assert_eq!(a.bulk_insert("acct", &cols, rows).await?, 5000);
+        assert_eq!(a.bulk_insert("acct", &cols, rows.into()).await?, 5000);
         let rows = a
             .query(&Statement::new(
                 "SELECT owner, balance::text FROM acct WHERE id = 4321",
@@ -219,7 +219,8 @@ async fn copy_bulk_insert_in_binary() {
                 vec![
                     vec![Value::I64(1), Value::Null],
                     vec![Value::I64(2), "x".into()],
-                ],
+                ]
+                .into(),
             )
             .await?;
         assert_eq!(n, 2);
@@ -227,7 +228,11 @@ async fn copy_bulk_insert_in_binary() {
         // A value of the wrong type is an Encode error naming both types,
         // and nothing of the batch is written.
         let e = a
-            .bulk_insert("entry", &ecols, vec![vec![Value::from("one"), Value::Null]])
+            .bulk_insert(
+                "entry",
+                &ecols,
+                vec![vec![Value::from("one"), Value::Null]].into(),
+            )
             .await
             .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Encode, "{e:?}");
@@ -236,7 +241,7 @@ async fn copy_bulk_insert_in_binary() {
             "{e}"
         );
         let e = a
-            .bulk_insert("entry", &ecols, vec![vec![Value::I64(1)]])
+            .bulk_insert("entry", &ecols, vec![vec![Value::I64(1)]].into())
             .await
             .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Encode);

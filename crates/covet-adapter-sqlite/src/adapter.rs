@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use covet_core::{
-    Adapter, DatabaseUrl, Engine, Error, ErrorKind, ExecResult, Outcome, PoolState, Result,
-    ResultStream, RowStream, Rows, Schema, Statement, Transaction, TxOptions, Value,
+    Adapter, BulkRows, DatabaseUrl, Engine, Error, ErrorKind, ExecResult, Outcome, PoolState,
+    Result, ResultStream, RowStream, Rows, Schema, Statement, Transaction, TxOptions,
 };
 use covet_pool::{Pool, Pooled};
 
@@ -194,12 +194,7 @@ impl Adapter for SqliteAdapter {
         Ok(Box::new(tx))
     }
 
-    async fn bulk_insert(
-        &self,
-        table: &str,
-        columns: &[String],
-        rows: Vec<Vec<Value>>,
-    ) -> Result<u64> {
+    async fn bulk_insert(&self, table: &str, columns: &[String], rows: BulkRows) -> Result<u64> {
         let conn = self.conn().await?;
         let (table, columns) = (table.to_owned(), columns.to_vec());
         run(&conn.inner, self.shared.default_timeout, move |db| {

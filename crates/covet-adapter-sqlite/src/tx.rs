@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use covet_core::{
-    Engine, Error, ErrorKind, ExecResult, Result, Rows, Statement, Transaction, TxRowStream, Value,
+    BulkRows, Engine, Error, ErrorKind, ExecResult, Result, Rows, Statement, Transaction,
+    TxRowStream,
 };
 use covet_pool::Pooled;
 
@@ -77,12 +78,7 @@ impl<'a> Ctx<'a> {
         )))
     }
 
-    async fn bulk_insert(
-        &self,
-        table: &str,
-        columns: &[String],
-        rows: Vec<Vec<Value>>,
-    ) -> Result<u64> {
+    async fn bulk_insert(&self, table: &str, columns: &[String], rows: BulkRows) -> Result<u64> {
         let (table, columns) = (table.to_owned(), columns.to_vec());
         run(self.inner, self.default_timeout, move |db| {
             ensure_open(db)?;
@@ -204,7 +200,7 @@ impl Transaction for SqliteTransaction {
         &mut self,
         table: &str,
         columns: &[String],
-        rows: Vec<Vec<Value>>,
+        rows: BulkRows,
     ) -> Result<u64> {
         self.ctx().bulk_insert(table, columns, rows).await
     }
@@ -264,7 +260,7 @@ impl Transaction for SqliteSavepoint<'_> {
         &mut self,
         table: &str,
         columns: &[String],
-        rows: Vec<Vec<Value>>,
+        rows: BulkRows,
     ) -> Result<u64> {
         self.ctx.bulk_insert(table, columns, rows).await
     }

@@ -208,7 +208,7 @@ async fn load_rows(
         if let Some((t, rows)) = checker.on_chunk(&chunk, true)? {
             let n = rows.len() as u64;
             let table = &schema.tables[t].table.name;
-            tx.bulk_insert(table, &columns[t], rows)
+            tx.bulk_insert(table, &columns[t], rows.into())
                 .await
                 .map_err(|e| db(format!("loading table {table}"), e))?;
             rows_done += n;

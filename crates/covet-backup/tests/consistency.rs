@@ -80,7 +80,7 @@ async fn consistent_under_writes(place: Place) {
         let rows: Vec<_> = (1..=ACCOUNTS)
             .map(|i| vec![Value::I64(i), Value::I64(START)])
             .collect();
-        a.bulk_insert(t, &["id".into(), "balance".into()], rows)
+        a.bulk_insert(t, &["id".into(), "balance".into()], rows.into())
             .await
             .unwrap();
     }

@@ -43,7 +43,7 @@ fn child(rows: u64) {
                     vec![Value::I64(id), Value::Text(text), Value::Bytes(id.to_le_bytes().repeat(8))]
                 })
                 .collect();
-            src.bulk_insert("big", &["id".into(), "payload".into(), "b".into()], batch)
+            src.bulk_insert("big", &["id".into(), "payload".into(), "b".into()], batch.into())
                 .await
                 .unwrap();
         }

@@ -93,7 +93,7 @@ async fn leftovers_and_interrupts(server: DatabaseUrl) {
             ]
         })
         .collect();
-    a.bulk_insert("t", &["id".into(), "v".into()], rows)
+    a.bulk_insert("t", &["id".into(), "v".into()], rows.into())
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();

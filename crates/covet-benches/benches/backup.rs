@@ -129,7 +129,7 @@ async fn load(a: &dyn Adapter, users: u64) {
             a.bulk_insert(
                 "users",
                 &cols(&["id", "name", "email", "age", "hair_color", "created_at"]),
-                std::mem::take(&mut batch),
+                std::mem::take(&mut batch).into(),
             )
             .await
             .unwrap();
@@ -138,14 +138,14 @@ async fn load(a: &dyn Adapter, users: u64) {
     a.bulk_insert(
         "users",
         &cols(&["id", "name", "email", "age", "hair_color", "created_at"]),
-        batch,
+        batch.into(),
     )
     .await
     .unwrap();
     let tags: Vec<_> = (1..=50)
         .map(|i| vec![Value::I64(i), Value::Text(format!("tag{i}"))])
         .collect();
-    a.bulk_insert("tags", &cols(&["id", "name"]), tags)
+    a.bulk_insert("tags", &cols(&["id", "name"]), tags.into())
         .await
         .unwrap();
     let (mut posts, mut comments, mut pt) = (Vec::new(), Vec::new(), Vec::new());
@@ -176,21 +176,21 @@ async fn load(a: &dyn Adapter, users: u64) {
                 a.bulk_insert(
                     "posts",
                     &cols(&["id", "user_id", "title", "body", "created_at"]),
-                    std::mem::take(&mut posts),
+                    std::mem::take(&mut posts).into(),
                 )
                 .await
                 .unwrap();
                 a.bulk_insert(
                     "comments",
                     &cols(&["id", "post_id", "text"]),
-                    std::mem::take(&mut comments),
+                    std::mem::take(&mut comments).into(),
                 )
                 .await
                 .unwrap();
                 a.bulk_insert(
                     "post_tags",
                     &cols(&["post_id", "tag_id"]),
-                    std::mem::take(&mut pt),
+                    std::mem::take(&mut pt).into(),
                 )
                 .await
                 .unwrap();
@@ -200,14 +200,18 @@ async fn load(a: &dyn Adapter, users: u64) {
     a.bulk_insert(
         "posts",
         &cols(&["id", "user_id", "title", "body", "created_at"]),
-        posts,
+        posts.into(),
     )
     .await
     .unwrap();
-    a.bulk_insert("comments", &cols(&["id", "post_id", "text"]), comments)
-        .await
-        .unwrap();
-    a.bulk_insert("post_tags", &cols(&["post_id", "tag_id"]), pt)
+    a.bulk_insert(
+        "comments",
+        &cols(&["id", "post_id", "text"]),
+        comments.into(),
+    )
+    .await
+    .unwrap();
+    a.bulk_insert("post_tags", &cols(&["post_id", "tag_id"]), pt.into())
         .await
         .unwrap();
     if !my {

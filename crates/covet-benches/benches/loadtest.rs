@@ -25,8 +25,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use covet::{
-    Adapter, Engine, Error, ExecResult, Result, RowStream, Rows, Schema, Statement, Transaction,
-    TxOptions, Value,
+    Adapter, BulkRows, Engine, Error, ExecResult, Result, RowStream, Rows, Schema, Statement,
+    Transaction, TxOptions,
 };
 use covet_loadtest::{
     Arrival, Pacer, Report, RunConfig, SetupOptions, Workload, ensure_dataset, point_select,
@@ -55,7 +55,7 @@ impl Adapter for Noop {
     async fn begin_with(&self, _: TxOptions) -> Result<Box<dyn Transaction>> {
         Err(Error::unsupported("no-op"))
     }
-    async fn bulk_insert(&self, _: &str, _: &[String], rows: Vec<Vec<Value>>) -> Result<u64> {
+    async fn bulk_insert(&self, _: &str, _: &[String], rows: BulkRows) -> Result<u64> {
         Ok(rows.len() as u64)
     }
     async fn schema(&self) -> Result<Schema> {

@@ -116,6 +116,11 @@ pub struct PoolState {
     pub waiters: u32,
 }
 
+/// The rows of a bulk insert (`Vec<Vec<Value>>::into()`), shared so that a
+/// layer that may repeat the insert (retry) and an adapter that hands them
+/// to another thread (SQLite) never copy the batch.
+pub type BulkRows = std::sync::Arc<[Vec<Value>]>;
+
 /// A database backend, or a layer wrapping one.
 ///
 /// Object safe: services hold an `Arc<dyn Adapter>` chosen at run time by
@@ -167,13 +172,9 @@ pub trait Adapter: Send + Sync + 'static {
 
     /// Inserts many rows into `table` by the engine's fastest bulk path
     /// (COPY, multi-row INSERT, prepared inserts in one transaction).
-    /// Returns the number of rows written.
-    async fn bulk_insert(
-        &self,
-        table: &str,
-        columns: &[String],
-        rows: Vec<Vec<Value>>,
-    ) -> Result<u64>;
+    /// Returns the number of rows written. `rows` is shared: pass
+    /// `vec.into()`; a layer that repeats the insert clones the pointer.
+    async fn bulk_insert(&self, table: &str, columns: &[String], rows: BulkRows) -> Result<u64>;
 
     /// Reads the database's tables, columns, keys and indexes.
     async fn schema(&self) -> Result<Schema>;
@@ -218,12 +219,8 @@ pub trait Transaction: Send {
     async fn query_stream(&mut self, stmt: &Statement) -> Result<TxRowStream<'_>>;
 
     /// Bulk insert inside this transaction (see [`Adapter::bulk_insert`]).
-    async fn bulk_insert(
-        &mut self,
-        table: &str,
-        columns: &[String],
-        rows: Vec<Vec<Value>>,
-    ) -> Result<u64>;
+    async fn bulk_insert(&mut self, table: &str, columns: &[String], rows: BulkRows)
+    -> Result<u64>;
 
     /// Opens a nested transaction as a savepoint. Committing it releases the
     /// savepoint; rolling it back or dropping it rolls back to it.
@@ -263,12 +260,7 @@ impl<A: Adapter + ?Sized> Adapter for std::sync::Arc<A> {
     async fn begin_with(&self, options: TxOptions) -> Result<Box<dyn Transaction>> {
         (**self).begin_with(options).await
     }
-    async fn bulk_insert(
-        &self,
-        table: &str,
-        columns: &[String],
-        rows: Vec<Vec<Value>>,
-    ) -> Result<u64> {
+    async fn bulk_insert(&self, table: &str, columns: &[String], rows: BulkRows) -> Result<u64> {
         (**self).bulk_insert(table, columns, rows).await
     }
     async fn schema(&self) -> Result<Schema> {

@@ -52,14 +52,14 @@ use async_trait::async_trait;
 use futures_core::Stream;
 
 use crate::adapter::{
-    Adapter, ExecResult, Outcome, PoolState, RowStream, Transaction, TxOptions, TxRowStream,
+    Adapter, BulkRows, ExecResult, Outcome, PoolState, RowStream, Transaction, TxOptions,
+    TxRowStream,
 };
 use crate::dialect::{Dialect, Engine};
 use crate::error::Result;
 use crate::row::{Row, Rows};
 use crate::schema::Schema;
 use crate::statement::Statement;
-use crate::value::Value;
 
 /// Which call a hook is looking at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -372,12 +372,7 @@ impl<I: Intercept> Adapter for Layered<I> {
             depth: 1,
         }))
     }
-    async fn bulk_insert(
-        &self,
-        table: &str,
-        columns: &[String],
-        rows: Vec<Vec<Value>>,
-    ) -> Result<u64> {
+    async fn bulk_insert(&self, table: &str, columns: &[String], rows: BulkRows) -> Result<u64> {
         let call = Call {
             table: Some(table),
             ..self.call(CallKind::BulkInsert, None)
@@ -468,7 +463,7 @@ impl<I: Intercept> Transaction for LayeredTx<'_, I> {
         &mut self,
         table: &str,
         columns: &[String],
-        rows: Vec<Vec<Value>>,
+        rows: BulkRows,
     ) -> Result<u64> {
         let call = Call {
             table: Some(table),

@@ -410,7 +410,7 @@ async fn flush(
     }
     let batch = std::mem::take(rows);
     adapter
-        .bulk_insert(table, columns, batch)
+        .bulk_insert(table, columns, batch.into())
         .await
         .map_err(|e| e.context(format!("loading {table}")))?;
     Ok(())

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use covet_core::{
-    Adapter, Column, Columns, Engine, Error, ErrorKind, ExecResult, Outcome, PoolState, Result,
-    ResultStream, Row, RowStream, Rows, Schema, Statement, Transaction, TxOptions, TxRowStream,
-    Value,
+    Adapter, BulkRows, Column, Columns, Engine, Error, ErrorKind, ExecResult, Outcome, PoolState,
+    Result, ResultStream, Row, RowStream, Rows, Schema, Statement, Transaction, TxOptions,
+    TxRowStream, Value,
 };
 
 /// A scripted adapter. Every call counts in [`MockAdapter::calls`]; while
@@ -32,6 +32,7 @@ struct State {
     delay_nanos: AtomicU64,
     queued: Mutex<VecDeque<Error>>,
     executed: Mutex<Vec<String>>,
+    batches: Mutex<Vec<usize>>,
     columns: Arc<Columns>,
 }
 
@@ -51,10 +52,22 @@ impl MockAdapter {
                 delay_nanos: AtomicU64::new(0),
                 queued: Mutex::new(VecDeque::new()),
                 executed: Mutex::new(Vec::new()),
+                batches: Mutex::new(Vec::new()),
                 columns: Columns::new(vec![Column::new("n", "int8")]),
             }),
             record_sql: true,
         }
+    }
+
+    /// The address of the row batch each `bulk_insert` on the adapter
+    /// received, in call order: equal addresses mean a layer passed the
+    /// caller's batch on without copying it.
+    pub fn bulk_batches(&self) -> Vec<usize> {
+        self.state
+            .batches
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Stops remembering the SQL of each call (for benchmarks).
@@ -209,12 +222,12 @@ impl Adapter for MockAdapter {
             parent: None,
         }))
     }
-    async fn bulk_insert(
-        &self,
-        table: &str,
-        _columns: &[String],
-        rows: Vec<Vec<Value>>,
-    ) -> Result<u64> {
+    async fn bulk_insert(&self, table: &str, _columns: &[String], rows: BulkRows) -> Result<u64> {
+        self.state
+            .batches
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(Arc::as_ptr(&rows).cast::<()>() as usize);
         self.call(&format!("BULK INSERT {table}")).await?;
         Ok(rows.len() as u64)
     }
@@ -277,7 +290,7 @@ impl Transaction for MockTransaction<'_> {
         &mut self,
         table: &str,
         _columns: &[String],
-        rows: Vec<Vec<Value>>,
+        rows: BulkRows,
     ) -> Result<u64> {
         self.state.call("", false).await?;
         self.log.push(format!("BULK INSERT {table}"));

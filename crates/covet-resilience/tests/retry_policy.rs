@@ -23,6 +23,23 @@ fn stack(mock: &MockAdapter, p: RetryPolicy) -> Arc<dyn Adapter> {
     RetryLayer::new(p).layer(Arc::new(mock.clone()))
 }
 
+/// A repeated bulk insert hands the inner adapter the caller's batch each
+/// time: the retry layer shares it rather than copying it up front.
+#[tokio::test(start_paused = true)]
+async fn retried_bulk_insert_shares_the_callers_batch() {
+    let mock = MockAdapter::new();
+    mock.fail_next(Error::new(ErrorKind::TooManyConnections, "busy"));
+    let db = stack(&mock, policy(3));
+    let rows: covet_core::BulkRows = vec![vec![covet_core::Value::I64(1)]; 1000].into();
+    let n = db
+        .bulk_insert("t", &["id".to_owned()], rows.clone())
+        .await
+        .unwrap();
+    assert_eq!(n, 1000);
+    let caller = Arc::as_ptr(&rows).cast::<()>() as usize;
+    assert_eq!(mock.bulk_batches(), vec![caller, caller]);
+}
+
 #[tokio::test(start_paused = true)]
 async fn retries_reconnect_errors_then_succeeds() {
     let mock = MockAdapter::new();

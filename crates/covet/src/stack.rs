@@ -303,7 +303,7 @@ mod tests {
             &self,
             table: &str,
             columns: &[String],
-            rows: Vec<Vec<covet_core::Value>>,
+            rows: covet_core::BulkRows,
         ) -> covet_core::Result<u64> {
             self.inner.bulk_insert(table, columns, rows).await
         }

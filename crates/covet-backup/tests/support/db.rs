@@ -204,14 +204,14 @@ pub(crate) async fn load_workload(a: &dyn Adapter, users: u64) {
     a.bulk_insert(
         "users",
         &cols(&["id", "name", "email", "age", "hair_color", "created_at"]),
-        batch,
+        batch.into(),
     )
     .await
     .unwrap();
     let tags: Vec<_> = (1..=50)
         .map(|i| vec![Value::I64(i), Value::Text(format!("tag{i}"))])
         .collect();
-    a.bulk_insert("tags", &cols(&["id", "name"]), tags)
+    a.bulk_insert("tags", &cols(&["id", "name"]), tags.into())
         .await
         .unwrap();
     let mut post_id = 0i64;
@@ -258,21 +258,21 @@ async fn flush(
         a.bulk_insert(
             "posts",
             &cols(&["id", "user_id", "title", "body", "created_at"]),
-            std::mem::take(posts),
+            std::mem::take(posts).into(),
         )
         .await
         .unwrap();
         a.bulk_insert(
             "comments",
             &cols(&["id", "post_id", "text"]),
-            std::mem::take(comments),
+            std::mem::take(comments).into(),
         )
         .await
         .unwrap();
         a.bulk_insert(
             "post_tags",
             &cols(&["post_id", "tag_id"]),
-            std::mem::take(pt),
+            std::mem::take(pt).into(),
         )
         .await
         .unwrap();
@@ -391,7 +391,9 @@ pub(crate) async fn load_types(a: &dyn Adapter, blob_size: usize) {
         full(4, "", vec![], 0, 1e300),
     ];
     let cols: Vec<String> = cols.iter().map(|s| s.to_string()).collect();
-    a.bulk_insert("all_types", &cols, rows).await.unwrap();
+    a.bulk_insert("all_types", &cols, rows.into())
+        .await
+        .unwrap();
 }
 
 /// Row count and checksum of every table, by name.

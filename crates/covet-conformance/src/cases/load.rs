@@ -185,7 +185,7 @@ pub async fn bulk_insert_10k_rows<B: Backend>(b: Arc<B>) -> Result<()> {
             .collect()
     };
     let n = a
-        .bulk_insert("users", &columns, rows_for(1..=10_000))
+        .bulk_insert("users", &columns, rows_for(1..=10_000).into())
         .await?;
     ensure!(n == 10_000, "bulk_insert reported {n}");
     ensure!(count(&*a, "users").await? == 10_000, "10,000 rows readable");
@@ -204,7 +204,7 @@ pub async fn bulk_insert_10k_rows<B: Backend>(b: Arc<B>) -> Result<()> {
 
     let mut tx = a.begin().await?;
     let n = tx
-        .bulk_insert("users", &columns, rows_for(10_001..=10_500))
+        .bulk_insert("users", &columns, rows_for(10_001..=10_500).into())
         .await?;
     ensure!(n == 500, "bulk_insert in tx reported {n}");
     tx.rollback().await?;
@@ -214,7 +214,7 @@ pub async fn bulk_insert_10k_rows<B: Backend>(b: Arc<B>) -> Result<()> {
     );
 
     let dup = a
-        .bulk_insert("users", &columns, rows_for(9_999..=10_100))
+        .bulk_insert("users", &columns, rows_for(9_999..=10_100).into())
         .await;
     ensure!(
         dup.as_ref().err().map(covet_core::Error::kind) == Some(ErrorKind::UniqueViolation),
@@ -224,7 +224,7 @@ pub async fn bulk_insert_10k_rows<B: Backend>(b: Arc<B>) -> Result<()> {
         count(&*a, "users").await? == 10_000,
         "a failed bulk insert writes nothing"
     );
-    let none = a.bulk_insert("users", &columns, Vec::new()).await?;
+    let none = a.bulk_insert("users", &columns, Vec::new().into()).await?;
     ensure!(none == 0, "empty bulk insert reported {none}");
     Ok(())
 }

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use covet_core::{
-    Adapter, Engine, Error, ExecResult, Result, RowStream, Rows, Schema, Statement, Transaction,
-    TxOptions, Value,
+    Adapter, BulkRows, Engine, Error, ExecResult, Result, RowStream, Rows, Schema, Statement,
+    Transaction, TxOptions,
 };
 use tokio::time::Instant;
 
@@ -119,7 +119,7 @@ impl Adapter for MockAdapter {
     async fn begin_with(&self, _options: TxOptions) -> Result<Box<dyn Transaction>> {
         Err(Error::unsupported("mock"))
     }
-    async fn bulk_insert(&self, _t: &str, _c: &[String], rows: Vec<Vec<Value>>) -> Result<u64> {
+    async fn bulk_insert(&self, _t: &str, _c: &[String], rows: BulkRows) -> Result<u64> {
         Ok(rows.len() as u64)
     }
     async fn schema(&self) -> Result<Schema> {
