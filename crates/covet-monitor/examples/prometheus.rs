@@ -4,6 +4,7 @@
 //! ```text
 //! cargo run -p covet-monitor --example prometheus            # serve on 127.0.0.1:9898
 //! cargo run -p covet-monitor --example prometheus -- --once  # print one scrape and exit
+//! cargo run -p covet-monitor --example prometheus -- --port 0 # any free port (printed)
 //! curl -s 127.0.0.1:9898/metrics | grep covet_
 //! ```
 
@@ -14,14 +15,30 @@ use covet_adapter_sqlite::SqliteAdapter;
 use covet_core::{Adapter, DatabaseUrl, Statement};
 use covet_monitor::{MetricsLayer, SlowQueryLogger};
 use covet_resilience::{CircuitBreaker, RetryPolicy};
-use metrics_exporter_prometheus::PrometheusBuilder;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let once = std::env::args().any(|a| a == "--once");
+    let args: Vec<String> = std::env::args().collect();
+    let once = args.iter().any(|a| a == "--once");
+    let port: u16 = match args.iter().position(|a| a == "--port") {
+        Some(i) => args.get(i + 1).ok_or("--port needs a number")?.parse()?,
+        None => 9898,
+    };
     // The recorder first: layers register their handles when built.
-    let prometheus = PrometheusBuilder::new().install_recorder()?;
+    // Histograms (not the default summaries), so the dashboard can
+    // aggregate quantiles and the latency SLO rule can count statements
+    // under 250 ms.
+    let prometheus = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Suffix("_seconds".into()),
+            &[
+                0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                10.0,
+            ],
+        )?
+        .install_recorder()?;
 
     let url: DatabaseUrl = "sqlite::memory:".parse()?;
     let backend: Arc<dyn Adapter> = Arc::new(SqliteAdapter::connect(&url).await?);
@@ -93,7 +110,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     tokio::spawn(workload);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:9898").await?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     eprintln!("serving http://{}/metrics", listener.local_addr()?);
     loop {
         let (mut sock, _) = listener.accept().await?;
