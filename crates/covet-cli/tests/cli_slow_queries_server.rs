@@ -268,3 +268,176 @@ fn log_or_server_is_required() {
     let (code, _, err) = run(covet().args(["slow-queries"]));
     assert_eq!(code, 2, "{err}");
 }
+
+/// A private mariadbd with performance_schema on, killed by its pid when
+/// dropped.
+struct PrivateMariaDb {
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl PrivateMariaDb {
+    fn start(performance_schema: bool) -> Result<PrivateMariaDb, String> {
+        let dir = tempfile::Builder::new()
+            .prefix("covet-cli-myps-")
+            .tempdir()
+            .map_err(|e| e.to_string())?;
+        let d = dir.path().to_str().ok_or("temp path")?.to_owned();
+        let st = Command::new("mariadb-install-db")
+            .args([
+                "--no-defaults",
+                &format!("--datadir={d}/data"),
+                "--user=root",
+            ])
+            .arg("--auth-root-authentication-method=normal")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map_err(|e| format!("mariadb-install-db: {e}"))?;
+        if !st.success() {
+            return Err("mariadb-install-db failed".into());
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        let ps = if performance_schema { "ON" } else { "OFF" };
+        Command::new("mariadbd")
+            .args([
+                "--no-defaults",
+                &format!("--datadir={d}/data"),
+                &format!("--port={port}"),
+            ])
+            .args([
+                "--bind-address=127.0.0.1",
+                &format!("--socket={d}/s.sock"),
+                "--user=root",
+            ])
+            .args([
+                &format!("--pid-file={d}/pid"),
+                &format!("--log-error={d}/err"),
+            ])
+            .arg(format!("--performance-schema={ps}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("mariadbd: {e}"))?;
+        let db = PrivateMariaDb { dir, port };
+        for _ in 0..100 {
+            if db.try_sql("SELECT 1") {
+                return Ok(db);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        Err(format!(
+            "mariadbd did not start: {}",
+            std::fs::read_to_string(format!("{d}/err")).unwrap_or_default()
+        ))
+    }
+
+    fn try_sql(&self, sql: &str) -> bool {
+        let sock = format!("{}/s.sock", self.dir.path().display());
+        Command::new("mariadb")
+            .args(["-S", &sock, "-uroot", "-e", sql])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    fn url(&self) -> String {
+        format!("mysql://root@127.0.0.1:{}/app", self.port)
+    }
+}
+
+impl Drop for PrivateMariaDb {
+    fn drop(&mut self) {
+        let pid = std::fs::read_to_string(self.dir.path().join("pid")).unwrap_or_default();
+        if let Ok(pid) = pid.trim().parse::<u32>() {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+            for _ in 0..50 {
+                if !Path::new(&format!("/proc/{pid}")).exists() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+/// performance_schema digests on MariaDB: backticks and upper case fold
+/// into the client's fingerprint; with performance_schema off, a message.
+#[test]
+fn mariadb_performance_schema_digests() {
+    let db = match PrivateMariaDb::start(true) {
+        Ok(db) => db,
+        Err(why) => {
+            assert!(
+                std::env::var("COVET_REQUIRE_DB").as_deref() != Ok("1"),
+                "no private MariaDB with performance_schema: {why}"
+            );
+            eprintln!("skipping: no private MariaDB with performance_schema: {why}");
+            return;
+        }
+    };
+    assert!(db.try_sql(
+        "CREATE DATABASE app; CREATE TABLE app.items (id INT PRIMARY KEY, name TEXT); \
+         INSERT INTO app.items VALUES (1, 'a'), (2, 'b'), (3, 'c')"
+    ));
+    for i in 1..=5 {
+        assert!(db.try_sql(&format!("SELECT name FROM app.items WHERE id = {i}")));
+    }
+    // Digests are per schema: run them with `app` as the default database.
+    for i in 1..=4 {
+        let sock = format!("{}/s.sock", db.dir.path().display());
+        let ok = Command::new("mariadb")
+            .args([
+                "-S",
+                &sock,
+                "-uroot",
+                "app",
+                "-e",
+                &format!("SELECT name FROM items WHERE id = {i}"),
+            ])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok);
+    }
+    let (code, out, err) =
+        run(covet().args(["slow-queries", "--server", "--db", &db.url(), "--json"]));
+    assert_eq!(code, 0, "{err}");
+    let mut child = covet()
+        .args(["fingerprint", "--dialect", "mariadb", "--id"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("covet runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"SELECT name FROM items WHERE id = 9")
+        .expect("write");
+    let fp = String::from_utf8_lossy(&child.wait_with_output().expect("exit").stdout)
+        .split('\t')
+        .next()
+        .expect("id")
+        .to_owned();
+    let rows = json(&out);
+    let row = rows
+        .as_array()
+        .expect("an array")
+        .iter()
+        .find(|r| r["fingerprint"] == fp.as_str())
+        .unwrap_or_else(|| panic!("no row for {fp}: {out}"));
+    assert_eq!(row["calls"], 4, "{row}");
+    assert!(row["total_ms"].as_f64().expect("total_ms") > 0.0, "{row}");
+    drop(db);
+
+    let off = PrivateMariaDb::start(false).expect("a second private MariaDB");
+    assert!(off.try_sql("CREATE DATABASE app"));
+    let (code, _, err) = run(covet().args(["slow-queries", "--server", "--db", &off.url()]));
+    assert_ne!(code, 0);
+    assert!(err.contains("performance_schema is OFF"), "{err}");
+}

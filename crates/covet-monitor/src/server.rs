@@ -180,7 +180,8 @@ pub async fn read(db: &dyn Adapter) -> Result<ServerStats, ServerStatsError> {
                 .iter()
                 .next()
                 .and_then(|r| text(r, 0))
-                .is_some_and(|v| v.trim() == "1");
+                // MariaDB prints the variable as ON, MySQL as 1.
+                .is_some_and(|v| matches!(v.trim().to_ascii_uppercase().as_str(), "1" | "ON"));
             if !enabled {
                 return Err(ServerStatsError::Unavailable(
                     "performance_schema is OFF (set performance_schema = ON in the server's configuration and restart)"
