@@ -234,26 +234,28 @@ impl MySqlManager {
 }
 
 impl covet_pool::Manager for MySqlManager {
-    type Connection = MySqlConnection;
+    // Boxed: the pool moves a connection in and out of its idle list and
+    // every query's future holds one, so a pointer keeps those moves small.
+    type Connection = Box<MySqlConnection>;
     type Error = Error;
 
-    async fn create(&self) -> Result<MySqlConnection> {
-        self.open().await
+    async fn create(&self) -> Result<Box<MySqlConnection>> {
+        self.open().await.map(Box::new)
     }
 
-    async fn validate(&self, conn: &mut MySqlConnection) -> Result<()> {
+    async fn validate(&self, conn: &mut Box<MySqlConnection>) -> Result<()> {
         conn.conn.ping().await.map_err(from_driver)
     }
 
-    fn has_broken(&self, conn: &mut MySqlConnection) -> bool {
+    fn has_broken(&self, conn: &mut Box<MySqlConnection>) -> bool {
         conn.busy || conn.conn.is_disconnected()
     }
 
-    fn needs_reset(&self, conn: &MySqlConnection) -> bool {
+    fn needs_reset(&self, conn: &Box<MySqlConnection>) -> bool {
         conn.in_tx
     }
 
-    async fn reset(&self, conn: &mut MySqlConnection) -> Result<()> {
+    async fn reset(&self, conn: &mut Box<MySqlConnection>) -> Result<()> {
         conn.conn
             .query_drop("ROLLBACK")
             .await

@@ -1,18 +1,35 @@
 //! Row streams: a result read one row at a time from the socket, on a
 //! pooled connection or one borrowed from a transaction.
 
-use std::ops::DerefMut;
-
 use covet_core::{Result, Row};
+use covet_pool::Pooled;
 
-use crate::conn::MySqlConnection;
+use crate::conn::{MySqlConnection, MySqlManager};
 use crate::error::{from_driver, is_fatal};
 use crate::exec::{Proto, drain, next_row};
 use crate::types::Plan;
 
+/// A connection a stream reads from: pooled (and boxed), or borrowed from
+/// a transaction.
+pub(crate) trait ConnMut: Send {
+    fn conn_mut(&mut self) -> &mut MySqlConnection;
+}
+
+impl ConnMut for &mut MySqlConnection {
+    fn conn_mut(&mut self) -> &mut MySqlConnection {
+        self
+    }
+}
+
+impl ConnMut for Pooled<MySqlManager> {
+    fn conn_mut(&mut self) -> &mut MySqlConnection {
+        self
+    }
+}
+
 /// The state of a streamed result: the connection (pooled, or borrowed
 /// from a transaction) and how to read the rows.
-pub(crate) struct RowStreamState<C: DerefMut<Target = MySqlConnection>> {
+pub(crate) struct RowStreamState<C: ConnMut> {
     pub(crate) conn: C,
     pub(crate) proto: Proto,
     pub(crate) plan: Plan,
@@ -23,22 +40,22 @@ pub(crate) struct RowStreamState<C: DerefMut<Target = MySqlConnection>> {
     pub(crate) discard_unfinished: bool,
 }
 
-impl<C: DerefMut<Target = MySqlConnection>> Drop for RowStreamState<C> {
+impl<C: ConnMut> Drop for RowStreamState<C> {
     fn drop(&mut self) {
         if !self.finished && self.discard_unfinished {
-            self.conn.busy = true;
+            self.conn.conn_mut().busy = true;
         }
     }
 }
 
-impl<C: DerefMut<Target = MySqlConnection> + Send> RowStreamState<C> {
+impl<C: ConnMut> RowStreamState<C> {
     /// Reads the next row; `None` at the end.
     pub(crate) async fn next(&mut self) -> Option<Result<Row>> {
         if self.finished {
             return None;
         }
         let proto = self.proto;
-        let conn = &mut *self.conn;
+        let conn = self.conn.conn_mut();
         conn.busy = true;
         match next_row(&mut conn.conn, proto).await {
             Ok(Some(raw)) => {

@@ -1,6 +1,5 @@
 //! One pooled connection, its statement cache, and the pool's manager.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
@@ -10,6 +9,7 @@ use covet_core::{
     Column, Columns, Error, ErrorKind, ExecResult, Result, Row, Rows, ServerCode, Statement,
 };
 use futures_util::TryStreamExt;
+use rustc_hash::{FxBuildHasher, FxHashMap};
 use tokio_postgres::{CancelToken, Client};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
@@ -100,29 +100,32 @@ impl PgManager {
 const ABANDONED_DRAIN: Duration = Duration::from_millis(100);
 
 impl covet_pool::Manager for PgManager {
-    type Connection = PgConnection;
+    // Boxed: the pool moves a connection in and out of its idle list and
+    // every query's future holds one, so a pointer keeps those moves (and
+    // the boxed futures) small instead of copying the whole struct.
+    type Connection = Box<PgConnection>;
     type Error = Error;
 
-    async fn create(&self) -> Result<PgConnection> {
-        self.connect().await
+    async fn create(&self) -> Result<Box<PgConnection>> {
+        self.connect().await.map(Box::new)
     }
 
-    async fn validate(&self, conn: &mut PgConnection) -> Result<()> {
+    async fn validate(&self, conn: &mut Box<PgConnection>) -> Result<()> {
         conn.client
             .check_connection()
             .await
             .map_err(|e| from_pg(&e))
     }
 
-    fn has_broken(&self, conn: &mut PgConnection) -> bool {
+    fn has_broken(&self, conn: &mut Box<PgConnection>) -> bool {
         conn.broken || conn.client.is_closed()
     }
 
-    fn needs_reset(&self, conn: &PgConnection) -> bool {
+    fn needs_reset(&self, conn: &Box<PgConnection>) -> bool {
         conn.in_tx || conn.unsynced || !conn.pending.is_empty()
     }
 
-    async fn reset(&self, conn: &mut PgConnection) -> Result<()> {
+    async fn reset(&self, conn: &mut Box<PgConnection>) -> Result<()> {
         if conn.cancel_on_reset {
             // An abandoned stream often has only a few rows left: waiting
             // briefly for them is cheaper than a cancel, and sends none.
@@ -180,7 +183,9 @@ struct CacheEntry {
 
 /// Prepared statements by SQL text, least recently used evicted first.
 pub(crate) struct StatementCache {
-    map: HashMap<Arc<str>, CacheEntry>,
+    // SQL text comes from the application, not from its users, so a fast
+    // hash is safe here; SipHash was a visible share of each query.
+    map: FxHashMap<Arc<str>, CacheEntry>,
     capacity: usize,
     clock: u64,
 }
@@ -188,7 +193,7 @@ pub(crate) struct StatementCache {
 impl StatementCache {
     fn new(capacity: usize) -> Self {
         StatementCache {
-            map: HashMap::with_capacity(capacity.min(1024)),
+            map: FxHashMap::with_capacity_and_hasher(capacity.min(1024), FxBuildHasher),
             capacity,
             clock: 0,
         }

@@ -1,6 +1,6 @@
 //! The blocking side: statements run on a locked `rusqlite::Connection`.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use covet_core::{
@@ -40,8 +40,9 @@ type Rewrite = (Arc<str>, Arc<[usize]>);
 
 #[derive(Default)]
 pub(crate) struct MetaCache {
-    rewrites: Mutex<HashMap<Arc<str>, Rewrite>>,
-    columns: Mutex<HashMap<Arc<str>, Arc<ColumnsMeta>>>,
+    // Keys are SQL text from the application: a fast hash is safe.
+    rewrites: Mutex<FxHashMap<Arc<str>, Rewrite>>,
+    columns: Mutex<FxHashMap<Arc<str>, Arc<ColumnsMeta>>>,
 }
 
 pub(crate) struct ColumnsMeta {
