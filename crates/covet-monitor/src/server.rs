@@ -453,7 +453,72 @@ pub fn render_json<T: Serialize>(rows: &[T]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::unquote_digest;
+    use super::{JoinedRow, ServerRow, join, rank, unquote_digest};
+    use crate::report::{RankBy, ReportRow};
+
+    fn client(fp: &str, calls: u64, mean: f64) -> ReportRow {
+        ReportRow {
+            rank: 0,
+            fingerprint: fp.into(),
+            text: Some(format!("client {fp}")),
+            calls,
+            total_ms: mean * calls as f64,
+            mean_ms: mean,
+            p95_ms: mean,
+            max_ms: mean,
+            plan: None,
+        }
+    }
+
+    fn server(fp: &str, calls: u64, mean: f64) -> ServerRow {
+        ServerRow {
+            rank: 0,
+            fingerprint: fp.into(),
+            text: format!("server {fp}"),
+            calls,
+            total_ms: mean * calls as f64,
+            mean_ms: mean,
+            max_ms: mean,
+            rows: 0,
+            entries: 1,
+        }
+    }
+
+    #[test]
+    fn join_pairs_by_fingerprint_and_ranks_by_the_larger_side() {
+        let c = [client("a", 2, 100.0), client("b", 1, 5.0)];
+        let s = [server("a", 50, 1.0), server("c", 1000, 0.5)];
+        let rows = join(&c, &s, RankBy::Total, 10);
+        let fps: Vec<&str> = rows.iter().map(|r| r.fingerprint.as_str()).collect();
+        // c: 500 ms on the server; a: 200 ms on the client; b: 5 ms.
+        assert_eq!(fps, ["c", "a", "b"]);
+        let a: &JoinedRow = &rows[1];
+        assert_eq!(a.rank, 2);
+        assert_eq!(a.text.as_deref(), Some("client a"));
+        assert_eq!(a.outside_server_ms, Some(99.0));
+        assert!(rows[0].client.is_none() && rows[0].outside_server_ms.is_none());
+        assert!(rows[2].server.is_none());
+        assert_eq!(join(&c, &s, RankBy::Count, 1)[0].fingerprint, "c");
+    }
+
+    #[test]
+    fn rank_orders_and_truncates() {
+        let rows = rank(
+            vec![
+                server("x", 1, 9.0),
+                server("y", 9, 1.0),
+                server("z", 3, 3.0),
+            ],
+            RankBy::Mean,
+            2,
+        );
+        assert_eq!(
+            rows.iter()
+                .map(|r| (r.rank, r.fingerprint.as_str()))
+                .collect::<Vec<_>>(),
+            [(1, "x"), (2, "z")]
+        );
+    }
 
     #[test]
     fn digest_identifiers_lose_plain_backticks_only() {
