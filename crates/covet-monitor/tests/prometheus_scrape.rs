@@ -236,22 +236,26 @@ fn every_dashboard_and_rule_expression_has_series_in_a_real_prometheus() {
         .and_then(Path::parent)
         .map(|d| d.join("examples/prometheus"))
         .expect("target dir");
-    // `cargo test --test prometheus_scrape` alone does not build
-    // examples: build it (a no-op when `cargo test -p covet-monitor` did).
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let built = Command::new(cargo)
-        .args([
-            "build",
-            "-q",
-            "-p",
-            "covet-monitor",
-            "--example",
-            "prometheus",
-        ])
-        .current_dir(CRATE)
-        .status()
-        .expect("cargo runs");
-    assert!(built.success(), "building the example failed");
+    // `cargo test -p covet-monitor` (and `cargo xtask ci`) build examples,
+    // `cargo test --test prometheus_scrape` does not: build it then, when
+    // it is missing or older than this crate's sources. (Always building
+    // would resolve features apart from the workspace's and rebuild much.)
+    if is_stale(&example) {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let built = Command::new(cargo)
+            .args([
+                "build",
+                "-q",
+                "-p",
+                "covet-monitor",
+                "--example",
+                "prometheus",
+            ])
+            .current_dir(CRATE)
+            .status()
+            .expect("cargo runs");
+        assert!(built.success(), "building the example failed");
+    }
     assert!(example.is_file(), "{} is not built", example.display());
 
     let mut exporter = Killed(
@@ -397,4 +401,28 @@ fn rule_series_part(e: &str) -> String {
         .saturating_sub(s.matches(')').count());
     s.push_str(&")".repeat(open));
     s
+}
+
+/// Whether `exe` is missing or older than a source file of this crate.
+fn is_stale(exe: &Path) -> bool {
+    fn newest(dir: &Path) -> std::time::SystemTime {
+        let mut t = std::time::SystemTime::UNIX_EPOCH;
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            let m = if p.is_dir() {
+                newest(&p)
+            } else {
+                e.metadata()
+                    .and_then(|m| m.modified())
+                    .unwrap_or(std::time::SystemTime::UNIX_EPOCH)
+            };
+            t = t.max(m);
+        }
+        t
+    }
+    let Ok(built) = exe.metadata().and_then(|m| m.modified()) else {
+        return true;
+    };
+    let src = newest(&Path::new(CRATE).join("src")).max(newest(&Path::new(CRATE).join("examples")));
+    built < src
 }
