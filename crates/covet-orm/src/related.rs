@@ -322,13 +322,19 @@ fn parent_keys<M: Model>(
 }
 
 fn key_of(v: &covet_core::Value) -> Option<Key> {
-    use covet_core::Value as V;
+    key_of_ref(&v.as_value_ref())
+}
+
+/// The key of a borrowed column value: reading one column of a lazy row
+/// decodes that column only.
+fn key_of_ref(v: &covet_core::ValueRef<'_>) -> Option<Key> {
+    use covet_core::ValueRef as V;
     Some(match v {
         V::I16(n) => Key::Int(i64::from(*n)),
         V::I32(n) => Key::Int(i64::from(*n)),
         V::I64(n) => Key::Int(*n),
-        V::Text(s) => Key::Text(s.clone()),
-        V::Bytes(b) => Key::Bytes(b.clone()),
+        V::Text(s) => Key::Text((*s).to_owned()),
+        V::Bytes(b) => Key::Bytes(b.to_vec()),
         V::Uuid(u) => Key::Uuid(*u),
         _ => return None,
     })
@@ -740,7 +746,8 @@ impl<M: Model, J: Model, T: Model> PrefetchThrough<M, J, T> {
                 let rows = ex.query(&stmt).await?;
                 for row in &rows {
                     let target = T::from_row_at(row, 0)?;
-                    if let Some(&i) = key_of(row.value(width)?).and_then(|k| index.get(&k)) {
+                    if let Some(&i) = key_of_ref(&row.value_ref(width)?).and_then(|k| index.get(&k))
+                    {
                         out[i].1.push(target);
                     }
                 }
