@@ -32,11 +32,17 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
     ("covet-monitor", &["covet-core"]),
     ("covet-backup", &["covet-core"]),
     ("covet-loadtest", &["covet-core"]),
-    // The ORM sees only covet-core (and the fingerprinting in covet-monitor
-    // for its N+1 reports), so every layer applies to its statements.
+    // The ORM runs its statements through covet-core's Adapter, so every
+    // layer applies to them; covet-monitor for its N+1 reports and
+    // covet-resilience for the transaction retry loop it reuses.
     (
         "covet-orm",
-        &["covet-core", "covet-orm-macros", "covet-monitor"],
+        &[
+            "covet-core",
+            "covet-orm-macros",
+            "covet-monitor",
+            "covet-resilience",
+        ],
     ),
     ("covet-orm-macros", &[]),
     // The facade: the adapters behind `pg` / `mysql` / `sqlite`, the layers
