@@ -117,24 +117,7 @@ pub enum Value {
 impl Value {
     /// The name of this value's type, as used in error messages.
     pub fn type_name(&self) -> &'static str {
-        match self {
-            Value::Null => "NULL",
-            Value::Bool(_) => "bool",
-            Value::I16(_) => "i16",
-            Value::I32(_) => "i32",
-            Value::I64(_) => "i64",
-            Value::F32(_) => "f32",
-            Value::F64(_) => "f64",
-            Value::Decimal(_) => "decimal",
-            Value::Text(_) => "text",
-            Value::Bytes(_) => "bytes",
-            Value::Date(_) => "date",
-            Value::Time(_) => "time",
-            Value::Timestamp(_) => "timestamp",
-            Value::TimestampTz(_) => "timestamptz",
-            Value::Uuid(_) => "uuid",
-            Value::Json(_) => "json",
-        }
+        self.as_value_ref().type_name()
     }
 
     /// Whether this is SQL NULL.
