@@ -52,6 +52,41 @@ pub enum RankBy {
     Max,
 }
 
+impl RankBy {
+    /// The figure this ranking orders by, from a row's totals.
+    #[allow(clippy::cast_precision_loss)]
+    pub(crate) fn figure(self, total_ms: f64, mean_ms: f64, calls: u64, max_ms: f64) -> f64 {
+        match self {
+            RankBy::Total => total_ms,
+            RankBy::Mean => mean_ms,
+            RankBy::Count => calls as f64,
+            RankBy::Max => max_ms,
+        }
+    }
+}
+
+/// Sorts by `key` (largest first, ties by fingerprint so the order is
+/// stable across runs), keeps `top` and numbers them from 1: the one
+/// ranking the slow-log, server and joined reports share.
+pub(crate) fn ranked<T>(
+    mut rows: Vec<T>,
+    top: usize,
+    key: impl Fn(&T) -> f64,
+    fingerprint: impl Fn(&T) -> &str,
+    set_rank: impl Fn(&mut T, usize),
+) -> Vec<T> {
+    rows.sort_by(|a, b| {
+        key(b)
+            .total_cmp(&key(a))
+            .then_with(|| fingerprint(a).cmp(fingerprint(b)))
+    });
+    rows.truncate(top);
+    for (i, r) in rows.iter_mut().enumerate() {
+        set_rank(r, i + 1);
+    }
+    rows
+}
+
 impl FromStr for RankBy {
     type Err = ReportError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -160,7 +195,7 @@ pub fn summarize(records: &[SlowRecord], by: RankBy, top: usize) -> Vec<ReportRo
             acc.plan = Some((ts, plan.to_owned()));
         }
     }
-    let mut rows: Vec<ReportRow> = order
+    let rows: Vec<ReportRow> = order
         .into_iter()
         .filter_map(|fp| {
             let acc = map.remove(fp)?;
@@ -182,25 +217,17 @@ pub fn summarize(records: &[SlowRecord], by: RankBy, top: usize) -> Vec<ReportRo
             })
         })
         .collect();
-    let key = |r: &ReportRow| match by {
-        RankBy::Total => r.total_ms,
-        RankBy::Mean => r.mean_ms,
-        RankBy::Count => r.calls as f64,
-        RankBy::Max => r.max_ms,
-    };
-    rows.sort_by(|a, b| {
-        key(b)
-            .total_cmp(&key(a))
-            .then_with(|| a.fingerprint.cmp(&b.fingerprint))
-    });
-    rows.truncate(top);
-    for (i, r) in rows.iter_mut().enumerate() {
-        r.rank = i + 1;
-    }
-    rows
+    ranked(
+        rows,
+        top,
+        |r| by.figure(r.total_ms, r.mean_ms, r.calls, r.max_ms),
+        |r| &r.fingerprint,
+        |r, n| r.rank = n,
+    )
 }
 
-fn excerpt(s: &str, max: usize) -> String {
+/// `s` on one line, cut to `max` characters with `...`.
+pub(crate) fn excerpt(s: &str, max: usize) -> String {
     let one_line = s.split_whitespace().collect::<Vec<_>>().join(" ");
     if one_line.chars().count() <= max {
         return one_line;

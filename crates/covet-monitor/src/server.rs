@@ -16,7 +16,7 @@ use covet_core::{Adapter, Engine, Row, Statement, Value};
 use serde::Serialize;
 
 use crate::Fingerprint;
-use crate::report::{RankBy, ReportRow};
+use crate::report::{RankBy, ReportRow, excerpt, ranked};
 
 /// What went wrong reading the server's statistics.
 #[derive(Debug, thiserror::Error)]
@@ -264,23 +264,14 @@ pub async fn read(db: &dyn Adapter) -> Result<ServerStats, ServerStatsError> {
 
 /// The top `top` server rows by `by` (`max` ranks by the longest call),
 /// ranked as the slow-log report ranks.
-pub fn rank(mut rows: Vec<ServerRow>, by: RankBy, top: usize) -> Vec<ServerRow> {
-    let key = |r: &ServerRow| match by {
-        RankBy::Total => r.total_ms,
-        RankBy::Mean => r.mean_ms,
-        RankBy::Count => r.calls as f64,
-        RankBy::Max => r.max_ms,
-    };
-    rows.sort_by(|a, b| {
-        key(b)
-            .total_cmp(&key(a))
-            .then_with(|| a.fingerprint.cmp(&b.fingerprint))
-    });
-    rows.truncate(top);
-    for (i, r) in rows.iter_mut().enumerate() {
-        r.rank = i + 1;
-    }
-    rows
+pub fn rank(rows: Vec<ServerRow>, by: RankBy, top: usize) -> Vec<ServerRow> {
+    ranked(
+        rows,
+        top,
+        |r| by.figure(r.total_ms, r.mean_ms, r.calls, r.max_ms),
+        |r| &r.fingerprint,
+        |r, n| r.rank = n,
+    )
 }
 
 /// A fingerprint with what the client and the server each saw.
@@ -333,7 +324,7 @@ pub fn join(client: &[ReportRow], server: &[ServerRow], by: RankBy, top: usize) 
         }
         e.server = Some(s.clone());
     }
-    let mut rows: Vec<JoinedRow> = map
+    let rows: Vec<JoinedRow> = map
         .into_values()
         .map(|mut r| {
             if let (Some(c), Some(s)) = (&r.client, &r.server) {
@@ -342,40 +333,19 @@ pub fn join(client: &[ReportRow], server: &[ServerRow], by: RankBy, top: usize) 
             r
         })
         .collect();
+    // A fingerprint ranks by the larger of what either side saw.
     let key = |r: &JoinedRow| {
-        let c = r.client.as_ref().map_or(0.0, |c| match by {
-            RankBy::Total => c.total_ms,
-            RankBy::Mean => c.mean_ms,
-            RankBy::Count => c.calls as f64,
-            RankBy::Max => c.max_ms,
-        });
-        let s = r.server.as_ref().map_or(0.0, |s| match by {
-            RankBy::Total => s.total_ms,
-            RankBy::Mean => s.mean_ms,
-            RankBy::Count => s.calls as f64,
-            RankBy::Max => s.max_ms,
-        });
+        let c = r
+            .client
+            .as_ref()
+            .map_or(0.0, |c| by.figure(c.total_ms, c.mean_ms, c.calls, c.max_ms));
+        let s = r
+            .server
+            .as_ref()
+            .map_or(0.0, |s| by.figure(s.total_ms, s.mean_ms, s.calls, s.max_ms));
         c.max(s)
     };
-    rows.sort_by(|a, b| {
-        key(b)
-            .total_cmp(&key(a))
-            .then_with(|| a.fingerprint.cmp(&b.fingerprint))
-    });
-    rows.truncate(top);
-    for (i, r) in rows.iter_mut().enumerate() {
-        r.rank = i + 1;
-    }
-    rows
-}
-
-fn excerpt(s: &str, max: usize) -> String {
-    let one_line = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.chars().count() <= max {
-        return one_line;
-    }
-    let cut: String = one_line.chars().take(max.saturating_sub(3)).collect();
-    format!("{cut}...")
+    ranked(rows, top, key, |r| &r.fingerprint, |r, n| r.rank = n)
 }
 
 /// A fixed-width table of server rows.
