@@ -45,6 +45,13 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
         ],
     ),
     ("covet-orm-macros", &[]),
+    // Migrations open their own single-connection pools by URL (the lock
+    // must stay on one session), so they go through the facade's connect.
+    (
+        "covet-migrate",
+        &["covet-core", "covet", "covet-migrate-macros"],
+    ),
+    ("covet-migrate-macros", &[]),
     // The facade: the adapters behind `pg` / `mysql` / `sqlite`, the layers
     // behind `resilience` / `monitor` (all optional dependencies), for
     // `covet::connect` and `covet::stack`.
@@ -69,6 +76,7 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
             "covet-resilience",
             "covet-monitor",
             "covet-backup",
+            "covet-migrate",
         ],
     ),
     ("covet-benches", &[]),
