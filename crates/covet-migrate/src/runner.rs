@@ -337,6 +337,20 @@ impl Migrator {
             .with_param("min_connections", "1")
             // The lock lives on this session: the pool must not recycle it.
             .with_param("max_lifetime", "876000h");
+        // SQLite: the runner polls for the write lock itself (to report the
+        // wait and bound it by `lock_wait`), so each try waits briefly. In
+        // WAL mode (the adapter's default) nothing blocks a connection that
+        // holds the write lock, so the short timeout cannot fail a
+        // migration; with another journal mode, or a busy_timeout the URL
+        // sets, the URL's setting stays.
+        if url.engine() == Engine::Sqlite
+            && url.param("busy_timeout").is_none()
+            && url
+                .param("journal_mode")
+                .is_none_or(|j| j.eq_ignore_ascii_case("wal"))
+        {
+            url = url.with_param("busy_timeout", "100ms");
+        }
         if url.engine() != Engine::Sqlite && url.param("application_name").is_none() {
             let name = if lock_pool {
                 "covet-migrate lock"
