@@ -5,6 +5,7 @@ mod adapter;
 mod bulk;
 mod config;
 mod conn;
+mod copy;
 mod error;
 mod schema;
 mod stream;

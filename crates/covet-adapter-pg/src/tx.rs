@@ -3,8 +3,8 @@
 
 use async_trait::async_trait;
 use covet_core::{
-    BulkRows, Engine, Error, ErrorKind, ExecResult, Result, Rows, ServerCode, Statement,
-    Transaction, TxRowStream,
+    BulkRows, CopyIn, CopyOutStream, Engine, Error, ErrorKind, ExecResult, Result, Rows,
+    ServerCode, Statement, Transaction, TxRowStream,
 };
 use covet_pool::Pooled;
 
@@ -77,6 +77,14 @@ impl Transaction for PgTransaction {
     ) -> Result<u64> {
         self.conn.flush_deferred().await?;
         self.conn.copy_in(table, columns, &rows).await
+    }
+
+    async fn copy_out(&mut self, sql: &str) -> Result<CopyOutStream<'_>> {
+        self.conn.raw_copy_out(sql).await
+    }
+
+    async fn copy_in(&mut self, sql: &str) -> Result<Box<dyn CopyIn + '_>> {
+        self.conn.raw_copy_in(sql).await
     }
 
     async fn savepoint(&mut self) -> Result<Box<dyn Transaction + '_>> {
@@ -166,6 +174,14 @@ impl Transaction for PgSavepoint<'_> {
     ) -> Result<u64> {
         self.conn.flush_deferred().await?;
         self.conn.copy_in(table, columns, &rows).await
+    }
+
+    async fn copy_out(&mut self, sql: &str) -> Result<CopyOutStream<'_>> {
+        self.conn.raw_copy_out(sql).await
+    }
+
+    async fn copy_in(&mut self, sql: &str) -> Result<Box<dyn CopyIn + '_>> {
+        self.conn.raw_copy_in(sql).await
     }
 
     async fn savepoint(&mut self) -> Result<Box<dyn Transaction + '_>> {

@@ -34,8 +34,20 @@ pub enum BackupError {
     #[error("not a Covet backup (bad magic bytes)")]
     NotABackup,
     /// The format version is newer than this tool reads.
-    #[error("backup format version {0} is not supported (this tool reads version {max})", max = crate::format::FORMAT_VERSION)]
+    #[error("backup format version {0} is not supported (this tool reads versions {min} to {max})", min = crate::format::MIN_FORMAT_VERSION, max = crate::format::FORMAT_VERSION)]
     UnsupportedVersion(u16),
+    /// The database holds objects a backup cannot carry; nothing was
+    /// written. Each is named as `kind name`, the form
+    /// [`CreateOptions::exclude`](crate::CreateOptions) accepts to leave it out.
+    #[error(
+        "{count} object(s) cannot be backed up (exclude them explicitly to go on without them): {objects}"
+    )]
+    Refused {
+        /// How many objects were refused.
+        count: usize,
+        /// The first few, `kind name`, separated by `; `.
+        objects: String,
+    },
     /// A header field holds a value no writer produces.
     #[error("invalid backup header: {0}")]
     BadHeader(String),

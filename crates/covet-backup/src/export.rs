@@ -14,6 +14,7 @@ use crate::ddl;
 use crate::error::{BackupError, Result};
 use crate::format::{BackupSchema, TableSchema};
 use crate::manifest::SnapshotPosition;
+use crate::pg::{self, PgCopyTable};
 use crate::sink::{BackupEntry, BackupSink};
 use crate::writer::{BackupWriter, EncodedChunk, SourceInfo, TableEncoder, WriteOptions};
 
@@ -50,6 +51,13 @@ pub struct CreateOptions {
     pub parallelism: usize,
     /// Called after each chunk.
     pub progress: Option<ProgressFn>,
+    /// PostgreSQL: the schemas to back up (every non-system schema when
+    /// empty).
+    pub schemas: Vec<String>,
+    /// PostgreSQL: objects to leave out that a backup would otherwise
+    /// refuse, each as [`BackupError::Refused`] names it (`kind name`, for
+    /// example `operator public.===(integer,integer)`).
+    pub exclude: Vec<String>,
 }
 
 impl std::fmt::Debug for CreateOptions {
@@ -58,6 +66,8 @@ impl std::fmt::Debug for CreateOptions {
             .field("write", &self.write)
             .field("name", &self.name)
             .field("parallelism", &self.parallelism)
+            .field("schemas", &self.schemas)
+            .field("exclude", &self.exclude)
             .finish_non_exhaustive()
     }
 }
@@ -70,6 +80,8 @@ impl CreateOptions {
             name: None,
             parallelism: 2,
             progress: None,
+            schemas: Vec::new(),
+            exclude: Vec::new(),
         }
     }
 }
@@ -284,6 +296,31 @@ enum Msg {
     TableDone,
 }
 
+/// How a PostgreSQL table is listed in the manifest: by its name in
+/// `public`, `schema.name` elsewhere.
+fn pg_table_schema(t: &PgCopyTable) -> TableSchema {
+    let name = if t.schema == "public" {
+        t.name.clone()
+    } else {
+        format!("{}.{}", t.schema, t.name)
+    };
+    TableSchema {
+        table: covet_core::Table {
+            name,
+            columns: t
+                .columns
+                .iter()
+                .map(|c| covet_core::ColumnInfo {
+                    name: c.clone(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        },
+        next_auto_value: None,
+    }
+}
+
 /// Streams the queued tables through `tx`, sending encoded chunks.
 async fn export_worker(
     tx: &mut dyn Transaction,
@@ -301,9 +338,32 @@ async fn export_worker(
         };
         let t = &schema.tables[ti];
         let ncols = t.table.columns.len();
-        let sql = ddl::select_all(engine, &t.table);
         let mut enc = TableEncoder::new(ti, opts.chunk_size, opts.compression);
-        {
+        if let Some(pg) = &schema.postgres {
+            let what = || format!("copying table {}", t.table.name);
+            let mut stream = tx
+                .copy_out(&pg.tables[ti].copy_out_sql())
+                .await
+                .map_err(|e| db_err(&what(), e))?;
+            while let Some(piece) = stream.next().await {
+                let piece = piece.map_err(|e| db_err(&what(), e))?;
+                let n = piece.iter().filter(|b| **b == b'\n').count() as u64;
+                rows_read.fetch_add(n, Ordering::Relaxed);
+                if let Some(chunk) = enc.push_copy(&piece)?
+                    && out.send(Msg::Chunk(chunk)).await.is_err()
+                {
+                    return Ok(());
+                }
+            }
+            drop(stream);
+            if enc.has_partial_row() {
+                return Err(BackupError::Unsupported(format!(
+                    "table {}: the COPY stream ended inside a row",
+                    t.table.name
+                )));
+            }
+        } else {
+            let sql = ddl::select_all(engine, &t.table);
             let mut stream = tx
                 .query_stream(&Statement::new(sql))
                 .await
@@ -407,20 +467,40 @@ async fn create_backup_unmetered(
         .map_err(|e| db_err("beginning the snapshot transaction", e))?;
     // Introspected after the snapshot began: DDL racing with the backup is
     // not supported (PostgreSQL would block it on the tables' locks anyway).
-    let core_schema = adapter
-        .schema()
-        .await
-        .map_err(|e| db_err("reading the schema", e))?;
-    let mut tables: Vec<TableSchema> = core_schema
-        .tables
-        .into_iter()
-        .map(|table| TableSchema {
-            table,
-            next_auto_value: None,
-        })
-        .collect();
+    let mut tables: Vec<TableSchema> = if engine == Engine::Postgres {
+        Vec::new()
+    } else {
+        adapter
+            .schema()
+            .await
+            .map_err(|e| db_err("reading the schema", e))?
+            .tables
+            .into_iter()
+            .map(|table| TableSchema {
+                table,
+                next_auto_value: None,
+            })
+            .collect()
+    };
+    let mut postgres = None;
     let snap = match engine {
-        Engine::Postgres => postgres_snapshot(main.as_mut(), &mut tables).await?,
+        Engine::Postgres => {
+            let snap = postgres_snapshot(main.as_mut(), &mut tables).await?;
+            // The catalog is read inside the snapshot, with the settings
+            // that make its definitions schema-qualified.
+            pg::pin_session(main.as_mut()).await?;
+            let cat = pg::read_catalog(
+                main.as_mut(),
+                &pg::CatalogOptions {
+                    schemas: opts.schemas.clone(),
+                    exclude: opts.exclude.clone(),
+                },
+            )
+            .await?;
+            tables = cat.tables.iter().map(pg_table_schema).collect();
+            postgres = Some(cat);
+            snap
+        }
         Engine::MySql => mysql_snapshot(main.as_mut(), &mut tables).await?,
         Engine::Sqlite => sqlite_snapshot(main.as_mut(), &mut tables).await?,
         other => return Err(BackupError::Unsupported(format!("engine {other}"))),
@@ -428,6 +508,7 @@ async fn create_backup_unmetered(
     let schema = BackupSchema {
         engine: engine.as_str().to_owned(),
         tables,
+        postgres,
     };
     let ntables = schema.tables.len();
     let name = opts
@@ -479,6 +560,10 @@ async fn create_backup_unmetered(
             if let Err(e) = tx.execute(&Statement::new(set)).await {
                 writer.abort().await;
                 return Err(db_err("SET TRANSACTION SNAPSHOT", e));
+            }
+            if let Err(e) = pg::pin_session(tx.as_mut()).await {
+                writer.abort().await;
+                return Err(e);
             }
             extra_txs.push(tx);
         }

@@ -1,5 +1,10 @@
-//! The container format (version 1): a header, then length-prefixed sealed
+//! The container format (version 2): a header, then length-prefixed sealed
 //! chunks, the last of which is the manifest. See docs/backup-format.md.
+//!
+//! Version 2 added PostgreSQL backups whose schema chunk carries the
+//! catalog ([`PgCatalog`]) and whose data chunks hold COPY text instead of
+//! the row encoding. Version 1 backups (row encoding everywhere) are still
+//! read and restored.
 
 use std::sync::Arc;
 
@@ -12,10 +17,13 @@ use crate::compress::Compression;
 use crate::crypto::{self, Kdf, KdfParams, KeySource, MasterKey, Sealer, hex};
 use crate::error::{BackupError, Result};
 use crate::manifest::Manifest;
+use crate::pg::PgCatalog;
 use crate::sink::SinkWriter;
 
-/// The container format version this crate writes and reads.
-pub(crate) const FORMAT_VERSION: u16 = 1;
+/// The container format version this crate writes (and the newest it reads).
+pub(crate) const FORMAT_VERSION: u16 = 2;
+/// The oldest container format version this crate reads.
+pub(crate) const MIN_FORMAT_VERSION: u16 = 1;
 /// The first eight bytes of every backup.
 pub(crate) const MAGIC: &[u8; 8] = b"COVETBAK";
 /// The header's length in bytes.
@@ -39,6 +47,7 @@ pub enum Encryption {
 /// The fixed-size header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Header {
+    pub(crate) version: u16,
     pub(crate) compression: Compression,
     pub(crate) encrypted: bool,
     pub(crate) kdf: Kdf,
@@ -52,7 +61,7 @@ impl Header {
     pub(crate) fn to_bytes(&self) -> [u8; HEADER_LEN] {
         let mut b = [0u8; HEADER_LEN];
         b[..8].copy_from_slice(MAGIC);
-        b[8..10].copy_from_slice(&FORMAT_VERSION.to_be_bytes());
+        b[8..10].copy_from_slice(&self.version.to_be_bytes());
         b[10] = self.compression.id();
         b[11] = u8::from(self.encrypted);
         b[12] = self.kdf as u8;
@@ -70,7 +79,7 @@ impl Header {
             return Err(BackupError::NotABackup);
         }
         let version = u16::from_be_bytes([b[8], b[9]]);
-        if version != FORMAT_VERSION {
+        if !(MIN_FORMAT_VERSION..=FORMAT_VERSION).contains(&version) {
             return Err(BackupError::UnsupportedVersion(version));
         }
         let compression = Compression::from_id(b[10])?;
@@ -102,6 +111,7 @@ impl Header {
             kdf_params.check()?;
         }
         let mut h = Header {
+            version,
             compression,
             encrypted,
             kdf,
@@ -122,6 +132,7 @@ impl Header {
         enc: &Encryption,
     ) -> Result<(Header, Option<MasterKey>)> {
         let mut h = Header {
+            version: FORMAT_VERSION,
             compression,
             encrypted: false,
             kdf: Kdf::None,
@@ -246,6 +257,12 @@ pub struct BackupSchema {
     pub engine: String,
     /// Tables, in the order their indexes in data chunks refer to.
     pub tables: Vec<TableSchema>,
+    /// PostgreSQL (format version 2): the catalog a restore recreates, and
+    /// the mark that data chunks hold COPY text. Absent in version 1
+    /// backups and for the other engines, whose data chunks hold the row
+    /// encoding and whose schema is `tables`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postgres: Option<PgCatalog>,
 }
 
 /// One table's definition.

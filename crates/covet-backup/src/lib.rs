@@ -23,6 +23,7 @@ mod export;
 mod format;
 mod leftovers;
 mod manifest;
+mod pg;
 mod restore;
 pub mod retention;
 pub mod schedule;
@@ -38,6 +39,7 @@ pub use export::{CreateOptions, Progress, ProgressFn, create_backup};
 pub use format::{BackupSchema, Encryption, HEADER_LEN, TableSchema};
 pub use leftovers::{Leftovers, clean_leftovers};
 pub use manifest::{CipherInfo, CompressionInfo, Manifest, SnapshotPosition, TableEntry, Totals};
+pub use pg::{PgCatalog, PgCopyTable, PgObject};
 pub use restore::{
     Connector, DrillReport, DrillTable, DropFn, DropPlan, RestoreOptions, RestoreReport, drill,
     drill_cancellable, export_sql, export_sql_to_file, restore, table_checksum,

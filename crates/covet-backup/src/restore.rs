@@ -18,6 +18,7 @@ use crate::leftovers::{
     DRILL_PREFIX, Leftovers, OLD_PREFIX, STAGE_PREFIX, clean_leftovers, leftover_suffix,
 };
 use crate::manifest::Manifest;
+use crate::pg::{self, PgCopyTable, PgObject};
 use crate::sink::BackupSink;
 use crate::verify::{Checker, VerifyReport, verify};
 
@@ -205,12 +206,19 @@ async fn load_rows(
         if chunk.kind == ChunkKind::Manifest {
             break;
         }
-        if let Some((t, rows)) = checker.on_chunk(&chunk, true)? {
-            let n = rows.len() as u64;
+        let copy = schema.postgres.as_ref();
+        if let Some((t, rows)) = checker.on_chunk(&chunk, copy.is_none())? {
             let table = &schema.tables[t].table.name;
-            tx.bulk_insert(table, &columns[t], rows.into())
-                .await
-                .map_err(|e| db(format!("loading table {table}"), e))?;
+            let n = match copy {
+                Some(pg) => copy_chunk(tx, &pg.tables[t], table, chunk.payload, chunk.rows).await?,
+                None => {
+                    let n = rows.len() as u64;
+                    tx.bulk_insert(table, &columns[t], rows.into())
+                        .await
+                        .map_err(|e| db(format!("loading table {table}"), e))?;
+                    n
+                }
+            };
             rows_done += n;
             tables_seen = tables_seen.max(t as u64 + 1);
             if let Some(p) = &opts.progress {
@@ -240,6 +248,40 @@ async fn load_rows(
     Ok(rows_done)
 }
 
+/// Loads one chunk of COPY text into its table and checks the server
+/// copied as many rows as the chunk holds.
+async fn copy_chunk(
+    tx: &mut dyn Transaction,
+    table: &PgCopyTable,
+    label: &str,
+    payload: Vec<u8>,
+    rows: u32,
+) -> Result<u64> {
+    let what = || format!("loading table {label}");
+    let mut sink = tx
+        .copy_in(&table.copy_in_sql())
+        .await
+        .map_err(|e| db(what(), e))?;
+    sink.send(payload).await.map_err(|e| db(what(), e))?;
+    let n = sink.finish().await.map_err(|e| db(what(), e))?;
+    if n != u64::from(rows) {
+        return Err(BackupError::ManifestMismatch(format!(
+            "table {label}: the server copied {n} rows from a chunk of {rows}"
+        )));
+    }
+    Ok(n)
+}
+
+/// Runs a PostgreSQL catalog's statements, naming the object on failure.
+async fn run_objects(tx: &mut dyn Transaction, objects: &[PgObject]) -> Result<()> {
+    for o in objects {
+        tx.execute(&Statement::new(o.sql.clone()))
+            .await
+            .map_err(|e| db(format!("creating {} {}", o.kind, o.name), e))?;
+    }
+    Ok(())
+}
+
 /// Creates the backup's tables in `tx`, streams its rows in, and adds the
 /// rest of the schema. The order is the engine's: PostgreSQL adds foreign
 /// keys after the load (rows arrive in any table order) and builds indexes
@@ -255,6 +297,16 @@ async fn create_and_load(
     verified: &VerifyReport,
     tx: &mut dyn Transaction,
 ) -> Result<u64> {
+    if let Some(pg) = &verified.schema.postgres {
+        // The catalog's own order: everything rows need, the rows, then
+        // keys, indexes, foreign keys, triggers, comments, sequence
+        // positions and materialized view refreshes over the loaded data.
+        pg::pin_session(tx).await?;
+        run_objects(tx, &pg.pre_data).await?;
+        let rows = load_rows(sink, name, opts, verified, tx).await?;
+        run_objects(tx, &pg.post_data).await?;
+        return Ok(rows);
+    }
     let tables = &verified.schema.tables;
     let inline_fks = engine != Engine::Postgres;
     let indexes_first = engine == Engine::MySql;
@@ -1015,10 +1067,40 @@ pub struct DrillTable {
 }
 
 /// Reads a table's row count and content checksum.
+///
+/// On PostgreSQL the rows are read as COPY text, as a backup stores them:
+/// `table.name` is `schema.name`, or a name in the current schema, and
+/// `table.columns` the columns a backup copies (generated ones left out).
 pub async fn table_checksum(
     adapter: &dyn Adapter,
     table: &covet_core::Table,
 ) -> Result<(u64, ContentChecksum)> {
+    if adapter.engine() == Engine::Postgres {
+        let mut tx = adapter
+            .begin()
+            .await
+            .map_err(|e| db("beginning a read transaction", e))?;
+        let (schema, name) = match table.name.split_once('.') {
+            Some((s, n)) => (s.to_owned(), n.to_owned()),
+            None => {
+                let r = tx
+                    .query(&Statement::new("SELECT current_schema()::text"))
+                    .await
+                    .map_err(|e| db("reading the current schema", e))?;
+                let s = text_of(r.rows.first().and_then(|r| r.value(0).ok()))
+                    .unwrap_or_else(|| "public".into());
+                (s, table.name.clone())
+            }
+        };
+        let t = PgCopyTable {
+            schema,
+            name,
+            columns: table.columns.iter().map(|c| c.name.clone()).collect(),
+        };
+        let r = pg_table_checksum(tx.as_mut(), &t, &table.name).await;
+        let _ = tx.rollback().await;
+        return r;
+    }
     let sql = ddl::select_all(adapter.engine(), table);
     let mut s = adapter
         .query_stream(&Statement::new(sql))
@@ -1039,6 +1121,40 @@ pub async fn table_checksum(
     Ok((n, sum))
 }
 
+/// Row count and checksum of one table's COPY text, inside `tx`.
+async fn pg_table_checksum(
+    tx: &mut dyn Transaction,
+    table: &PgCopyTable,
+    label: &str,
+) -> Result<(u64, ContentChecksum)> {
+    pg::pin_session(tx).await?;
+    let what = || format!("reading table {label}");
+    let mut stream = tx
+        .copy_out(&table.copy_out_sql())
+        .await
+        .map_err(|e| db(what(), e))?;
+    let mut sum = ContentChecksum::default();
+    let mut n = 0u64;
+    let mut partial: Vec<u8> = Vec::new();
+    while let Some(piece) = stream.next().await {
+        let piece = piece.map_err(|e| db(what(), e))?;
+        let mut rest = &piece[..];
+        while let Some(i) = rest.iter().position(|b| *b == b'\n') {
+            if partial.is_empty() {
+                sum.add_encoded_row(&rest[..=i]);
+            } else {
+                partial.extend_from_slice(&rest[..=i]);
+                sum.add_encoded_row(&partial);
+                partial.clear();
+            }
+            n += 1;
+            rest = &rest[i + 1..];
+        }
+        partial.extend_from_slice(rest);
+    }
+    Ok((n, sum))
+}
+
 /// Compares a database's tables with a manifest, table by table.
 pub(crate) async fn compare_with_manifest(
     adapter: &dyn Adapter,
@@ -1046,11 +1162,22 @@ pub(crate) async fn compare_with_manifest(
     manifest: &Manifest,
 ) -> Result<Vec<DrillTable>> {
     let mut out = Vec::new();
-    for t in &schema.tables {
+    for (i, t) in schema.tables.iter().enumerate() {
         let entry = manifest.table(&t.table.name).ok_or_else(|| {
             BackupError::ManifestMismatch(format!("no entry for {}", t.table.name))
         })?;
-        let (rows, sum) = table_checksum(adapter, &t.table).await?;
+        let (rows, sum) = match &schema.postgres {
+            Some(pg) => {
+                let mut tx = adapter
+                    .begin()
+                    .await
+                    .map_err(|e| db("beginning a read transaction", e))?;
+                let r = pg_table_checksum(tx.as_mut(), &pg.tables[i], &t.table.name).await;
+                let _ = tx.rollback().await;
+                r?
+            }
+            None => table_checksum(adapter, &t.table).await?,
+        };
         out.push(DrillTable {
             name: t.table.name.clone(),
             expected_rows: entry.rows,
@@ -1239,7 +1366,15 @@ pub async fn export_sql<W: std::io::Write + Send>(
     } else {
         writeln!(out, "BEGIN;").map_err(io)?;
     }
-    for t in &schema.tables {
+    if let Some(pg) = &schema.postgres {
+        for (k, v) in pg::SESSION_SETTINGS {
+            writeln!(out, "SET LOCAL {k} = {v};").map_err(io)?;
+        }
+        for o in &pg.pre_data {
+            writeln!(out, "-- {} {}\n{};", o.kind, o.name, o.sql).map_err(io)?;
+        }
+    }
+    for t in schema.tables.iter().filter(|_| schema.postgres.is_none()) {
         writeln!(
             out,
             "{};",
@@ -1252,6 +1387,16 @@ pub async fn export_sql<W: std::io::Write + Send>(
     let mut checker = Checker::new(false);
     let mut rows_out = 0;
     while let Some(chunk) = reader.next().await? {
+        if let Some(pg) = &schema.postgres {
+            if let Some((t, _)) = checker.on_chunk(&chunk, false)? {
+                // psql's form: the COPY text as it is, ended by `\.`.
+                writeln!(out, "{};", pg.tables[t].copy_in_sql()).map_err(io)?;
+                out.write_all(&chunk.payload).map_err(io)?;
+                writeln!(out, "\\.").map_err(io)?;
+                rows_out += u64::from(chunk.rows);
+            }
+            continue;
+        }
         if let Some((t, rows)) = checker.on_chunk(&chunk, true)? {
             for batch in rows.chunks(500) {
                 writeln!(out, "{};", ddl::insert(engine, &schema.tables[t], batch)).map_err(io)?;
@@ -1265,7 +1410,12 @@ pub async fn export_sql<W: std::io::Write + Send>(
             reason: "the backup changed while being read".into(),
         });
     }
-    for t in &schema.tables {
+    if let Some(pg) = &schema.postgres {
+        for o in &pg.post_data {
+            writeln!(out, "-- {} {}\n{};", o.kind, o.name, o.sql).map_err(io)?;
+        }
+    }
+    for t in schema.tables.iter().filter(|_| schema.postgres.is_none()) {
         let mut stmts = ddl::create_indexes(engine, t);
         if engine == Engine::Postgres {
             stmts.extend(ddl::add_foreign_keys(engine, t));
@@ -1306,6 +1456,7 @@ mod tests {
                 },
                 next_auto_value: None,
             }],
+            postgres: None,
         };
         let mut w = BackupWriter::create(
             sink,

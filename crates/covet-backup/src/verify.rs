@@ -9,7 +9,7 @@ use tokio::io::AsyncRead;
 use crate::codec::{ContentChecksum, Decoder};
 use crate::crypto::KeySource;
 use crate::error::{BackupError, Result};
-use crate::format::{self, BackupSchema, Chunk, ChunkKind, FORMAT_VERSION, StreamReader};
+use crate::format::{self, BackupSchema, Chunk, ChunkKind, StreamReader};
 use crate::manifest::Manifest;
 use crate::sink::BackupSink;
 
@@ -97,6 +97,19 @@ impl Checker {
                 let mut rows = Vec::new();
                 let tally = &mut self.tallies[t];
                 let mut n = 0u64;
+                if schema.postgres.is_some() {
+                    // COPY text: whole rows, each ending in a newline.
+                    if chunk.payload.last().is_some_and(|b| *b != b'\n') {
+                        return Err(malformed("COPY data does not end on a row".into()));
+                    }
+                    for row in crate::pg::copy_rows(&chunk.payload) {
+                        if self.checksums {
+                            tally.checksum.add_encoded_row(row);
+                        }
+                        n += 1;
+                    }
+                    d = Decoder::new(&[]);
+                }
                 while !d.is_empty() {
                     if decode {
                         let before = d.remaining();
@@ -139,10 +152,10 @@ impl Checker {
                 reason: "no schema chunk".into(),
             });
         };
-        if manifest.format_version != FORMAT_VERSION {
+        if manifest.format_version != reader.header.version {
             return mismatch(format!(
-                "format version {} in the manifest, {FORMAT_VERSION} in the header",
-                manifest.format_version
+                "format version {} in the manifest, {} in the header",
+                manifest.format_version, reader.header.version
             ));
         }
         if manifest.chunk_sha256 != reader.chunk_sha256 {
@@ -304,6 +317,7 @@ mod tests {
                 },
                 next_auto_value: None,
             }],
+            postgres: None,
         };
         let mut w = BackupWriter::create(
             &sink,

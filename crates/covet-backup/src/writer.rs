@@ -76,6 +76,9 @@ pub(crate) struct TableEncoder {
     chunk_size: usize,
     compression: Compression,
     checksum: ContentChecksum,
+    /// COPY text: where the complete rows in `buf` end (the rest is the
+    /// start of a row whose newline has not arrived yet).
+    complete: usize,
 }
 
 impl TableEncoder {
@@ -87,7 +90,36 @@ impl TableEncoder {
             chunk_size: chunk_size.max(1),
             compression,
             checksum: ContentChecksum::default(),
+            complete: 0,
         }
+    }
+
+    /// Adds COPY text as the server sent it (pieces need not end on rows);
+    /// returns a chunk of whole rows when the buffer reached the chunk size.
+    pub(crate) fn push_copy(&mut self, data: &[u8]) -> Result<Option<EncodedChunk>> {
+        let scan_from = self.buf.len();
+        self.buf.extend_from_slice(data);
+        let mut at = scan_from;
+        while let Some(i) = self.buf[at..].iter().position(|b| *b == b'\n') {
+            let end = at + i + 1;
+            self.checksum.add_encoded_row(&self.buf[self.complete..end]);
+            self.rows += 1;
+            self.complete = end;
+            at = end;
+            if self.rows == u32::MAX {
+                break;
+            }
+        }
+        if self.complete >= self.chunk_size || self.rows == u32::MAX {
+            return self.flush();
+        }
+        Ok(None)
+    }
+
+    /// Whether COPY text is left without its final newline (an end of
+    /// table there means the stream was cut).
+    pub(crate) fn has_partial_row(&self) -> bool {
+        self.buf.len() > self.complete
     }
 
     /// Adds a row; returns a chunk when the buffer reached the chunk size.
@@ -109,10 +141,16 @@ impl TableEncoder {
         if self.rows == 0 {
             return Ok(None);
         }
-        let raw_len = self.buf.len();
+        // Row encoding: every byte is a whole row; COPY text: up to the
+        // last newline, the rest stays for the next chunk.
+        let raw_len = if self.complete > 0 {
+            self.complete
+        } else {
+            self.buf.len()
+        };
         let raw32 = u32::try_from(raw_len)
             .map_err(|_| BackupError::Unsupported("a single row over 4 GiB".into()))?;
-        let compressed = self.compression.compress(&self.buf)?;
+        let compressed = self.compression.compress(&self.buf[..raw_len])?;
         let plain = format::chunk_plain(ChunkKind::Data, self.table, self.rows, raw32, &compressed);
         let chunk = EncodedChunk {
             table: self.table,
@@ -121,10 +159,13 @@ impl TableEncoder {
             plain,
             checksum: std::mem::take(&mut self.checksum),
         };
-        self.buf.clear();
-        if self.buf.capacity() > 4 * self.chunk_size {
+        self.buf.drain(..raw_len);
+        self.complete = 0;
+        if self.buf.capacity() > 4 * self.chunk_size && self.buf.len() < self.chunk_size {
             // One huge row grew the buffer; give the memory back.
-            self.buf = Vec::with_capacity(self.chunk_size + self.chunk_size / 8);
+            let mut fresh = Vec::with_capacity(self.chunk_size + self.chunk_size / 8);
+            fresh.extend_from_slice(&self.buf);
+            self.buf = fresh;
         }
         self.rows = 0;
         Ok(Some(chunk))
@@ -159,6 +200,7 @@ struct Tally {
 ///         },
 ///         next_auto_value: None,
 ///     }],
+///     postgres: None,
 /// };
 /// let key = KeySource::Raw([7; 32]);
 /// let mut w = BackupWriter::create(&sink, "t.covet", schema, SourceInfo::now("sqlite", "t"),

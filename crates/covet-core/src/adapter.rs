@@ -23,6 +23,24 @@ pub type RowStream = Pin<Box<dyn Stream<Item = Result<Row>> + Send + 'static>>;
 /// A stream of rows borrowed from a transaction.
 pub type TxRowStream<'a> = Pin<Box<dyn Stream<Item = Result<Row>> + Send + 'a>>;
 
+/// The raw bytes of a `COPY ... TO STDOUT`, in the pieces the server sent,
+/// borrowed from a transaction (see [`Transaction::copy_out`]).
+pub type CopyOutStream<'a> = Pin<Box<dyn Stream<Item = Result<Vec<u8>>> + Send + 'a>>;
+
+/// A `COPY ... FROM STDIN` in progress (see [`Transaction::copy_in`]).
+///
+/// Dropping it without [`CopyIn::finish`] aborts the COPY, which fails the
+/// transaction.
+#[async_trait]
+pub trait CopyIn: Send {
+    /// Sends the next bytes of the COPY data, in the statement's format;
+    /// pieces need not end on row boundaries.
+    async fn send(&mut self, data: Vec<u8>) -> Result<()>;
+
+    /// Ends the data and returns how many rows the server copied.
+    async fn finish(self: Box<Self>) -> Result<u64>;
+}
+
 /// What an `execute` reports.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ExecResult {
@@ -225,6 +243,32 @@ pub trait Transaction: Send {
     /// Opens a nested transaction as a savepoint. Committing it releases the
     /// savepoint; rolling it back or dropping it rolls back to it.
     async fn savepoint(&mut self) -> Result<Box<dyn Transaction + '_>>;
+
+    /// Runs `sql`, a `COPY ... TO STDOUT`, and streams the server's bytes
+    /// untouched: the engine's own representation of every type, which no
+    /// [`Value`] mapping limits. PostgreSQL only; other engines (and the
+    /// default) refuse with [`crate::ErrorKind::Unsupported`].
+    ///
+    /// Not bounded by the statement timeout (a whole table streams through
+    /// it); dropping the stream early leaves the transaction to be rolled
+    /// back.
+    async fn copy_out(&mut self, sql: &str) -> Result<CopyOutStream<'_>> {
+        let _ = sql;
+        Err(crate::Error::unsupported(format!(
+            "COPY TO STDOUT on {}",
+            self.engine()
+        )))
+    }
+
+    /// Starts `sql`, a `COPY ... FROM STDIN`, whose data the returned
+    /// [`CopyIn`] sends. PostgreSQL only, as [`Transaction::copy_out`].
+    async fn copy_in(&mut self, sql: &str) -> Result<Box<dyn CopyIn + '_>> {
+        let _ = sql;
+        Err(crate::Error::unsupported(format!(
+            "COPY FROM STDIN on {}",
+            self.engine()
+        )))
+    }
 
     /// Commits. A connection lost during COMMIT is reported with
     /// [`crate::RetryClass::Ambiguous`]: the outcome is unknown.

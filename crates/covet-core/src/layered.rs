@@ -52,8 +52,8 @@ use async_trait::async_trait;
 use futures_core::Stream;
 
 use crate::adapter::{
-    Adapter, BulkRows, ExecResult, Outcome, PoolState, RowStream, Transaction, TxOptions,
-    TxRowStream,
+    Adapter, BulkRows, CopyIn, CopyOutStream, ExecResult, Outcome, PoolState, RowStream,
+    Transaction, TxOptions, TxRowStream,
 };
 use crate::dialect::{Dialect, Engine};
 use crate::error::Result;
@@ -484,6 +484,14 @@ impl<I: Intercept> Transaction for LayeredTx<'_, I> {
             engine,
             depth,
         }))
+    }
+    // A COPY is a stream of a whole table, not a statement a layer can time,
+    // retry or fingerprint: it passes through untouched.
+    async fn copy_out(&mut self, sql: &str) -> Result<CopyOutStream<'_>> {
+        self.inner.copy_out(sql).await
+    }
+    async fn copy_in(&mut self, sql: &str) -> Result<Box<dyn CopyIn + '_>> {
+        self.inner.copy_in(sql).await
     }
     async fn commit(self: Box<Self>) -> Result<()> {
         let call = self.call(CallKind::Commit, None);

@@ -36,8 +36,8 @@ mod url;
 mod value;
 
 pub use adapter::{
-    Adapter, BulkRows, ExecResult, IsolationLevel, Outcome, PoolState, ResultStream, RowStream,
-    Transaction, TxOptions, TxRowStream,
+    Adapter, BulkRows, CopyIn, CopyOutStream, ExecResult, IsolationLevel, Outcome, PoolState,
+    ResultStream, RowStream, Transaction, TxOptions, TxRowStream,
 };
 pub use dialect::{Dialect, Engine, PlaceholderStyle};
 pub use error::{Error, ErrorKind, Result, RetryClass, ServerCode};

@@ -36,6 +36,7 @@ pub(crate) fn two_tables() -> BackupSchema {
                 next_auto_value: None,
             },
         ],
+        postgres: None,
     }
 }
 

@@ -1,0 +1,762 @@
+//! PostgreSQL backups (format version 2): the schema read from the
+//! server's own catalog functions, in the order a restore must run it, and
+//! each table's rows as the server's own `COPY ... TO STDOUT` text.
+//!
+//! The text format is the one pg_dump uses: it is portable across server
+//! versions and CPU architectures (the binary format of some types is
+//! not), every row ends in one newline (data newlines are escaped), so a
+//! chunk can end on a row boundary and rows can be counted and checksummed
+//! without parsing, and `export --format sql` can print it as it is. The
+//! session settings that shape the text (dates, intervals, floats, bytea,
+//! search path) are pinned on both sides.
+
+use covet_core::{Statement, Transaction, Value};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{BackupError, Result};
+
+/// A backup's PostgreSQL catalog: what a restore runs around the data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PgCatalog {
+    /// Statements run before the data (schemas, extensions, types,
+    /// functions, sequences, tables, views, defaults, partitions), in order.
+    pub pre_data: Vec<PgObject>,
+    /// Statements run after the data (constraints, indexes, triggers,
+    /// policies, comments, sequence positions, materialized view refreshes),
+    /// in order.
+    pub post_data: Vec<PgObject>,
+    /// For each entry of [`BackupSchema::tables`](crate::BackupSchema), where
+    /// its rows go.
+    pub tables: Vec<PgCopyTable>,
+}
+
+/// One catalog object and the statement that recreates it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PgObject {
+    /// Its kind (`table`, `function`, `index`, ...).
+    pub kind: String,
+    /// Its qualified, quoted name.
+    pub name: String,
+    /// The statement.
+    pub sql: String,
+}
+
+/// A table whose rows the backup holds, as COPY text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PgCopyTable {
+    /// Its schema.
+    pub schema: String,
+    /// Its name.
+    pub name: String,
+    /// The columns copied, in order (generated columns are left out: the
+    /// server computes them again).
+    pub columns: Vec<String>,
+}
+
+impl PgCopyTable {
+    fn target(&self) -> String {
+        let q = |s: &str| covet_core::Dialect::POSTGRES.quote_ident(s);
+        let mut t = format!("{}.{}", q(&self.schema), q(&self.name));
+        if !self.columns.is_empty() {
+            let cols: Vec<String> = self.columns.iter().map(|c| q(c)).collect();
+            t.push_str(&format!(" ({})", cols.join(", ")));
+        }
+        t
+    }
+
+    /// `COPY ... TO STDOUT` for this table (its rows only, never a
+    /// partition's or an inheriting table's).
+    pub(crate) fn copy_out_sql(&self) -> String {
+        format!("COPY {} TO STDOUT", self.target())
+    }
+
+    /// `COPY ... FROM STDIN` for this table.
+    pub(crate) fn copy_in_sql(&self) -> String {
+        format!("COPY {} FROM STDIN", self.target())
+    }
+}
+
+/// Session settings under which COPY text and catalog definitions are
+/// written and read: every name schema-qualified (an empty search path, as
+/// pg_dump), unambiguous dates and intervals, exact floats, hex bytea,
+/// function bodies not checked against a half-built schema, row security
+/// off so a policy cannot silently filter the copy (it fails instead).
+pub(crate) const SESSION_SETTINGS: &[(&str, &str)] = &[
+    ("search_path", "''"),
+    ("DateStyle", "'ISO, MDY'"),
+    ("IntervalStyle", "'postgres'"),
+    ("extra_float_digits", "3"),
+    ("bytea_output", "'hex'"),
+    ("xmloption", "'content'"),
+    ("check_function_bodies", "false"),
+    ("row_security", "off"),
+    ("standard_conforming_strings", "on"),
+];
+
+/// Pins [`SESSION_SETTINGS`] for the rest of `tx`.
+pub(crate) async fn pin_session(tx: &mut dyn Transaction) -> Result<()> {
+    for (k, v) in SESSION_SETTINGS {
+        let s = format!("SET LOCAL {k} = {v}");
+        tx.execute(&Statement::new(s.clone()))
+            .await
+            .map_err(|e| BackupError::Database(e.context(s)))?;
+    }
+    Ok(())
+}
+
+/// What to read.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CatalogOptions {
+    /// Only these schemas (all non-system schemas when empty).
+    pub(crate) schemas: Vec<String>,
+    /// Refusals to accept, as `kind name` (the objects are then left out).
+    pub(crate) exclude: Vec<String>,
+}
+
+fn text(v: Option<&Value>) -> String {
+    match v {
+        Some(Value::Text(s)) => s.clone(),
+        Some(Value::Bytes(b)) => String::from_utf8_lossy(b).into_owned(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => format!("{other:?}"),
+    }
+}
+
+async fn rows(tx: &mut dyn Transaction, what: &str, sql: &str) -> Result<Vec<Vec<String>>> {
+    let r = tx
+        .query(&Statement::new(sql))
+        .await
+        .map_err(|e| BackupError::Database(e.context(format!("reading the catalog ({what})"))))?;
+    Ok(r.rows
+        .iter()
+        .map(|row| (0..row.len()).map(|i| text(row.value(i).ok())).collect())
+        .collect())
+}
+
+async fn objects(tx: &mut dyn Transaction, what: &str, sql: &str) -> Result<Vec<PgObject>> {
+    Ok(rows(tx, what, sql)
+        .await?
+        .into_iter()
+        .map(|mut r| {
+            let sql = r.pop().unwrap_or_default();
+            let name = r.pop().unwrap_or_default();
+            let kind = r.pop().unwrap_or_default();
+            PgObject { kind, name, sql }
+        })
+        .collect())
+}
+
+/// A literal list for `IN (...)`.
+fn in_list(items: &[String]) -> String {
+    items
+        .iter()
+        .map(|s| format!("'{}'", s.replace('\'', "''")))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The SQL that reads the catalog; `{ns}` is the namespace filter over
+/// `n.nspname`, `{ext:CATALOG:ALIAS}` filters out extension members.
+struct Sql {
+    ns: String,
+}
+
+impl Sql {
+    fn new(opts: &CatalogOptions) -> Self {
+        let mut ns = "n.nspname NOT IN ('pg_catalog', 'information_schema') \
+                      AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'"
+            .to_owned();
+        if !opts.schemas.is_empty() {
+            ns.push_str(&format!(" AND n.nspname IN ({})", in_list(&opts.schemas)));
+        }
+        Sql { ns }
+    }
+
+    fn not_ext(catalog: &str, oid: &str) -> String {
+        format!(
+            "NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = '{catalog}'::regclass \
+             AND e.objid = {oid} AND e.deptype = 'e')"
+        )
+    }
+
+    fn expand(&self, sql: &str) -> String {
+        let mut s = sql.replace("{ns}", &self.ns);
+        for (cat, alias) in [
+            ("pg_class", "c"),
+            ("pg_type", "t"),
+            ("pg_proc", "p"),
+            ("pg_namespace", "n"),
+        ] {
+            s = s.replace(
+                &format!("{{ext:{alias}}}"),
+                &Sql::not_ext(cat, &format!("{alias}.oid")),
+            );
+        }
+        s
+    }
+}
+
+const COLLATE: &str = "CASE WHEN a.attcollation <> 0 AND a.attcollation <> \
+    (SELECT typcollation FROM pg_type WHERE oid = a.atttypid) \
+    THEN ' COLLATE ' || a.attcollation::regcollation::text ELSE '' END";
+
+fn seq_options(alias: &str) -> String {
+    format!(
+        "format('START WITH %s INCREMENT BY %s MINVALUE %s MAXVALUE %s CACHE %s%s', \
+         {alias}.seqstart, {alias}.seqincrement, {alias}.seqmin, {alias}.seqmax, {alias}.seqcache, \
+         CASE WHEN {alias}.seqcycle THEN ' CYCLE' ELSE '' END)"
+    )
+}
+
+/// Objects the catalog holds that this backup cannot carry, as
+/// `kind name`.
+const REFUSALS: &str = "
+SELECT 'foreign table ' || c.oid::regclass::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind = 'f' AND {ns} AND {ext:c}
+UNION ALL SELECT 'typed table ' || c.oid::regclass::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'p') AND c.reloftype <> 0 AND {ns} AND {ext:c}
+UNION ALL SELECT 'table inheritance ' || i.inhrelid::regclass::text || ' of ' || i.inhparent::regclass::text
+ FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhparent JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind = 'r' AND {ns} AND {ext:c}
+UNION ALL SELECT 'rule ' || quote_ident(r.rulename) || ' on ' || c.oid::regclass::text
+ FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE r.rulename <> '_RETURN' AND {ns} AND {ext:c}
+UNION ALL SELECT CASE t.typtype WHEN 'p' THEN 'shell type ' ELSE 'base type ' END || t.oid::regtype::text
+ FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+ WHERE (t.typtype = 'p' OR (t.typtype = 'b' AND t.typcategory <> 'A')) AND t.oid >= 16384 AND {ns} AND {ext:t}
+UNION ALL SELECT 'range type with a canonical function ' || t.oid::regtype::text
+ FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace JOIN pg_range r ON r.rngtypid = t.oid
+ WHERE r.rngcanonical <> 0 AND {ns} AND {ext:t}
+UNION ALL SELECT 'aggregate ' || p.oid::regprocedure::text || ' (ordered-set, moving or with a sort operator)'
+ FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_aggregate a ON a.aggfnoid = p.oid
+ WHERE (a.aggkind <> 'n' OR a.aggmtransfn <> 0 OR a.aggsortop <> 0) AND {ns} AND {ext:p}
+UNION ALL SELECT 'collation ' || quote_ident(n.nspname) || '.' || quote_ident(x.collname)
+ FROM pg_collation x JOIN pg_namespace n ON n.oid = x.collnamespace
+ WHERE x.oid >= 16384 AND {ns} AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_collation'::regclass AND e.objid = x.oid AND e.deptype = 'e')
+UNION ALL SELECT 'operator ' || x.oid::regoperator::text FROM pg_operator x JOIN pg_namespace n ON n.oid = x.oprnamespace
+ WHERE x.oid >= 16384 AND {ns} AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_operator'::regclass AND e.objid = x.oid AND e.deptype = 'e')
+UNION ALL SELECT 'operator class ' || quote_ident(n.nspname) || '.' || quote_ident(x.opcname) FROM pg_opclass x JOIN pg_namespace n ON n.oid = x.opcnamespace
+ WHERE x.oid >= 16384 AND {ns} AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_opclass'::regclass AND e.objid = x.oid AND e.deptype = 'e')
+UNION ALL SELECT 'operator family ' || quote_ident(n.nspname) || '.' || quote_ident(x.opfname) FROM pg_opfamily x JOIN pg_namespace n ON n.oid = x.opfnamespace
+ WHERE x.oid >= 16384 AND {ns} AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_opfamily'::regclass AND e.objid = x.oid AND e.deptype = 'e')
+UNION ALL SELECT 'conversion ' || quote_ident(n.nspname) || '.' || quote_ident(x.conname) FROM pg_conversion x JOIN pg_namespace n ON n.oid = x.connamespace
+ WHERE x.oid >= 16384 AND {ns} AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_conversion'::regclass AND e.objid = x.oid AND e.deptype = 'e')
+UNION ALL SELECT 'text search configuration ' || x.oid::regconfig::text FROM pg_ts_config x JOIN pg_namespace n ON n.oid = x.cfgnamespace
+ WHERE x.oid >= 16384 AND {ns} AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_ts_config'::regclass AND e.objid = x.oid AND e.deptype = 'e')
+UNION ALL SELECT 'text search dictionary ' || x.oid::regdictionary::text FROM pg_ts_dict x JOIN pg_namespace n ON n.oid = x.dictnamespace
+ WHERE x.oid >= 16384 AND {ns} AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_ts_dict'::regclass AND e.objid = x.oid AND e.deptype = 'e')
+UNION ALL SELECT 'statistics object ' || quote_ident(n.nspname) || '.' || quote_ident(x.stxname) FROM pg_statistic_ext x JOIN pg_namespace n ON n.oid = x.stxnamespace
+ WHERE {ns}
+UNION ALL SELECT 'cast ' || format_type(x.castsource, NULL) || ' AS ' || format_type(x.casttarget, NULL) FROM pg_cast x
+ WHERE x.oid >= 16384 AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_cast'::regclass AND e.objid = x.oid AND e.deptype = 'e')
+UNION ALL SELECT 'language ' || quote_ident(x.lanname) FROM pg_language x
+ WHERE x.oid >= 16384 AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_language'::regclass AND e.objid = x.oid AND e.deptype = 'e')
+UNION ALL SELECT 'foreign data wrapper ' || quote_ident(x.fdwname) FROM pg_foreign_data_wrapper x
+ WHERE NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_foreign_data_wrapper'::regclass AND e.objid = x.oid AND e.deptype = 'e')
+UNION ALL SELECT 'foreign server ' || quote_ident(x.srvname) FROM pg_foreign_server x
+UNION ALL SELECT 'event trigger ' || quote_ident(x.evtname) FROM pg_event_trigger x
+ WHERE NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_event_trigger'::regclass AND e.objid = x.oid AND e.deptype = 'e')
+UNION ALL SELECT 'publication ' || quote_ident(x.pubname) FROM pg_publication x
+UNION ALL SELECT 'transform for ' || format_type(x.trftype, NULL) FROM pg_transform x
+ WHERE x.oid >= 16384 AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_transform'::regclass AND e.objid = x.oid AND e.deptype = 'e')
+UNION ALL SELECT 'access method ' || quote_ident(x.amname) FROM pg_am x
+ WHERE x.oid >= 16384 AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_am'::regclass AND e.objid = x.oid AND e.deptype = 'e')
+UNION ALL SELECT 'large object ' || x.oid::text FROM pg_largeobject_metadata x
+UNION ALL SELECT 'configuration table of extension ' || quote_ident(x.extname) FROM pg_extension x WHERE x.extconfig IS NOT NULL
+UNION ALL SELECT 'comment on ' || pg_describe_object(d.classoid, d.objoid, d.objsubid) FROM pg_description d
+ WHERE d.objoid >= 16384 AND d.classoid NOT IN ('pg_class'::regclass, 'pg_namespace'::regclass, 'pg_type'::regclass,
+   'pg_proc'::regclass, 'pg_constraint'::regclass, 'pg_trigger'::regclass, 'pg_policy'::regclass, 'pg_extension'::regclass)
+   AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = d.classoid AND e.objid = d.objoid AND e.deptype = 'e')
+ORDER BY 1";
+
+/// Reads the catalog inside the snapshot transaction `tx` (whose session
+/// settings are pinned). Fails, naming them, when it holds objects a
+/// backup cannot carry and `opts.exclude` does not list.
+pub(crate) async fn read_catalog(
+    tx: &mut dyn Transaction,
+    opts: &CatalogOptions,
+) -> Result<PgCatalog> {
+    let q = Sql::new(opts);
+    let refused: Vec<String> = rows(tx, "objects a backup cannot carry", &q.expand(REFUSALS))
+        .await?
+        .into_iter()
+        .filter_map(|mut r| r.pop())
+        .filter(|r| !opts.exclude.iter().any(|x| x == r))
+        .collect();
+    if !refused.is_empty() {
+        return Err(BackupError::Refused {
+            count: refused.len(),
+            objects: refused
+                .iter()
+                .take(10)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("; "),
+        });
+    }
+    let mut pre = Vec::new();
+    let mut post = Vec::new();
+
+    pre.extend(
+        objects(
+            tx,
+            "schemas",
+            &q.expand(
+                "SELECT 'schema', quote_ident(n.nspname), format('CREATE SCHEMA IF NOT EXISTS %I', n.nspname) \
+                 FROM pg_namespace n WHERE {ns} AND {ext:n} ORDER BY n.nspname",
+            ),
+        )
+        .await?,
+    );
+    pre.extend(
+        objects(
+            tx,
+            "extensions",
+            "SELECT 'extension', quote_ident(x.extname), \
+               format('CREATE EXTENSION IF NOT EXISTS %I WITH SCHEMA %I VERSION %L', x.extname, n.nspname, x.extversion) \
+             FROM pg_extension x JOIN pg_namespace n ON n.oid = x.extnamespace \
+             WHERE x.extname <> 'plpgsql' ORDER BY x.oid",
+        )
+        .await?,
+    );
+    pre.extend(
+        objects(
+            tx,
+            "enums",
+            &q.expand(
+                "SELECT 'type', t.oid::regtype::text, format('CREATE TYPE %I.%I AS ENUM (%s)', n.nspname, t.typname, \
+                   (SELECT coalesce(string_agg(quote_literal(enumlabel), ', ' ORDER BY enumsortorder), '') \
+                    FROM pg_enum WHERE enumtypid = t.oid)) \
+                 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
+                 WHERE t.typtype = 'e' AND {ns} AND {ext:t} ORDER BY t.oid",
+            ),
+        )
+        .await?,
+    );
+    // Everything else that a table, view or routine may depend on, in
+    // creation (OID) order, which is a dependency order unless objects
+    // were altered to depend on newer ones later.
+    let cols = format!(
+        "SELECT string_agg(format('%I %s%s%s%s%s', a.attname, format_type(a.atttypid, a.atttypmod), {COLLATE}, \
+            CASE a.attidentity WHEN 'a' THEN ' GENERATED ALWAYS AS IDENTITY' WHEN 'd' THEN ' GENERATED BY DEFAULT AS IDENTITY' ELSE '' END \
+            || coalesce((SELECT format(' (SEQUENCE NAME %I.%I %s)', sn.nspname, sc.relname, {seqopts}) \
+                 FROM pg_depend d JOIN pg_class sc ON sc.oid = d.objid JOIN pg_namespace sn ON sn.oid = sc.relnamespace \
+                 JOIN pg_sequence s ON s.seqrelid = sc.oid \
+                 WHERE a.attidentity <> '' AND d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass \
+                   AND d.refobjid = c.oid AND d.refobjsubid = a.attnum AND d.deptype = 'i' AND sc.relkind = 'S'), ''), \
+            CASE WHEN a.attgenerated = 's' THEN ' GENERATED ALWAYS AS (' || pg_get_expr(ad.adbin, ad.adrelid) || ') STORED' ELSE '' END, \
+            CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END), ', ' ORDER BY a.attnum) \
+         FROM pg_attribute a LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum \
+         WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped",
+        seqopts = seq_options("s"),
+    );
+    let type_cols = format!(
+        "SELECT string_agg(format('%I %s%s', a.attname, format_type(a.atttypid, a.atttypmod), {COLLATE}), ', ' ORDER BY a.attnum) \
+         FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped"
+    );
+    let mixed = q.expand(&format!(
+        "SELECT t.oid::int8, 'domain', t.oid::regtype::text, format('CREATE DOMAIN %I.%I AS %s%s%s%s%s', n.nspname, t.typname, \
+            format_type(t.typbasetype, t.typtypmod), \
+            CASE WHEN t.typcollation <> 0 AND t.typcollation <> (SELECT b.typcollation FROM pg_type b WHERE b.oid = t.typbasetype) \
+                 THEN ' COLLATE ' || t.typcollation::regcollation::text ELSE '' END, \
+            CASE WHEN t.typdefault IS NOT NULL THEN ' DEFAULT ' || t.typdefault ELSE '' END, \
+            CASE WHEN t.typnotnull THEN ' NOT NULL' ELSE '' END, \
+            coalesce((SELECT string_agg(format(' CONSTRAINT %I %s', x.conname, pg_get_constraintdef(x.oid)), '' ORDER BY x.conname) \
+                      FROM pg_constraint x WHERE x.contypid = t.oid AND x.contype = 'c'), '')) \
+         FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.typtype = 'd' AND {{ns}} AND {{ext:t}} \
+         UNION ALL \
+         SELECT t.oid::int8, 'type', t.oid::regtype::text, format('CREATE TYPE %I.%I AS (%s)', n.nspname, t.typname, coalesce(({type_cols}), '')) \
+         FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace JOIN pg_class k ON k.oid = t.typrelid \
+         WHERE t.typtype = 'c' AND k.relkind = 'c' AND {{ns}} AND {{ext:t}} \
+         UNION ALL \
+         SELECT t.oid::int8, 'type', t.oid::regtype::text, format('CREATE TYPE %I.%I AS RANGE (SUBTYPE = %s, SUBTYPE_OPCLASS = %I.%I%s%s, MULTIRANGE_TYPE_NAME = %s)', \
+            n.nspname, t.typname, format_type(r.rngsubtype, NULL), on_.nspname, oc.opcname, \
+            CASE WHEN r.rngcollation <> 0 THEN ', COLLATION = ' || r.rngcollation::regcollation::text ELSE '' END, \
+            CASE WHEN r.rngsubdiff <> 0 THEN ', SUBTYPE_DIFF = ' || r.rngsubdiff::regproc::text ELSE '' END, \
+            r.rngmultitypid::regtype::text) \
+         FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace JOIN pg_range r ON r.rngtypid = t.oid \
+         JOIN pg_opclass oc ON oc.oid = r.rngsubopc JOIN pg_namespace on_ ON on_.oid = oc.opcnamespace \
+         WHERE t.typtype = 'r' AND {{ns}} AND {{ext:t}} \
+         UNION ALL \
+         SELECT p.oid::int8, CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END, p.oid::regprocedure::text, pg_get_functiondef(p.oid) \
+         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.prokind IN ('f', 'p', 'w') AND {{ns}} AND {{ext:p}} \
+         UNION ALL \
+         SELECT p.oid::int8, 'aggregate', p.oid::regprocedure::text, format('CREATE AGGREGATE %I.%I(%s) (SFUNC = %s, STYPE = %s%s%s%s%s%s%s%s%s)', \
+            n.nspname, p.proname, pg_get_function_arguments(p.oid), a.aggtransfn::regproc::text, format_type(a.aggtranstype, NULL), \
+            CASE WHEN a.aggtransspace <> 0 THEN ', SSPACE = ' || a.aggtransspace ELSE '' END, \
+            CASE WHEN a.aggfinalfn <> 0 THEN ', FINALFUNC = ' || a.aggfinalfn::regproc::text ELSE '' END, \
+            CASE WHEN a.aggfinalextra THEN ', FINALFUNC_EXTRA' ELSE '' END, \
+            CASE a.aggfinalmodify WHEN 's' THEN ', FINALFUNC_MODIFY = SHAREABLE' WHEN 'w' THEN ', FINALFUNC_MODIFY = READ_WRITE' ELSE '' END, \
+            CASE WHEN a.aggcombinefn <> 0 THEN ', COMBINEFUNC = ' || a.aggcombinefn::regproc::text ELSE '' END, \
+            CASE WHEN a.aggserialfn <> 0 THEN ', SERIALFUNC = ' || a.aggserialfn::regproc::text || ', DESERIALFUNC = ' || a.aggdeserialfn::regproc::text ELSE '' END, \
+            CASE WHEN a.agginitval IS NOT NULL THEN ', INITCOND = ' || quote_literal(a.agginitval) ELSE '' END, \
+            CASE p.proparallel WHEN 's' THEN ', PARALLEL = SAFE' WHEN 'r' THEN ', PARALLEL = RESTRICTED' ELSE '' END) \
+         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_aggregate a ON a.aggfnoid = p.oid \
+         WHERE p.prokind = 'a' AND {{ns}} AND {{ext:p}} \
+         UNION ALL \
+         SELECT c.oid::int8, 'sequence', c.oid::regclass::text, format('CREATE %sSEQUENCE %I.%I AS %s %s', \
+            CASE c.relpersistence WHEN 'u' THEN 'UNLOGGED ' ELSE '' END, n.nspname, c.relname, format_type(s.seqtypid, NULL), {seqopts}) \
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_sequence s ON s.seqrelid = c.oid \
+         WHERE c.relkind = 'S' AND {{ns}} AND {{ext:c}} AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass \
+            AND d.objid = c.oid AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'i') \
+         UNION ALL \
+         SELECT c.oid::int8, 'table', c.oid::regclass::text, format('CREATE %sTABLE %I.%I (%s)%s%s', \
+            CASE c.relpersistence WHEN 'u' THEN 'UNLOGGED ' ELSE '' END, n.nspname, c.relname, coalesce(({cols}), ''), \
+            CASE WHEN c.relkind = 'p' THEN ' PARTITION BY ' || pg_get_partkeydef(c.oid) ELSE '' END, \
+            CASE WHEN c.reloptions IS NOT NULL THEN ' WITH (' || array_to_string(c.reloptions, ', ') || ')' ELSE '' END) \
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND {{ns}} AND {{ext:c}} \
+         UNION ALL \
+         SELECT c.oid::int8, CASE c.relkind WHEN 'm' THEN 'materialized view' ELSE 'view' END, c.oid::regclass::text, \
+            format('CREATE %s %I.%I%s AS %s%s', CASE c.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END, n.nspname, c.relname, \
+              CASE WHEN c.reloptions IS NOT NULL THEN ' WITH (' || array_to_string(c.reloptions, ', ') || ')' ELSE '' END, \
+              rtrim(rtrim(pg_get_viewdef(c.oid), ';'), ' '), CASE c.relkind WHEN 'm' THEN ' WITH NO DATA' ELSE '' END) \
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('v', 'm') AND {{ns}} AND {{ext:c}} \
+         ORDER BY 1",
+        seqopts = seq_options("s"),
+    ));
+    for mut r in rows(tx, "types, routines, sequences, tables and views", &mixed).await? {
+        let sql = r.pop().unwrap_or_default();
+        let name = r.pop().unwrap_or_default();
+        let kind = r.pop().unwrap_or_default();
+        pre.push(PgObject { kind, name, sql });
+    }
+    // Around the tables, still before the data: CHECK constraints (their
+    // rows are checked as they load), defaults, sequence ownership and
+    // partitions (attached before their indexes exist, so nothing is
+    // built twice).
+    pre.extend(
+        objects(
+            tx,
+            "check constraints",
+            &q.expand(
+                "SELECT 'constraint', quote_ident(x.conname) || ' on ' || c.oid::regclass::text, \
+                   format('ALTER TABLE %s ADD CONSTRAINT %I %s', c.oid::regclass, x.conname, pg_get_constraintdef(x.oid)) \
+                 FROM pg_constraint x JOIN pg_class c ON c.oid = x.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE x.contype = 'c' AND x.conislocal AND x.convalidated AND {ns} AND {ext:c} ORDER BY x.oid",
+            ),
+        )
+        .await?,
+    );
+    pre.extend(
+        objects(
+            tx,
+            "column defaults",
+            &q.expand(
+                "SELECT 'default', c.oid::regclass::text || '.' || quote_ident(a.attname), \
+                   format('ALTER TABLE ONLY %s ALTER COLUMN %I SET DEFAULT %s', c.oid::regclass, a.attname, pg_get_expr(ad.adbin, ad.adrelid)) \
+                 FROM pg_attrdef ad JOIN pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum \
+                 JOIN pg_class c ON c.oid = ad.adrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE a.attgenerated = '' AND NOT a.attisdropped AND c.relkind IN ('r', 'p') AND {ns} AND {ext:c} ORDER BY c.oid, a.attnum",
+            ),
+        )
+        .await?,
+    );
+    pre.extend(
+        objects(
+            tx,
+            "sequence ownership",
+            &q.expand(
+                "SELECT 'sequence ownership', c.oid::regclass::text, \
+                   format('ALTER SEQUENCE %s OWNED BY %s.%I', c.oid::regclass, t.oid::regclass, a.attname) \
+                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'a' \
+                 JOIN pg_class t ON t.oid = d.refobjid JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid \
+                 WHERE c.relkind = 'S' AND {ns} AND {ext:c} ORDER BY c.oid",
+            ),
+        )
+        .await?,
+    );
+    pre.extend(
+        objects(
+            tx,
+            "partitions",
+            &q.expand(
+                "SELECT 'partition', c.oid::regclass::text, \
+                   format('ALTER TABLE ONLY %s ATTACH PARTITION %s %s', i.inhparent::regclass, c.oid::regclass, pg_get_expr(c.relpartbound, c.oid)) \
+                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_inherits i ON i.inhrelid = c.oid \
+                 WHERE c.relispartition AND c.relkind IN ('r', 'p') AND {ns} AND {ext:c} ORDER BY c.oid",
+            ),
+        )
+        .await?,
+    );
+
+    // After the data: keys and indexes built once over the loaded rows,
+    // then what checks or fires on rows.
+    post.extend(
+        objects(
+            tx,
+            "keys and exclusion constraints",
+            &q.expand(
+                "SELECT 'constraint', quote_ident(x.conname) || ' on ' || c.oid::regclass::text, \
+                   format('ALTER TABLE ONLY %s ADD CONSTRAINT %I %s', c.oid::regclass, x.conname, pg_get_constraintdef(x.oid)) \
+                 FROM pg_constraint x JOIN pg_class c ON c.oid = x.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE x.contype IN ('p', 'u', 'x') AND {ns} AND {ext:c} ORDER BY x.oid",
+            ),
+        )
+        .await?,
+    );
+    post.extend(
+        objects(
+            tx,
+            "indexes",
+            &q.expand(
+                "SELECT 'index', i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) \
+                 FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE NOT EXISTS (SELECT 1 FROM pg_constraint x WHERE x.conindid = i.indexrelid AND x.contype IN ('p', 'u', 'x') AND x.conrelid = c.oid) \
+                   AND c.relkind IN ('r', 'p', 'm') AND {ns} AND {ext:c} ORDER BY i.indexrelid",
+            ),
+        )
+        .await?,
+    );
+    post.extend(
+        objects(
+            tx,
+            "partition indexes",
+            &q.expand(
+                "SELECT 'index partition', h.inhrelid::regclass::text, \
+                   format('ALTER INDEX %s ATTACH PARTITION %s', h.inhparent::regclass, h.inhrelid::regclass) \
+                 FROM pg_inherits h JOIN pg_class c ON c.oid = h.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE c.relkind IN ('i', 'I') AND {ns} AND {ext:c} ORDER BY h.inhrelid",
+            ),
+        )
+        .await?,
+    );
+    post.extend(
+        objects(
+            tx,
+            "unvalidated checks and foreign keys",
+            &q.expand(
+                "SELECT 'constraint', quote_ident(x.conname) || ' on ' || c.oid::regclass::text, \
+                   format('ALTER TABLE %s%s ADD CONSTRAINT %I %s', CASE c.relkind WHEN 'p' THEN '' ELSE 'ONLY ' END, \
+                          c.oid::regclass, x.conname, pg_get_constraintdef(x.oid)) \
+                 FROM pg_constraint x JOIN pg_class c ON c.oid = x.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE ((x.contype = 'c' AND x.conislocal AND NOT x.convalidated) OR (x.contype = 'f' AND x.conparentid = 0)) \
+                   AND {ns} AND {ext:c} ORDER BY x.contype, x.oid",
+            ),
+        )
+        .await?,
+    );
+    post.extend(
+        objects(
+            tx,
+            "triggers",
+            &q.expand(
+                "SELECT 'trigger', quote_ident(g.tgname) || ' on ' || c.oid::regclass::text, \
+                   pg_get_triggerdef(g.oid) || CASE g.tgenabled \
+                     WHEN 'D' THEN format('; ALTER TABLE %s DISABLE TRIGGER %I', c.oid::regclass, g.tgname) \
+                     WHEN 'R' THEN format('; ALTER TABLE %s ENABLE REPLICA TRIGGER %I', c.oid::regclass, g.tgname) \
+                     WHEN 'A' THEN format('; ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', c.oid::regclass, g.tgname) ELSE '' END \
+                 FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE NOT g.tgisinternal AND g.tgparentid = 0 AND {ns} AND {ext:c} ORDER BY g.oid",
+            ),
+        )
+        .await?,
+    );
+    post.extend(
+        objects(
+            tx,
+            "row-level security",
+            &q.expand(
+                "SELECT 'row-level security', c.oid::regclass::text, \
+                   format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', c.oid::regclass) \
+                   || CASE WHEN c.relforcerowsecurity THEN format('; ALTER TABLE %s FORCE ROW LEVEL SECURITY', c.oid::regclass) ELSE '' END \
+                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE c.relrowsecurity AND {ns} AND {ext:c} ORDER BY c.oid",
+            ),
+        )
+        .await?,
+    );
+    post.extend(
+        objects(
+            tx,
+            "policies",
+            &q.expand(
+                "SELECT 'policy', quote_ident(p.polname) || ' on ' || c.oid::regclass::text, \
+                   format('CREATE POLICY %I ON %s AS %s FOR %s TO %s%s%s', p.polname, c.oid::regclass, \
+                     CASE WHEN p.polpermissive THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END, \
+                     CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE' WHEN 'd' THEN 'DELETE' ELSE 'ALL' END, \
+                     (SELECT string_agg(CASE WHEN r = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(r)) END, ', ') FROM unnest(p.polroles) r), \
+                     CASE WHEN p.polqual IS NOT NULL THEN ' USING (' || pg_get_expr(p.polqual, p.polrelid) || ')' ELSE '' END, \
+                     CASE WHEN p.polwithcheck IS NOT NULL THEN ' WITH CHECK (' || pg_get_expr(p.polwithcheck, p.polrelid) || ')' ELSE '' END) \
+                 FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE {ns} AND {ext:c} ORDER BY p.oid",
+            ),
+        )
+        .await?,
+    );
+    post.extend(
+        objects(
+            tx,
+            "comments",
+            &q.expand(
+                "SELECT 'comment', c.oid::regclass::text, format('COMMENT ON %s %s IS %L', \
+                   CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE' \
+                     WHEN 'i' THEN 'INDEX' WHEN 'I' THEN 'INDEX' WHEN 'c' THEN 'TYPE' ELSE 'TABLE' END, c.oid::regclass, d.description) \
+                 FROM pg_description d JOIN pg_class c ON d.classoid = 'pg_class'::regclass AND c.oid = d.objoid AND d.objsubid = 0 \
+                 JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {ns} AND {ext:c} \
+                 UNION ALL \
+                 SELECT 'comment', c.oid::regclass::text || '.' || quote_ident(a.attname), format('COMMENT ON COLUMN %s.%I IS %L', c.oid::regclass, a.attname, d.description) \
+                 FROM pg_description d JOIN pg_class c ON d.classoid = 'pg_class'::regclass AND c.oid = d.objoid \
+                 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.objsubid AND d.objsubid > 0 \
+                 JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {ns} AND {ext:c} \
+                 UNION ALL \
+                 SELECT 'comment', quote_ident(n.nspname), format('COMMENT ON SCHEMA %I IS %L', n.nspname, d.description) \
+                 FROM pg_description d JOIN pg_namespace n ON d.classoid = 'pg_namespace'::regclass AND n.oid = d.objoid \
+                 WHERE {ns} AND {ext:n} \
+                 UNION ALL \
+                 SELECT 'comment', t.oid::regtype::text, format('COMMENT ON %s %s IS %L', CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END, t.oid::regtype, d.description) \
+                 FROM pg_description d JOIN pg_type t ON d.classoid = 'pg_type'::regclass AND t.oid = d.objoid \
+                 JOIN pg_namespace n ON n.oid = t.typnamespace WHERE {ns} AND {ext:t} \
+                 UNION ALL \
+                 SELECT 'comment', p.oid::regprocedure::text, format('COMMENT ON %s %s IS %L', \
+                   CASE p.prokind WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE' ELSE 'FUNCTION' END, p.oid::regprocedure, d.description) \
+                 FROM pg_description d JOIN pg_proc p ON d.classoid = 'pg_proc'::regclass AND p.oid = d.objoid \
+                 JOIN pg_namespace n ON n.oid = p.pronamespace WHERE {ns} AND {ext:p} \
+                 UNION ALL \
+                 SELECT 'comment', quote_ident(x.conname), CASE WHEN x.conrelid <> 0 \
+                     THEN format('COMMENT ON CONSTRAINT %I ON %s IS %L', x.conname, x.conrelid::regclass, d.description) \
+                     ELSE format('COMMENT ON CONSTRAINT %I ON DOMAIN %s IS %L', x.conname, x.contypid::regtype, d.description) END \
+                 FROM pg_description d JOIN pg_constraint x ON d.classoid = 'pg_constraint'::regclass AND x.oid = d.objoid \
+                 JOIN pg_namespace n ON n.oid = x.connamespace WHERE {ns} \
+                 UNION ALL \
+                 SELECT 'comment', quote_ident(g.tgname), format('COMMENT ON TRIGGER %I ON %s IS %L', g.tgname, g.tgrelid::regclass, d.description) \
+                 FROM pg_description d JOIN pg_trigger g ON d.classoid = 'pg_trigger'::regclass AND g.oid = d.objoid \
+                 JOIN pg_class c ON c.oid = g.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {ns} \
+                 UNION ALL \
+                 SELECT 'comment', quote_ident(p.polname), format('COMMENT ON POLICY %I ON %s IS %L', p.polname, p.polrelid::regclass, d.description) \
+                 FROM pg_description d JOIN pg_policy p ON d.classoid = 'pg_policy'::regclass AND p.oid = d.objoid \
+                 JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {ns} \
+                 ORDER BY 2",
+            ),
+        )
+        .await?,
+    );
+    // Sequence positions, read inside the snapshot.
+    let seqs = rows(
+        tx,
+        "sequences",
+        &q.expand(
+            "SELECT c.oid::regclass::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind = 'S' AND {ns} AND {ext:c} ORDER BY c.oid",
+        ),
+    )
+    .await?;
+    for mut s in seqs {
+        let name = s.pop().unwrap_or_default();
+        let pos = rows(
+            tx,
+            "a sequence's position",
+            &format!("SELECT last_value::text, is_called::text FROM {name}"),
+        )
+        .await?;
+        if let Some(p) = pos.first() {
+            post.push(PgObject {
+                kind: "sequence position".into(),
+                name: name.clone(),
+                sql: format!(
+                    "SELECT pg_catalog.setval('{}', {}, {})",
+                    name.replace('\'', "''"),
+                    p[0],
+                    p[1]
+                ),
+            });
+        }
+    }
+    post.extend(
+        objects(
+            tx,
+            "materialized views",
+            &q.expand(
+                "SELECT 'refresh', c.oid::regclass::text, format('REFRESH MATERIALIZED VIEW %s', c.oid::regclass) \
+                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE c.relkind = 'm' AND c.relispopulated AND {ns} AND {ext:c} ORDER BY c.oid",
+            ),
+        )
+        .await?,
+    );
+
+    let tables = rows(
+        tx,
+        "tables",
+        &q.expand(
+            "SELECT n.nspname, c.relname, coalesce((SELECT string_agg(quote_ident(a.attname), ',' ORDER BY a.attnum) \
+                FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''), '') \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind = 'r' AND {ns} AND {ext:c} ORDER BY c.oid",
+        ),
+    )
+    .await?
+    .into_iter()
+    .map(|r| PgCopyTable {
+        schema: r[0].clone(),
+        name: r[1].clone(),
+        columns: split_idents(&r[2]),
+    })
+    .collect();
+    Ok(PgCatalog {
+        pre_data: pre,
+        post_data: post,
+        tables,
+    })
+}
+
+/// Splits a comma-separated list of `quote_ident` results back into names.
+fn split_idents(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut chars = s.chars().peekable();
+    let mut quoted = false;
+    let mut any = false;
+    while let Some(ch) = chars.next() {
+        any = true;
+        match (ch, quoted) {
+            ('"', false) => quoted = true,
+            ('"', true) => {
+                if chars.peek() == Some(&'"') {
+                    chars.next();
+                    cur.push('"');
+                } else {
+                    quoted = false;
+                }
+            }
+            (',', false) => out.push(std::mem::take(&mut cur)),
+            (c, _) => cur.push(c),
+        }
+    }
+    if any {
+        out.push(cur);
+    }
+    out
+}
+
+/// Rows of COPY text: each ends in a newline.
+pub(crate) fn copy_rows(payload: &[u8]) -> impl Iterator<Item = &[u8]> {
+    payload.split_inclusive(|b| *b == b'\n')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn idents_split() {
+        assert_eq!(split_idents(""), Vec::<String>::new());
+        assert_eq!(
+            split_idents("a,\"b,c\",\"d\"\"e\""),
+            vec!["a", "b,c", "d\"e"]
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn quoted_names_round_trip(names in proptest::collection::vec("[a-zA-Z ,\"é_]{1,8}", 1..5)) {
+            let joined = names
+                .iter()
+                .map(|n| format!("\"{}\"", n.replace('"', "\"\"")))
+                .collect::<Vec<_>>()
+                .join(",");
+            prop_assert_eq!(split_idents(&joined), names);
+        }
+    }
+}
