@@ -14,6 +14,7 @@ use covet::{Adapter, DatabaseUrl, ErrorKind, PasswordSources};
 pub(crate) mod backup;
 pub(crate) mod fingerprint;
 pub(crate) mod loadtest;
+pub(crate) mod migrate;
 pub(crate) mod out;
 pub(crate) mod ping;
 pub(crate) mod slow_queries;
@@ -69,6 +70,8 @@ pub(crate) enum Command {
     Fingerprint(fingerprint::Args),
     /// Encrypted, verified backups: create, list, verify, restore, drill, prune, schedule, export.
     Backup(backup::Args),
+    /// Schema migrations: new, up, down, status, lint, verify, resolve.
+    Migrate(migrate::Args),
 }
 
 impl Command {
@@ -81,6 +84,7 @@ impl Command {
             Command::SlowQueries(a) => slow_queries::run(a).await,
             Command::Backup(a) => backup::run(a).await,
             Command::Fingerprint(a) => fingerprint::run(a).await,
+            Command::Migrate(a) => migrate::run(a).await,
         }
     }
 }
