@@ -14,28 +14,46 @@ fn new_lint_up_status_verify_down() {
     let db = format!("sqlite://{}", tmp.path().join("app.db").display());
     let m = |args: &[&str]| {
         let mut c = covet();
-        c.arg("migrate").args(args).env("COVET_MIGRATIONS_DIR", &dir).env("COVET_DATABASE_URL", &db);
+        c.arg("migrate")
+            .args(args)
+            .env("COVET_MIGRATIONS_DIR", &dir)
+            .env("COVET_DATABASE_URL", &db);
         run(&mut c)
     };
     let (code, out, _) = m(&["new", "init"]);
     assert_eq!(code, 0);
     assert!(out.contains("0001_init.up.sql"), "{out}");
-    std::fs::write(dir.join("0001_init.up.sql"), "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);").unwrap();
+    std::fs::write(
+        dir.join("0001_init.up.sql"),
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);",
+    )
+    .unwrap();
     std::fs::write(dir.join("0001_init.down.sql"), "DROP TABLE users;").unwrap();
     m(&["new", "rename"]);
     let up = dir.join("0002_rename.up.sql");
     std::fs::write(&up, "ALTER TABLE users RENAME COLUMN name TO full_name;").unwrap();
-    std::fs::write(dir.join("0002_rename.down.sql"), "ALTER TABLE users RENAME COLUMN full_name TO name;").unwrap();
+    std::fs::write(
+        dir.join("0002_rename.down.sql"),
+        "ALTER TABLE users RENAME COLUMN full_name TO name;",
+    )
+    .unwrap();
 
     let (code, out, _) = m(&["lint"]);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("[renaming-column]") && out.contains("Safe alternative"), "{out}");
+    assert!(
+        out.contains("[renaming-column]") && out.contains("Safe alternative"),
+        "{out}"
+    );
     let (code, _, err) = m(&["up"]);
     assert_eq!(code, 1, "lint runs before up: {err}");
     assert!(err.contains("[renaming-column]"), "{err}");
 
     let text = std::fs::read_to_string(&up).unwrap();
-    std::fs::write(&up, format!("-- covet:allow(renaming-column) no reader of users.name is deployed\n{text}")).unwrap();
+    std::fs::write(
+        &up,
+        format!("-- covet:allow(renaming-column) no reader of users.name is deployed\n{text}"),
+    )
+    .unwrap();
     let (code, out, _) = m(&["lint"]);
     assert_eq!(code, 0, "{out}");
     let (code, out, err) = m(&["up"]);
@@ -61,6 +79,9 @@ fn an_unreachable_server_is_named_without_its_password() {
             .arg(tmp.path())
             .args(["--db", "postgres://app:Sekr1t-pw@127.0.0.1:1/db"]));
         assert_eq!(code, 3, "{sub}: {err}");
-        assert!(!out.contains("Sekr1t") && !err.contains("Sekr1t"), "{sub}: {out}{err}");
+        assert!(
+            !out.contains("Sekr1t") && !err.contains("Sekr1t"),
+            "{sub}: {out}{err}"
+        );
     }
 }

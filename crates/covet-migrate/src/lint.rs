@@ -324,10 +324,8 @@ impl Ctx<'_> {
                 object_type: ObjectType::Table,
                 names,
                 ..
-            } => {
-                if names.iter().any(|n| self.existing(&table_name(n))) {
-                    self.fire("dropping-table");
-                }
+            } if names.iter().any(|n| self.existing(&table_name(n))) => {
+                self.fire("dropping-table");
             }
             Statement::RenameTable(_) => self.fire("renaming-table"),
             Statement::AlterTable {
@@ -367,10 +365,11 @@ impl Ctx<'_> {
                         _ => {}
                     }
                 }
-                if let Some(d) = &default {
-                    if existing && VOLATILE.iter().any(|v| d.contains(v)) {
-                        self.fire("adding-volatile-default");
-                    }
+                if let Some(d) = &default
+                    && existing
+                    && VOLATILE.iter().any(|v| d.contains(v))
+                {
+                    self.fire("adding-volatile-default");
                 }
                 if existing && not_null && default.is_none() {
                     self.fire("adding-required-column");

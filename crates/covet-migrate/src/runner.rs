@@ -318,9 +318,9 @@ impl Migrator {
             .ok_or(MigrateError::UnknownVersion(version))
     }
 
-    fn emit(&self, e: Event) {
+    fn emit(&self, e: &Event) {
         if let Some(h) = &self.hook {
-            h(&e);
+            h(e);
         }
     }
 
@@ -388,7 +388,11 @@ impl Migrator {
                 mariadb: false,
             };
             if engine == Engine::MySql {
-                s.mariadb = db.server_version().await?.to_ascii_lowercase().contains("mariadb");
+                s.mariadb = db
+                    .server_version()
+                    .await?
+                    .to_ascii_lowercase()
+                    .contains("mariadb");
             }
             let r = s.op(op).await;
             let released = lock.release(lock_db.as_ref()).await;
@@ -412,7 +416,7 @@ impl Migrator {
                 Err(e) if e.kind() == ErrorKind::LockTimeout && Instant::now() < deadline => {
                     if !told {
                         told = true;
-                        self.emit(Event::Waiting {
+                        self.emit(&Event::Waiting {
                             holder: SQLITE_HOLDER.into(),
                         });
                     }
@@ -454,7 +458,8 @@ impl Migrator {
     }
 }
 
-const SQLITE_HOLDER: &str = "another connection holds SQLite's write lock; SQLite does not say which";
+const SQLITE_HOLDER: &str =
+    "another connection holds SQLite's write lock; SQLite does not say which";
 
 /// Where statements run: the pool, or a transaction (or savepoint).
 enum Ex<'a, 'b> {
@@ -483,7 +488,11 @@ fn create_table_sql(table: &str) -> String {
     )
 }
 
-async fn read_applied(ex: &mut Ex<'_, '_>, table: &str, may_be_absent: bool) -> Result<Vec<Applied>> {
+async fn read_applied(
+    ex: &mut Ex<'_, '_>,
+    table: &str,
+    may_be_absent: bool,
+) -> Result<Vec<Applied>> {
     let sql = format!(
         "SELECT version, name, checksum, applied_at, duration_ms, dirty FROM {table} ORDER BY version"
     );
@@ -529,7 +538,11 @@ fn status_rows(migrations: &Migrations, applied: &[Applied]) -> Vec<StatusRow> {
             rows.push(StatusRow {
                 version: a.version,
                 name: a.name.clone(),
-                state: if a.dirty { State::Dirty } else { State::Missing },
+                state: if a.dirty {
+                    State::Dirty
+                } else {
+                    State::Missing
+                },
                 applied_at: Some(a.applied_at.clone()),
                 duration: Some(Duration::from_millis(a.duration_ms.max(0) as u64)),
             });
@@ -558,7 +571,10 @@ impl ServerLock {
     }
 
     fn key_parts(&self) -> (i64, i64) {
-        ((self.key as u64 >> 32) as i64, (self.key as u64 & 0xffff_ffff) as i64)
+        (
+            (self.key as u64 >> 32) as i64,
+            (self.key as u64 & 0xffff_ffff) as i64,
+        )
     }
 
     async fn acquire(&self, lock: &dyn Adapter, m: &Migrator) -> Result<Duration> {
@@ -570,13 +586,16 @@ impl ServerLock {
                 let rows = lock
                     .query(&Statement::new("SELECT pg_try_advisory_lock($1)").bind(self.key))
                     .await?;
-                rows.iter().next().map(|r| r.get::<bool>(0)).transpose()?
-                    == Some(true)
+                rows.iter().next().map(|r| r.get::<bool>(0)).transpose()? == Some(true)
             } else {
                 // GET_LOCK waits on the server; poll in slices so the
                 // waiting event names the holder early.
                 let left = deadline.saturating_duration_since(Instant::now());
-                let slice = if told { left.as_secs().clamp(0, 3600) } else { 0 };
+                let slice = if told {
+                    left.as_secs().clamp(0, 3600)
+                } else {
+                    0
+                };
                 let rows = lock
                     .query(
                         &Statement::new("SELECT GET_LOCK($1, $2)")
@@ -584,7 +603,11 @@ impl ServerLock {
                             .bind(slice as i64),
                     )
                     .await?;
-                rows.iter().next().map(|r| r.get::<Option<i64>>(0)).transpose()?.flatten()
+                rows.iter()
+                    .next()
+                    .map(|r| r.get::<Option<i64>>(0))
+                    .transpose()?
+                    .flatten()
                     == Some(1)
             };
             if got {
@@ -598,7 +621,7 @@ impl ServerLock {
             }
             if !told {
                 told = true;
-                m.emit(Event::Waiting {
+                m.emit(&Event::Waiting {
                     holder: self.holder(lock).await,
                 });
             }
@@ -697,7 +720,11 @@ impl ServerLock {
                 .unwrap_or(0),
             Err(_) => 0,
         };
-        if held > 0 { Ok(()) } else { Err(MigrateError::LockLost) }
+        if held > 0 {
+            Ok(())
+        } else {
+            Err(MigrateError::LockLost)
+        }
     }
 
     async fn release(&self, lock: &dyn Adapter) -> Result<()> {
@@ -813,8 +840,10 @@ impl Session<'_> {
             .filter(|m| !applied.iter().any(|a| a.version == m.version))
             .filter(|m| to.is_none_or(|t| m.version <= t))
             .collect();
-        if !self.m.options.allow_out_of_order {
-            if let Some(m) = pending.iter().find(|m| m.version < latest) {
+        if !self.m.options.allow_out_of_order
+            && let Some(m) = pending.iter().find(|m| m.version < latest)
+        {
+            {
                 return Err(MigrateError::OutOfOrder {
                     version: m.version,
                     name: m.name.clone(),
@@ -823,11 +852,7 @@ impl Session<'_> {
             }
         }
         if self.m.options.lint {
-            let findings = lint(
-                self.engine,
-                pending.iter().copied(),
-                self.m.lint_options(),
-            );
+            let findings = lint(self.engine, pending.iter().copied(), self.m.lint_options());
             if !findings.is_empty() {
                 return Err(MigrateError::Lint(findings));
             }
@@ -913,7 +938,7 @@ impl Session<'_> {
                 name: m.name.clone(),
             })?,
         };
-        self.m.emit(Event::Started {
+        self.m.emit(&Event::Started {
             version: m.version,
             name: m.name.clone(),
             direction: dir.as_str(),
@@ -925,7 +950,7 @@ impl Session<'_> {
         } else {
             self.apply_dirty(m, script, dir, started).await?;
         }
-        self.m.emit(Event::Finished {
+        self.m.emit(&Event::Finished {
             version: m.version,
             direction: dir.as_str(),
             duration: started.elapsed(),
@@ -933,8 +958,13 @@ impl Session<'_> {
         Ok(())
     }
 
-
-    async fn apply_in_tx(&mut self, m: &Migration, script: &Script, dir: Dir, started: Instant) -> Result<()> {
+    async fn apply_in_tx(
+        &mut self,
+        m: &Migration,
+        script: &Script,
+        dir: Dir,
+        started: Instant,
+    ) -> Result<()> {
         let mig = self.m;
         let table = self.table().to_owned();
         let stmts = split(&script.sql, self.engine);
@@ -956,21 +986,17 @@ impl Session<'_> {
                     break;
                 }
             }
-            let failed = match failed {
-                None => {
-                    let rec = record(&table, m, dir, started, false);
-                    tx.execute(&rec).await?;
-                    tx.commit().await?;
-                    return Ok(());
-                }
-                Some(f) => f,
+            let Some((statement, e)) = failed else {
+                let rec = record(&table, m, dir, started, false);
+                tx.execute(&rec).await?;
+                tx.commit().await?;
+                return Ok(());
             };
             let _ = tx.rollback().await;
-            let (statement, e) = failed;
             if e.kind() == ErrorKind::LockTimeout && attempt <= mig.options.lock_retries {
                 attempt += 1;
                 let after = backoff(&mig.options, attempt);
-                mig.emit(Event::Retrying {
+                mig.emit(&Event::Retrying {
                     version: m.version,
                     attempt,
                     after,
@@ -992,7 +1018,13 @@ impl Session<'_> {
     /// Outside a transaction: the row is written dirty first and cleared
     /// last, so a run that dies in between leaves a mark that blocks the
     /// next one until a person looks.
-    async fn apply_dirty(&mut self, m: &Migration, script: &Script, dir: Dir, started: Instant) -> Result<()> {
+    async fn apply_dirty(
+        &mut self,
+        m: &Migration,
+        script: &Script,
+        dir: Dir,
+        started: Instant,
+    ) -> Result<()> {
         // SQLite: the write lock is released while the statements run (they
         // cannot run inside it); the dirty row keeps other runners out.
         let mig = self.m;
@@ -1022,7 +1054,7 @@ impl Session<'_> {
                         // did nothing: trying it again is safe.
                         attempt += 1;
                         let after = backoff(&mig.options, attempt);
-                        mig.emit(Event::Retrying {
+                        mig.emit(&Event::Retrying {
                             version: m.version,
                             attempt,
                             after,

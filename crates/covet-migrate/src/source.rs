@@ -159,8 +159,7 @@ impl Migrations {
                     if irreversible {
                         return Err(MigrateError::Source {
                             file: up.file,
-                            message: "declared `-- covet:irreversible` but has a down file"
-                                .into(),
+                            message: "declared `-- covet:irreversible` but has a down file".into(),
                         });
                     }
                     let (down, marked) = script(file, text)?;
@@ -340,11 +339,7 @@ pub fn checksum(sql: &str) -> String {
 /// returns their paths.
 pub fn new_migration(dir: impl AsRef<Path>, name: &str) -> Result<(PathBuf, PathBuf)> {
     let dir = dir.as_ref();
-    if name.is_empty()
-        || !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-    {
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
         return Err(MigrateError::Source {
             file: name.to_owned(),
             message: "a migration name is letters, digits and `_`".into(),
@@ -405,9 +400,21 @@ mod tests {
             ("1.up.sql", "", "NNNN_name"),
             ("x_a.up.sql", "", "digits"),
             ("0001_a.sql", "", "expected"),
-            ("0001_a.up.sql", "-- covet:allow(nope) r\n-- covet:irreversible", "no lint rule"),
-            ("0001_a.up.sql", "-- covet:allow(dropping-table)\n-- covet:irreversible", "reason"),
-            ("0001_a.up.sql", "-- covet:irreverisble", "unknown directive"),
+            (
+                "0001_a.up.sql",
+                "-- covet:allow(nope) r\n-- covet:irreversible",
+                "no lint rule",
+            ),
+            (
+                "0001_a.up.sql",
+                "-- covet:allow(dropping-table)\n-- covet:irreversible",
+                "reason",
+            ),
+            (
+                "0001_a.up.sql",
+                "-- covet:irreverisble",
+                "unknown directive",
+            ),
         ] {
             let e = Migrations::from_files(&[(file, text)]).unwrap_err();
             assert!(e.to_string().contains(want), "{file}: {e}");

@@ -45,7 +45,8 @@ pub async fn verify(
             (u, None)
         }
         _ => {
-            let admin = covet::connect_with(url.with_param("max_connections", "1"), sources).await?;
+            let admin =
+                covet::connect_with(url.with_param("max_connections", "1"), sources).await?;
             let q = if engine == Engine::MySql { '`' } else { '"' };
             admin
                 .execute(&Statement::new(format!("CREATE DATABASE {q}{name}{q}")))
@@ -57,9 +58,15 @@ pub async fn verify(
     match (&admin, engine) {
         (Some(admin), _) => {
             let q = if engine == Engine::MySql { '`' } else { '"' };
-            let force = if engine == Engine::Postgres { " WITH (FORCE)" } else { "" };
+            let force = if engine == Engine::Postgres {
+                " WITH (FORCE)"
+            } else {
+                ""
+            };
             let dropped = admin
-                .execute(&Statement::new(format!("DROP DATABASE {q}{name}{q}{force}")))
+                .execute(&Statement::new(format!(
+                    "DROP DATABASE {q}{name}{q}{force}"
+                )))
                 .await;
             admin.close().await;
             dropped?;

@@ -34,11 +34,15 @@ fn server_url(var: &str) -> Option<DatabaseUrl> {
 
 /// A database of its own on the server behind `base`, dropped by `drop_db`.
 async fn create_db(base: &DatabaseUrl) -> (DatabaseUrl, Arc<dyn Adapter>, String) {
-    let admin = covet::connect(base.with_param("max_connections", "2")).await.unwrap();
+    let admin = covet::connect(base.with_param("max_connections", "2"))
+        .await
+        .unwrap();
     let name = format!("covet_migrate_t_{}", std::process::id());
     let q = quote(base.engine());
     let _ = admin
-        .execute(&Statement::new(format!("DROP DATABASE IF EXISTS {q}{name}{q}")))
+        .execute(&Statement::new(format!(
+            "DROP DATABASE IF EXISTS {q}{name}{q}"
+        )))
         .await;
     admin
         .execute(&Statement::new(format!("CREATE DATABASE {q}{name}{q}")))
@@ -49,9 +53,15 @@ async fn create_db(base: &DatabaseUrl) -> (DatabaseUrl, Arc<dyn Adapter>, String
 
 async fn drop_db(admin: &dyn Adapter, engine: Engine, name: &str) {
     let q = quote(engine);
-    let force = if engine == Engine::Postgres { " WITH (FORCE)" } else { "" };
+    let force = if engine == Engine::Postgres {
+        " WITH (FORCE)"
+    } else {
+        ""
+    };
     admin
-        .execute(&Statement::new(format!("DROP DATABASE {q}{name}{q}{force}")))
+        .execute(&Statement::new(format!(
+            "DROP DATABASE {q}{name}{q}{force}"
+        )))
         .await
         .unwrap();
     admin.close().await;
@@ -99,7 +109,12 @@ async fn exists(db: &dyn Adapter, table: &str) -> bool {
 }
 
 async fn states(m: &Migrator) -> Vec<(u64, State)> {
-    m.status().await.unwrap().into_iter().map(|r| (r.version, r.state)).collect()
+    m.status()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.version, r.state))
+        .collect()
 }
 
 async fn scenarios(url: DatabaseUrl) {
@@ -113,16 +128,28 @@ async fn scenarios(url: DatabaseUrl) {
         lock_timeout_and_retry(&url, engine, db.as_ref()).await;
     }
     verify_catches_a_wrong_down(&url, engine).await;
+    if engine == Engine::Postgres {
+        readme_rename_walkthrough(&url).await;
+    }
     db.close().await;
 }
 
 async fn up_down_status_and_irreversible(url: &DatabaseUrl, db: &dyn Adapter) {
     let set = files(&[
-        ("0001_a.up.sql", "CREATE TABLE ud_a (id INT PRIMARY KEY);".into()),
+        (
+            "0001_a.up.sql",
+            "CREATE TABLE ud_a (id INT PRIMARY KEY);".into(),
+        ),
         ("0001_a.down.sql", "DROP TABLE ud_a;".into()),
-        ("0002_b.up.sql", "CREATE TABLE ud_b (id INT PRIMARY KEY);".into()),
+        (
+            "0002_b.up.sql",
+            "CREATE TABLE ud_b (id INT PRIMARY KEY);".into(),
+        ),
         ("0002_b.down.sql", "DROP TABLE ud_b;".into()),
-        ("0003_c.up.sql", "-- covet:irreversible\nCREATE TABLE ud_c (id INT);".into()),
+        (
+            "0003_c.up.sql",
+            "-- covet:irreversible\nCREATE TABLE ud_c (id INT);".into(),
+        ),
     ]);
     let m = Migrator::new(url.clone(), set).options(options("mig_ud"));
     let r = m.up_to(2).await.unwrap();
@@ -130,7 +157,11 @@ async fn up_down_status_and_irreversible(url: &DatabaseUrl, db: &dyn Adapter) {
     assert!(exists(db, "ud_b").await);
     assert_eq!(
         states(&m).await,
-        [(1, State::Applied), (2, State::Applied), (3, State::Pending)]
+        [
+            (1, State::Applied),
+            (2, State::Applied),
+            (3, State::Pending)
+        ]
     );
     let r = m.down(None).await.unwrap();
     assert_eq!(r.reverted, [2]);
@@ -138,35 +169,66 @@ async fn up_down_status_and_irreversible(url: &DatabaseUrl, db: &dyn Adapter) {
     assert_eq!(m.up().await.unwrap().applied, [2, 3]);
     // Down refuses before touching anything and names the irreversible one.
     let e = m.down(Some(0)).await.unwrap_err();
-    assert!(matches!(e, MigrateError::Irreversible { version: 3, .. }), "{e}");
+    assert!(
+        matches!(e, MigrateError::Irreversible { version: 3, .. }),
+        "{e}"
+    );
     assert!(e.to_string().contains("3 (c)"), "{e}");
     assert!(exists(db, "ud_b").await, "nothing reverted");
     assert!(m.up().await.unwrap().applied.is_empty());
 }
 
 async fn edited_missing_and_out_of_order(url: &DatabaseUrl) {
-    let one = ("0001_a.up.sql", "-- covet:irreversible\nCREATE TABLE ed_a (id INT);".to_owned());
-    let three = ("0003_c.up.sql", "-- covet:irreversible\nCREATE TABLE ed_c (id INT);".to_owned());
-    let m = Migrator::new(url.clone(), files(&[one.clone(), three.clone()])).options(options("mig_ed"));
+    let one = (
+        "0001_a.up.sql",
+        "-- covet:irreversible\nCREATE TABLE ed_a (id INT);".to_owned(),
+    );
+    let three = (
+        "0003_c.up.sql",
+        "-- covet:irreversible\nCREATE TABLE ed_c (id INT);".to_owned(),
+    );
+    let m =
+        Migrator::new(url.clone(), files(&[one.clone(), three.clone()])).options(options("mig_ed"));
     assert_eq!(m.up().await.unwrap().applied, [1, 3]);
 
-    let edited = ("0001_a.up.sql", "-- covet:irreversible\nCREATE TABLE ed_a (id BIGINT);".to_owned());
-    let m2 = Migrator::new(url.clone(), files(&[edited.clone(), three.clone()])).options(options("mig_ed"));
+    let edited = (
+        "0001_a.up.sql",
+        "-- covet:irreversible\nCREATE TABLE ed_a (id BIGINT);".to_owned(),
+    );
+    let m2 = Migrator::new(url.clone(), files(&[edited.clone(), three.clone()]))
+        .options(options("mig_ed"));
     let e = m2.up().await.unwrap_err();
     let applied = covet_migrate::checksum(&one.1);
     let now = covet_migrate::checksum(&edited.1);
     assert!(matches!(e, MigrateError::Changed { version: 1, .. }), "{e}");
-    assert!(e.to_string().contains(&applied) && e.to_string().contains(&now), "{e}");
+    assert!(
+        e.to_string().contains(&applied) && e.to_string().contains(&now),
+        "{e}"
+    );
     assert_eq!(states(&m2).await[0], (1, State::Changed));
 
-    let m3 = Migrator::new(url.clone(), files(std::slice::from_ref(&three))).options(options("mig_ed"));
+    let m3 =
+        Migrator::new(url.clone(), files(std::slice::from_ref(&three))).options(options("mig_ed"));
     let e = m3.up().await.unwrap_err();
     assert!(matches!(e, MigrateError::Missing { version: 1, .. }), "{e}");
 
-    let two = ("0002_b.up.sql", "-- covet:irreversible\nCREATE TABLE ed_b (id INT);".to_owned());
+    let two = (
+        "0002_b.up.sql",
+        "-- covet:irreversible\nCREATE TABLE ed_b (id INT);".to_owned(),
+    );
     let m4 = Migrator::new(url.clone(), files(&[one, two, three])).options(options("mig_ed"));
     let e = m4.up().await.unwrap_err();
-    assert!(matches!(e, MigrateError::OutOfOrder { version: 2, latest: 3, .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            MigrateError::OutOfOrder {
+                version: 2,
+                latest: 3,
+                ..
+            }
+        ),
+        "{e}"
+    );
     let mut o = options("mig_ed");
     o.allow_out_of_order = true;
     assert_eq!(m4.options(o).up().await.unwrap().applied, [2]);
@@ -176,7 +238,10 @@ async fn two_runners_at_once(url: &DatabaseUrl, engine: Engine) {
     let set = files(&[
         ("0001_a.up.sql", "CREATE TABLE two_a (id INT);".into()),
         ("0001_a.down.sql", "DROP TABLE two_a;".into()),
-        ("0002_slow.up.sql", format!("-- covet:irreversible\n{};", slow(engine, 1))),
+        (
+            "0002_slow.up.sql",
+            format!("-- covet:irreversible\n{};", slow(engine, 1)),
+        ),
     ]);
     let waits = Arc::new(Mutex::new(Vec::new()));
     let runner = |who: &'static str| {
@@ -196,12 +261,18 @@ async fn two_runners_at_once(url: &DatabaseUrl, engine: Engine) {
     applied.sort();
     assert_eq!(applied, [vec![], vec![1, 2]], "exactly one runner applies");
     let waiter = if ra.applied.is_empty() { &ra } else { &rb };
-    assert!(waiter.lock_waited > Duration::from_millis(300), "{waiter:?}");
+    assert!(
+        waiter.lock_waited > Duration::from_millis(300),
+        "{waiter:?}"
+    );
     let waits = waits.lock().unwrap();
     assert_eq!(waits.len(), 1, "{waits:?}");
     let holder = &waits[0].1;
     match engine {
-        Engine::Postgres => assert!(holder.contains("pid") && holder.contains("covet-migrate lock"), "{holder}"),
+        Engine::Postgres => assert!(
+            holder.contains("pid") && holder.contains("covet-migrate lock"),
+            "{holder}"
+        ),
         Engine::MySql => assert!(holder.contains("held by connection"), "{holder}"),
         _ => assert!(holder.contains("SQLite"), "{holder}"),
     }
@@ -214,7 +285,10 @@ async fn killed_mid_migration(url: &DatabaseUrl, engine: Engine, db: &dyn Adapte
     write("0001_a.down.sql", "DROP TABLE kill_a;");
     write(
         "0002_b.up.sql",
-        &format!("CREATE TABLE kill_b (id INT);\nINSERT INTO kill_a VALUES (1);\n{};", slow(engine, 60)),
+        &format!(
+            "CREATE TABLE kill_b (id INT);\nINSERT INTO kill_a VALUES (1);\n{};",
+            slow(engine, 60)
+        ),
     );
     write("0002_b.down.sql", "DROP TABLE kill_b;");
     let mut child = Command::new(std::env::current_exe().unwrap())
@@ -227,7 +301,10 @@ async fn killed_mid_migration(url: &DatabaseUrl, engine: Engine, db: &dyn Adapte
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     loop {
-        let line = lines.next().expect("the child reports migration 2").unwrap();
+        let line = lines
+            .next()
+            .expect("the child reports migration 2")
+            .unwrap();
         if line == "STARTED 2" {
             break;
         }
@@ -240,8 +317,21 @@ async fn killed_mid_migration(url: &DatabaseUrl, engine: Engine, db: &dyn Adapte
             "SELECT count(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT SLEEP(60)%'"
         };
         let deadline = Instant::now() + Duration::from_secs(20);
-        while db.query(&Statement::new(q)).await.unwrap().iter().next().unwrap().get::<i64>(0).unwrap() == 0 {
-            assert!(Instant::now() < deadline, "the slow statement never started");
+        while db
+            .query(&Statement::new(q))
+            .await
+            .unwrap()
+            .iter()
+            .next()
+            .unwrap()
+            .get::<i64>(0)
+            .unwrap()
+            == 0
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the slow statement never started"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -284,14 +374,21 @@ async fn killed_mid_migration(url: &DatabaseUrl, engine: Engine, db: &dyn Adapte
             assert!(matches!(e, MigrateError::Dirty { version: 2, .. }), "{e}");
             assert!(e.to_string().contains("covet migrate resolve 2"), "{e}");
             // A person undoes what ran, then says so.
-            db.execute(&Statement::new("DROP TABLE kill_b")).await.unwrap();
-            db.execute(&Statement::new("DELETE FROM kill_a")).await.unwrap();
+            db.execute(&Statement::new("DROP TABLE kill_b"))
+                .await
+                .unwrap();
+            db.execute(&Statement::new("DELETE FROM kill_a"))
+                .await
+                .unwrap();
             m.resolve(2, false).await.unwrap();
             assert_eq!(states(&m).await, [(1, State::Applied), (2, State::Pending)]);
         }
         Engine::Postgres => {
             assert_eq!(states(&m).await, [(1, State::Applied), (2, State::Pending)]);
-            assert!(!exists(db, "kill_b").await, "nothing of migration 2 applied");
+            assert!(
+                !exists(db, "kill_b").await,
+                "nothing of migration 2 applied"
+            );
             assert_eq!(count(db, "kill_a").await, 0);
         }
         _ => {
@@ -302,14 +399,21 @@ async fn killed_mid_migration(url: &DatabaseUrl, engine: Engine, db: &dyn Adapte
         }
     }
     // The next run applies what is pending (a fast migration 2 this time).
-    std::fs::write(dir.path().join("0002_b.up.sql"), "CREATE TABLE kill_b (id INT);").unwrap();
+    std::fs::write(
+        dir.path().join("0002_b.up.sql"),
+        "CREATE TABLE kill_b (id INT);",
+    )
+    .unwrap();
     let set = Migrations::from_dir(dir.path()).unwrap();
     let m = Migrator::new(url.clone(), set).options(options("mig_kill"));
     assert!(m.up().await.unwrap().applied.contains(&2));
 }
 
 async fn count(db: &dyn Adapter, table: &str) -> i64 {
-    let rows = db.query(&Statement::new(format!("SELECT count(*) FROM {table}"))).await.unwrap();
+    let rows = db
+        .query(&Statement::new(format!("SELECT count(*) FROM {table}")))
+        .await
+        .unwrap();
     rows.iter().next().unwrap().get(0).unwrap()
 }
 
@@ -338,18 +442,28 @@ async fn child_runner() {
 }
 
 async fn lock_timeout_and_retry(url: &DatabaseUrl, engine: Engine, db: &dyn Adapter) {
-    db.execute(&Statement::new("CREATE TABLE lt (a INT)")).await.unwrap();
+    db.execute(&Statement::new("CREATE TABLE lt (a INT)"))
+        .await
+        .unwrap();
     let set = files(&[
         ("0001_add.up.sql", "ALTER TABLE lt ADD COLUMN b INT;".into()),
         ("0001_add.down.sql", "ALTER TABLE lt DROP COLUMN b;".into()),
     ]);
     let mut o = options("mig_lt");
-    o.lock_timeout = Some(if engine == Engine::MySql { Duration::from_secs(1) } else { Duration::from_millis(300) });
+    o.lock_timeout = Some(if engine == Engine::MySql {
+        Duration::from_secs(1)
+    } else {
+        Duration::from_millis(300)
+    });
     o.lock_retries = 2;
     o.retry_backoff = Duration::from_millis(50);
     let block = |db: Arc<dyn Adapter>| async move {
         let mut tx = db.begin().await.unwrap();
-        let sql = if engine == Engine::Postgres { "LOCK TABLE lt IN ACCESS SHARE MODE" } else { "SELECT * FROM lt" };
+        let sql = if engine == Engine::Postgres {
+            "LOCK TABLE lt IN ACCESS SHARE MODE"
+        } else {
+            "SELECT * FROM lt"
+        };
         tx.execute(&Statement::new(sql)).await.unwrap();
         tx
     };
@@ -359,14 +473,18 @@ async fn lock_timeout_and_retry(url: &DatabaseUrl, engine: Engine, db: &dyn Adap
     let held = block(other.clone()).await;
     let retries = Arc::new(Mutex::new(0));
     let count = retries.clone();
-    let m = Migrator::new(url.clone(), set.clone()).options(o.clone()).on_event(move |e| {
-        if matches!(e, Event::Retrying { .. }) {
-            *count.lock().unwrap() += 1;
-        }
-    });
+    let m = Migrator::new(url.clone(), set.clone())
+        .options(o.clone())
+        .on_event(move |e| {
+            if matches!(e, Event::Retrying { .. }) {
+                *count.lock().unwrap() += 1;
+            }
+        });
     let e = m.up().await.unwrap_err();
     match &e {
-        MigrateError::Failed { source, .. } => assert_eq!(source.kind(), ErrorKind::LockTimeout, "{e}"),
+        MigrateError::Failed { source, .. } => {
+            assert_eq!(source.kind(), ErrorKind::LockTimeout, "{e}");
+        }
         other => panic!("expected a lock timeout, got {other}"),
     }
     assert_eq!(*retries.lock().unwrap(), 2);
@@ -379,11 +497,13 @@ async fn lock_timeout_and_retry(url: &DatabaseUrl, engine: Engine, db: &dyn Adap
     // Released after the first timeout: the retry succeeds.
     let held = block(other.clone()).await;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let m = Migrator::new(url.clone(), set).options(o).on_event(move |e| {
-        if let Event::Retrying { attempt, .. } = e {
-            let _ = tx.send(*attempt);
-        }
-    });
+    let m = Migrator::new(url.clone(), set)
+        .options(o)
+        .on_event(move |e| {
+            if let Event::Retrying { attempt, .. } = e {
+                let _ = tx.send(*attempt);
+            }
+        });
     let release = async {
         assert_eq!(rx.recv().await, Some(2));
         held.rollback().await.unwrap();
@@ -395,47 +515,93 @@ async fn lock_timeout_and_retry(url: &DatabaseUrl, engine: Engine, db: &dyn Adap
 
 async fn verify_catches_a_wrong_down(url: &DatabaseUrl, engine: Engine) {
     let base = [
-        ("0001_a.up.sql", "CREATE TABLE v_a (id INT PRIMARY KEY);".to_owned()),
+        (
+            "0001_a.up.sql",
+            "CREATE TABLE v_a (id INT PRIMARY KEY);".to_owned(),
+        ),
         ("0001_a.down.sql", "DROP TABLE v_a;".to_owned()),
-        ("0002_c.up.sql", "ALTER TABLE v_a ADD COLUMN c INT;\nCREATE INDEX v_a_c ON v_a (c);".to_owned()),
+        (
+            "0002_c.up.sql",
+            "ALTER TABLE v_a ADD COLUMN c INT;\nCREATE INDEX v_a_c ON v_a (c);".to_owned(),
+        ),
     ];
     let good = {
         let mut f = base.to_vec();
-        f.push(("0002_c.down.sql", format!("{};\nALTER TABLE v_a DROP COLUMN c;", drop_index(engine, "v_a_c", "v_a"))));
+        f.push((
+            "0002_c.down.sql",
+            format!(
+                "{};\nALTER TABLE v_a DROP COLUMN c;",
+                drop_index(engine, "v_a_c", "v_a")
+            ),
+        ));
         files(&f)
     };
     let wrong = {
         let mut f = base.to_vec();
-        f.push(("0002_c.down.sql", format!("{};", drop_index(engine, "v_a_c", "v_a"))));
+        f.push((
+            "0002_c.down.sql",
+            format!("{};", drop_index(engine, "v_a_c", "v_a")),
+        ));
         files(&f)
     };
     let sources = covet_core::PasswordSources::from_env();
-    let r = covet_migrate::verify(url, &sources, &good, options("mig_v")).await.unwrap();
+    let r = covet_migrate::verify(url, &sources, &good, options("mig_v"))
+        .await
+        .unwrap();
     assert_eq!(r.reversible, [1, 2]);
-    let e = covet_migrate::verify(url, &sources, &wrong, options("mig_v")).await.unwrap_err();
+    let e = covet_migrate::verify(url, &sources, &wrong, options("mig_v"))
+        .await
+        .unwrap_err();
     assert!(matches!(e, MigrateError::Verify { version: 2, .. }), "{e}");
     assert!(e.to_string().contains("column v_a.c is left over"), "{e}");
 }
 
+/// The README's expand/contract rename (tests/fixtures/rename_pg) lints
+/// clean and every down undoes its up.
+async fn readme_rename_walkthrough(url: &DatabaseUrl) {
+    let set = Migrations::from_dir(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/rename_pg"
+    ))
+    .unwrap();
+    let findings = covet_migrate::lint(
+        Engine::Postgres,
+        &set,
+        covet_migrate::LintOptions::default(),
+    );
+    assert!(findings.is_empty(), "{findings:?}");
+    let sources = covet_core::PasswordSources::from_env();
+    let r = covet_migrate::verify(url, &sources, &set, options("mig_rn"))
+        .await
+        .unwrap();
+    assert_eq!(r.irreversible, [12]);
+    assert_eq!(r.reversible.len(), 5);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres() {
-    let Some(base) = server_url("COVET_PG_URL") else { return };
+    let Some(base) = server_url("COVET_PG_URL") else {
+        return;
+    };
     let (url, admin, name) = create_db(&base).await;
-    scenarios(url).await;
+    Box::pin(scenarios(url)).await;
     drop_db(admin.as_ref(), Engine::Postgres, &name).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mariadb() {
-    let Some(base) = server_url("COVET_MYSQL_URL") else { return };
+    let Some(base) = server_url("COVET_MYSQL_URL") else {
+        return;
+    };
     let (url, admin, name) = create_db(&base).await;
-    scenarios(url).await;
+    Box::pin(scenarios(url)).await;
     drop_db(admin.as_ref(), Engine::MySql, &name).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    let url = DatabaseUrl::parse(&format!("sqlite://{}", dir.path().join("m.db").display())).unwrap();
-    scenarios(url).await;
+    let url =
+        DatabaseUrl::parse(&format!("sqlite://{}", dir.path().join("m.db").display())).unwrap();
+    Box::pin(scenarios(url)).await;
 }

@@ -115,7 +115,11 @@ struct ResolveArgs {
     /// The dirty migration's version.
     version: u64,
     /// Its statements all took effect (finished by hand).
-    #[arg(long, conflicts_with = "rolled_back", required_unless_present = "rolled_back")]
+    #[arg(
+        long,
+        conflicts_with = "rolled_back",
+        required_unless_present = "rolled_back"
+    )]
     applied: bool,
     /// None of its statements is left (undone by hand).
     #[arg(long)]
@@ -241,7 +245,8 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
         Sub::Status(a) => {
             let (m, _) = a.migrator()?;
             let rows = m.status().await.map_err(fail)?;
-            let mut text = String::from("version  state    applied at                 took        name\n");
+            let mut text =
+                String::from("version  state    applied at                 took        name\n");
             for r in rows {
                 use std::fmt::Write as _;
                 let _ = writeln!(
@@ -267,7 +272,11 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
                 "verified on scratch database {} (dropped): {} migration(s) undone by their down and reapplied{}{}",
                 r.scratch,
                 r.reversible.len(),
-                if r.irreversible.is_empty() { "" } else { "; irreversible, applied only:" },
+                if r.irreversible.is_empty() {
+                    ""
+                } else {
+                    "; irreversible, applied only:"
+                },
                 list(&r.irreversible)
             )
         }
@@ -298,7 +307,14 @@ fn lint(a: &LintArgs) -> Result<(), Failure> {
         for r in RULES {
             use std::fmt::Write as _;
             let engines: Vec<String> = r.engines.iter().map(ToString::to_string).collect();
-            let _ = writeln!(text, "{} ({}): {}\n    safe: {}", r.name, engines.join(", "), r.summary, r.fix);
+            let _ = writeln!(
+                text,
+                "{} ({}): {}\n    safe: {}",
+                r.name,
+                engines.join(", "),
+                r.summary,
+                r.fix
+            );
         }
         return super::out::print(text);
     }
@@ -307,7 +323,11 @@ fn lint(a: &LintArgs) -> Result<(), Failure> {
             "postgres" | "postgresql" | "pg" => Engine::Postgres,
             "mysql" | "mariadb" => Engine::MySql,
             "sqlite" => Engine::Sqlite,
-            other => return Err(Failure::usage(format!("unknown engine `{other}` (postgres, mysql or sqlite)"))),
+            other => {
+                return Err(Failure::usage(format!(
+                    "unknown engine `{other}` (postgres, mysql or sqlite)"
+                )));
+            }
         },
         (None, Some(db)) => super::parse_url(db)?.engine(),
         (None, None) => {
@@ -335,6 +355,9 @@ fn lint(a: &LintArgs) -> Result<(), Failure> {
     if findings.is_empty() {
         Ok(())
     } else {
-        Err(Failure::failed(format!("{} lint finding(s)", findings.len())))
+        Err(Failure::failed(format!(
+            "{} lint finding(s)",
+            findings.len()
+        )))
     }
 }
