@@ -248,7 +248,7 @@ UNION ALL SELECT 'text search dictionary ' || x.oid::regdictionary::text FROM pg
 UNION ALL SELECT 'statistics object ' || quote_ident(n.nspname) || '.' || quote_ident(x.stxname) FROM pg_statistic_ext x JOIN pg_namespace n ON n.oid = x.stxnamespace
  WHERE {ns}
 UNION ALL SELECT 'cast ' || format_type(x.castsource, NULL) || ' AS ' || format_type(x.casttarget, NULL) FROM pg_cast x
- WHERE x.oid >= 16384 AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_cast'::regclass AND e.objid = x.oid AND e.deptype = 'e')
+ WHERE x.oid >= 16384 AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_cast'::regclass AND e.objid = x.oid AND e.deptype IN ('e', 'i'))
 UNION ALL SELECT 'language ' || quote_ident(x.lanname) FROM pg_language x
  WHERE x.oid >= 16384 AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_language'::regclass AND e.objid = x.oid AND e.deptype = 'e')
 UNION ALL SELECT 'foreign data wrapper ' || quote_ident(x.fdwname) FROM pg_foreign_data_wrapper x
@@ -380,6 +380,7 @@ pub(crate) async fn read_catalog(
          UNION ALL \
          SELECT p.oid::int8, CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END, p.oid::regprocedure::text, pg_get_functiondef(p.oid) \
          FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.prokind IN ('f', 'p', 'w') AND {{ns}} AND {{ext:p}} \
+           AND NOT EXISTS (SELECT 1 FROM pg_depend i WHERE i.classid = 'pg_proc'::regclass AND i.objid = p.oid AND i.deptype = 'i') \
          UNION ALL \
          SELECT p.oid::int8, 'aggregate', p.oid::regprocedure::text, format('CREATE AGGREGATE %I.%I(%s) (SFUNC = %s, STYPE = %s%s%s%s%s%s%s%s%s)', \
             n.nspname, p.proname, pg_get_function_arguments(p.oid), a.aggtransfn::regproc::text, format_type(a.aggtranstype, NULL), \
@@ -421,9 +422,9 @@ pub(crate) async fn read_catalog(
         pre.push(PgObject { kind, name, sql });
     }
     // Around the tables, still before the data: CHECK constraints (their
-    // rows are checked as they load), defaults, sequence ownership and
-    // partitions (attached before their indexes exist, so nothing is
-    // built twice).
+    // rows are checked as they load; a partition needs its parent's before
+    // it can be attached), defaults, sequence ownership and partitions
+    // (attached before their indexes exist, so nothing is built twice).
     pre.extend(
         objects(
             tx,
@@ -432,7 +433,7 @@ pub(crate) async fn read_catalog(
                 "SELECT 'constraint', quote_ident(x.conname) || ' on ' || c.oid::regclass::text, \
                    format('ALTER TABLE %s ADD CONSTRAINT %I %s', c.oid::regclass, x.conname, pg_get_constraintdef(x.oid)) \
                  FROM pg_constraint x JOIN pg_class c ON c.oid = x.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
-                 WHERE x.contype = 'c' AND x.conislocal AND x.convalidated AND {ns} AND {ext:c} ORDER BY x.oid",
+                 WHERE x.contype = 'c' AND (x.conislocal OR c.relispartition) AND x.convalidated AND {ns} AND {ext:c} ORDER BY x.oid",
             ),
         )
         .await?,
@@ -542,12 +543,23 @@ pub(crate) async fn read_catalog(
             "triggers",
             &q.expand(
                 "SELECT 'trigger', quote_ident(g.tgname) || ' on ' || c.oid::regclass::text, \
-                   pg_get_triggerdef(g.oid) || CASE g.tgenabled \
-                     WHEN 'D' THEN format('; ALTER TABLE %s DISABLE TRIGGER %I', c.oid::regclass, g.tgname) \
-                     WHEN 'R' THEN format('; ALTER TABLE %s ENABLE REPLICA TRIGGER %I', c.oid::regclass, g.tgname) \
-                     WHEN 'A' THEN format('; ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', c.oid::regclass, g.tgname) ELSE '' END \
+                   pg_get_triggerdef(g.oid) \
                  FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
                  WHERE NOT g.tgisinternal AND g.tgparentid = 0 AND {ns} AND {ext:c} ORDER BY g.oid",
+            ),
+        )
+        .await?,
+    );
+    post.extend(
+        objects(
+            tx,
+            "trigger states",
+            &q.expand(
+                "SELECT 'trigger state', quote_ident(g.tgname) || ' on ' || c.oid::regclass::text, \
+                   format('ALTER TABLE %s %s TRIGGER %I', c.oid::regclass, \
+                     CASE g.tgenabled WHEN 'D' THEN 'DISABLE' WHEN 'R' THEN 'ENABLE REPLICA' ELSE 'ENABLE ALWAYS' END, g.tgname) \
+                 FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE NOT g.tgisinternal AND g.tgparentid = 0 AND g.tgenabled <> 'O' AND {ns} AND {ext:c} ORDER BY g.oid",
             ),
         )
         .await?,
@@ -558,10 +570,10 @@ pub(crate) async fn read_catalog(
             "row-level security",
             &q.expand(
                 "SELECT 'row-level security', c.oid::regclass::text, \
-                   format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', c.oid::regclass) \
-                   || CASE WHEN c.relforcerowsecurity THEN format('; ALTER TABLE %s FORCE ROW LEVEL SECURITY', c.oid::regclass) ELSE '' END \
+                   format('ALTER TABLE %s %s ROW LEVEL SECURITY', c.oid::regclass, f.verb) \
                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-                 WHERE c.relrowsecurity AND {ns} AND {ext:c} ORDER BY c.oid",
+                 CROSS JOIN LATERAL (VALUES (1, 'ENABLE', c.relrowsecurity), (2, 'FORCE', c.relforcerowsecurity)) f(ord, verb, on_) \
+                 WHERE f.on_ AND {ns} AND {ext:c} ORDER BY c.oid, f.ord",
             ),
         )
         .await?,

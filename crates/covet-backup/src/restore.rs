@@ -442,6 +442,32 @@ async fn pg_dependents(
         .collect())
 }
 
+/// Whether the PostgreSQL or MySQL database named in `url` exists (`None`
+/// for SQLite, whose restore replaces a file whole).
+async fn database_exists(connector: &dyn Connector, url: &DatabaseUrl) -> Result<Option<bool>> {
+    let Some(name) = url.database().map(str::to_owned) else {
+        return Err(BackupError::Config(format!("{url} names no database")));
+    };
+    let (admin_db, sql) = match url.engine() {
+        Engine::Postgres => ("postgres", "SELECT 1 FROM pg_database WHERE datname = $1"),
+        Engine::MySql => (
+            "information_schema",
+            "SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
+        ),
+        _ => return Ok(None),
+    };
+    let admin = connector
+        .connect(&url.with_database(admin_db))
+        .await
+        .map_err(|e| db("connecting to look up the target database", e))?;
+    let found = admin
+        .query(&Statement::new(sql).bind(name))
+        .await
+        .map_err(|e| db("looking up the target database", e));
+    admin.close().await;
+    Ok(Some(!found?.is_empty()))
+}
+
 /// Creates the PostgreSQL or MySQL database named in `url` if it is missing.
 async fn ensure_database(connector: &dyn Connector, url: &DatabaseUrl) -> Result<()> {
     let Some(name) = url.database().map(str::to_owned) else {
@@ -540,6 +566,9 @@ pub async fn restore(
     let verify_time = verified.elapsed;
     let start = Instant::now();
     let suffix = leftover_suffix();
+    // A target database the restore creates is dropped again if the
+    // restore fails: "as it was" means absent.
+    let existed = database_exists(connector, target).await?;
     let work = async {
         match target.engine() {
             Engine::Postgres => {
@@ -565,6 +594,13 @@ pub async fn restore(
                 tracing::warn!(database = %db_name, error = %e, "could not drop after an interrupt");
             }
         }
+    }
+    if r.is_err()
+        && existed == Some(false)
+        && let Some(db_name) = target.database()
+        && let Err(e) = drop_database(connector, target, db_name).await
+    {
+        tracing::warn!(database = %db_name, error = %e, "could not drop the database this failed restore created");
     }
     let (rows, dropped) = r?;
     Ok(RestoreReport {
