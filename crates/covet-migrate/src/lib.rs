@@ -16,6 +16,7 @@
 mod diff;
 mod error;
 pub mod lint;
+mod make;
 mod runner;
 mod source;
 mod split;
@@ -25,6 +26,7 @@ pub use covet_migrate_macros::embed_migrations;
 pub use diff::schema_diff;
 pub use error::{MigrateError, Result};
 pub use lint::{Finding, LintOptions, RULES, Rule, lint, lint_script};
+pub use make::{Made, ModelEntry, make, write_made};
 pub use runner::{Event, MigrateOptions, Migrator, Report, State, StatusRow};
 pub use source::{Allow, Migration, Migrations, Script, checksum, new_migration};
 pub use split::split;

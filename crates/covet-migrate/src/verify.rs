@@ -33,30 +33,65 @@ pub async fn verify(
     migrations: &Migrations,
     options: MigrateOptions,
 ) -> Result<VerifyReport> {
-    let stamp = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros());
-    let name = format!("covet_verify_{}_{stamp}", std::process::id());
-    let engine = url.engine();
-    let (scratch_url, admin) = match engine {
-        Engine::Sqlite => {
+    let scratch = Scratch::create(url, sources, "verify").await?;
+    let result = run(&scratch.url, sources, migrations, options).await;
+    let name = scratch.name.clone();
+    scratch.drop().await?;
+    result.map(|mut r| {
+        r.scratch = name;
+        r
+    })
+}
+
+/// A database created beside another for one command and dropped after.
+pub(crate) struct Scratch {
+    pub(crate) url: DatabaseUrl,
+    pub(crate) name: String,
+    admin: Option<std::sync::Arc<dyn Adapter>>,
+}
+
+impl Scratch {
+    /// PostgreSQL and MySQL: `covet_<what>_<pid>_<time>` on the same server
+    /// (needs the CREATE DATABASE privilege); SQLite: a temporary file.
+    pub(crate) async fn create(
+        url: &DatabaseUrl,
+        sources: &PasswordSources,
+        what: &str,
+    ) -> Result<Scratch> {
+        let stamp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros());
+        let name = format!("covet_{what}_{}_{stamp}", std::process::id());
+        let engine = url.engine();
+        if engine == Engine::Sqlite {
             let path = std::env::temp_dir().join(format!("{name}.db"));
-            let u = DatabaseUrl::parse(&format!("sqlite://{}", path.display()))?;
-            (u, None)
+            let url = DatabaseUrl::parse(&format!("sqlite://{}", path.display()))?;
+            return Ok(Scratch {
+                url,
+                name,
+                admin: None,
+            });
         }
-        _ => {
-            let admin =
-                covet::connect_with(url.with_param("max_connections", "1"), sources).await?;
-            let q = if engine == Engine::MySql { '`' } else { '"' };
-            admin
-                .execute(&Statement::new(format!("CREATE DATABASE {q}{name}{q}")))
-                .await?;
-            (url.with_database(&name), Some(admin))
+        let admin = covet::connect_with(url.with_param("max_connections", "1"), sources).await?;
+        let q = if engine == Engine::MySql { '`' } else { '"' };
+        if let Err(e) = admin
+            .execute(&Statement::new(format!("CREATE DATABASE {q}{name}{q}")))
+            .await
+        {
+            admin.close().await;
+            return Err(e.into());
         }
-    };
-    let result = run(&scratch_url, sources, migrations, options).await;
-    match (&admin, engine) {
-        (Some(admin), _) => {
+        Ok(Scratch {
+            url: url.with_database(&name),
+            name,
+            admin: Some(admin),
+        })
+    }
+
+    /// Drops the database (or removes the file).
+    pub(crate) async fn drop(self) -> Result<()> {
+        let engine = self.url.engine();
+        if let Some(admin) = self.admin {
             let q = if engine == Engine::MySql { '`' } else { '"' };
             let force = if engine == Engine::Postgres {
                 " WITH (FORCE)"
@@ -65,26 +100,21 @@ pub async fn verify(
             };
             let dropped = admin
                 .execute(&Statement::new(format!(
-                    "DROP DATABASE {q}{name}{q}{force}"
+                    "DROP DATABASE {q}{}{q}{force}",
+                    self.name
                 )))
                 .await;
             admin.close().await;
             dropped?;
-        }
-        (None, _) => {
-            if let Some(p) = scratch_url.sqlite_path() {
-                for suffix in ["", "-wal", "-shm", "-journal"] {
-                    let mut s = p.as_os_str().to_owned();
-                    s.push(suffix);
-                    let _ = std::fs::remove_file(s);
-                }
+        } else if let Some(p) = self.url.sqlite_path() {
+            for suffix in ["", "-wal", "-shm", "-journal"] {
+                let mut s = p.as_os_str().to_owned();
+                s.push(suffix);
+                let _ = std::fs::remove_file(s);
             }
         }
+        Ok(())
     }
-    result.map(|mut r| {
-        r.scratch = name;
-        r
-    })
 }
 
 async fn run(
