@@ -445,9 +445,6 @@ async fn pg_dependents(
 /// Whether the PostgreSQL or MySQL database named in `url` exists (`None`
 /// for SQLite, whose restore replaces a file whole).
 async fn database_exists(connector: &dyn Connector, url: &DatabaseUrl) -> Result<Option<bool>> {
-    let Some(name) = url.database().map(str::to_owned) else {
-        return Err(BackupError::Config(format!("{url} names no database")));
-    };
     let (admin_db, sql) = match url.engine() {
         Engine::Postgres => ("postgres", "SELECT 1 FROM pg_database WHERE datname = $1"),
         Engine::MySql => (
@@ -455,6 +452,9 @@ async fn database_exists(connector: &dyn Connector, url: &DatabaseUrl) -> Result
             "SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
         ),
         _ => return Ok(None),
+    };
+    let Some(name) = url.database().map(str::to_owned) else {
+        return Err(BackupError::Config(format!("{url} names no database")));
     };
     let admin = connector
         .connect(&url.with_database(admin_db))

@@ -314,6 +314,52 @@ SELECT nextval('app.loose_seq'), nextval('app.loose_seq');
 REFRESH MATERIALIZED VIEW app.kind_mv;
 "#;
 
+/// An object a backup cannot carry fails `create` with its kind and name,
+/// writing nothing, unless it is excluded explicitly by that name.
+async fn refuses_what_it_cannot_carry(server: &DatabaseUrl, src: &str) {
+    psql(
+        src,
+        "CREATE OPERATOR app.=== (LEFTARG = integer, RIGHTARG = integer, FUNCTION = int4eq);
+         CREATE TABLE public.kept_out (id int);",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let sink = LocalDirSink::new(dir.path());
+    let a = connect(&server.with_database(src)).await;
+    let opts = || CreateOptions::new(WriteOptions::new(Encryption::None));
+    let e = create_backup(a.clone(), src, &sink, opts())
+        .await
+        .unwrap_err();
+    let BackupError::Refused { count, objects } = &e else {
+        panic!("{e}");
+    };
+    assert_eq!(
+        (*count, objects.as_str()),
+        (1, "operator app.===(integer,integer)")
+    );
+    assert!(e.to_string().contains("operator app.===(integer,integer)"));
+    assert!(sink.list().await.unwrap().is_empty());
+
+    let mut o = opts();
+    o.exclude = vec!["operator app.===(integer,integer)".into()];
+    // A chosen schema list leaves the other schemas out.
+    o.schemas = vec!["app".into()];
+    let entry = create_backup(a.clone(), src, &sink, o).await.unwrap();
+    a.close().await;
+    let report = verify(&sink, &entry.name, None).await.unwrap();
+    let names: Vec<&str> = report
+        .manifest
+        .tables
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
+    assert!(names.contains(&"app.kinds"), "{names:?}");
+    assert!(!names.iter().any(|n| !n.starts_with("app.")), "{names:?}");
+    psql(
+        src,
+        "DROP OPERATOR app.=== (integer, integer); DROP TABLE public.kept_out;",
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kitchen_sink_restores_exactly() {
     let Some(server) = server_url("COVET_PG_URL") else {
@@ -325,6 +371,7 @@ async fn kitchen_sink_restores_exactly() {
     let src = unique("covet_fid_ks");
     create_db(&server, &src).await;
     psql(&src, KITCHEN_SINK);
+    refuses_what_it_cannot_carry(&server, &src).await;
     check(
         &server,
         &src,

@@ -35,6 +35,22 @@ pub(super) struct Args {
     /// Tables exported at once (PostgreSQL).
     #[arg(long, default_value_t = 2)]
     parallel: usize,
+    #[command(flatten)]
+    scope: Scope,
+}
+
+/// What a PostgreSQL backup covers.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub(super) struct Scope {
+    /// PostgreSQL: back up only this schema (repeat for several; default
+    /// every non-system schema).
+    #[arg(long = "schema", value_name = "NAME")]
+    schemas: Vec<String>,
+    /// PostgreSQL: leave out an object the backup would refuse, named as
+    /// the refusal names it, e.g. `operator public.===(integer,integer)`
+    /// (repeatable).
+    #[arg(long, value_name = "KIND NAME")]
+    exclude: Vec<String>,
 }
 
 /// Runs `covet backup create`.
@@ -48,6 +64,7 @@ pub(super) async fn run(args: Args, json_out: bool) -> Result<(), Failure> {
         no_encryption,
         name,
         parallel,
+        scope,
     } = args;
     let url = resolve_url(&db, &password)?;
     let compression: Compression = compression.parse().map_err(fail)?;
@@ -57,7 +74,7 @@ pub(super) async fn run(args: Args, json_out: bool) -> Result<(), Failure> {
     // An interrupt drops the export: the sink's writer removes its
     // partial file as it goes.
     let e = until_interrupted(Box::pin(create_once(
-        &url, &to, write, name, parallel, !json_out,
+        &url, &to, write, name, parallel, scope, !json_out,
     )))
     .await??;
     let el = t.elapsed();
@@ -90,6 +107,7 @@ pub(super) async fn create_once(
     write: WriteOptions,
     name: Option<String>,
     parallel: usize,
+    scope: Scope,
     show: bool,
 ) -> Result<covet_backup::BackupEntry, Failure> {
     let sink = covet_backup::sink_for(to).map_err(fail)?;
@@ -97,6 +115,8 @@ pub(super) async fn create_once(
     let mut opts = CreateOptions::new(write);
     opts.name = name;
     opts.parallelism = parallel.max(1);
+    opts.schemas = scope.schemas;
+    opts.exclude = scope.exclude;
     let done = if show {
         let (f, done) = progress("backup");
         opts.progress = Some(f);

@@ -9,7 +9,7 @@ use covet_backup::schedule::{self, Schedule, ScheduleEvent};
 use covet_backup::{BackupError, WriteOptions};
 use serde_json::json;
 
-use super::create::create_once;
+use super::create::{Scope, create_once};
 use super::{KeyArgs, encryption, fail, key_source};
 use crate::cmd::{Failure, PasswordArgs, resolve_url};
 
@@ -42,6 +42,8 @@ pub(super) struct Args {
     /// Stop after this many runs (default: run until stopped).
     #[arg(long)]
     runs: Option<u64>,
+    #[command(flatten)]
+    scope: Scope,
 }
 
 /// Runs `covet backup schedule`.
@@ -56,6 +58,7 @@ pub(super) async fn run(args: Args, json_out: bool) -> Result<(), Failure> {
         compression,
         no_encryption,
         runs,
+        scope,
     } = args;
     let url = resolve_url(&db, &password)?;
     let sched: Schedule = at.parse().map_err(fail)?;
@@ -69,10 +72,15 @@ pub(super) async fn run(args: Args, json_out: bool) -> Result<(), Failure> {
         println!("scheduling backups of {url} to {to}: {sched}");
     }
     let job = move |_planned| {
-        let (url, to, write, prune_key) =
-            (url.clone(), to.clone(), write.clone(), prune_key.clone());
+        let (url, to, write, prune_key, scope) = (
+            url.clone(),
+            to.clone(),
+            write.clone(),
+            prune_key.clone(),
+            scope.clone(),
+        );
         async move {
-            let e = create_once(&url, &to, write, None, 2, false)
+            let e = create_once(&url, &to, write, None, 2, scope, false)
                 .await
                 .map_err(|f| BackupError::Unsupported(f.message))?;
             let mut msg = format!("{} ({} rows, {} bytes)", e.name, e.rows, e.size);
