@@ -1,6 +1,6 @@
 //! `covet migrate` end to end on a SQLite file: new, lint (exit 1 on a
 //! finding, silenced by an allow with a reason), up (refused by lint),
-//! status, verify, down --to; and no password in what it prints when the
+//! status, verify, orm generate, down --to; and no password in what it prints when the
 //! server cannot be reached.
 
 mod support;
@@ -65,6 +65,13 @@ fn new_lint_up_status_verify_down() {
     let (code, out, err) = m(&["verify"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("2 migration(s) undone"), "{out}");
+    let (code, out, err) = run(covet().args(["orm", "generate", "--db", &db]));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("pub struct User {") && out.contains("pub full_name: Option<String>,"),
+        "{out}"
+    );
+    assert!(!out.contains("covet_migrations"), "{out}");
     let (code, out, _) = m(&["down", "--to", "0"]);
     assert_eq!(code, 0);
     assert!(out.contains("reverted 2 migration(s) 2, 1"), "{out}");

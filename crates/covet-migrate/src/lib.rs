@@ -13,6 +13,7 @@
 //! See the README for the walk-through of a safe rename.
 #![forbid(unsafe_code)]
 
+mod codegen;
 mod diff;
 mod error;
 pub mod lint;
@@ -22,6 +23,7 @@ mod source;
 mod split;
 mod verify;
 
+pub use codegen::generate_models;
 pub use covet_migrate_macros::embed_migrations;
 pub use diff::schema_diff;
 pub use error::{MigrateError, Result};

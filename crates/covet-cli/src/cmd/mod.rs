@@ -15,6 +15,7 @@ pub(crate) mod backup;
 pub(crate) mod fingerprint;
 pub(crate) mod loadtest;
 pub(crate) mod migrate;
+pub(crate) mod orm;
 pub(crate) mod out;
 pub(crate) mod ping;
 pub(crate) mod slow_queries;
@@ -72,6 +73,8 @@ pub(crate) enum Command {
     Backup(backup::Args),
     /// Schema migrations: new, up, down, status, lint, verify, resolve.
     Migrate(migrate::Args),
+    /// The ORM's tools: generate models from an existing database.
+    Orm(orm::Args),
 }
 
 impl Command {
@@ -85,6 +88,7 @@ impl Command {
             Command::Backup(a) => backup::run(a).await,
             Command::Fingerprint(a) => fingerprint::run(a).await,
             Command::Migrate(a) => migrate::run(a).await,
+            Command::Orm(a) => orm::run(a).await,
         }
     }
 }
