@@ -24,6 +24,24 @@ use crate::sink::SinkWriter;
 pub(crate) const FORMAT_VERSION: u16 = 2;
 /// The oldest container format version this crate reads.
 pub(crate) const MIN_FORMAT_VERSION: u16 = 1;
+
+#[cfg(test)]
+thread_local! {
+    /// The version new backups get on this thread: tests write older
+    /// versions to prove they are still read.
+    pub(crate) static WRITE_VERSION: std::cell::Cell<u16> = const { std::cell::Cell::new(FORMAT_VERSION) };
+}
+
+fn write_version() -> u16 {
+    #[cfg(test)]
+    {
+        WRITE_VERSION.with(|v| v.get())
+    }
+    #[cfg(not(test))]
+    {
+        FORMAT_VERSION
+    }
+}
 /// The first eight bytes of every backup.
 pub(crate) const MAGIC: &[u8; 8] = b"COVETBAK";
 /// The header's length in bytes.
@@ -132,7 +150,7 @@ impl Header {
         enc: &Encryption,
     ) -> Result<(Header, Option<MasterKey>)> {
         let mut h = Header {
-            version: FORMAT_VERSION,
+            version: write_version(),
             compression,
             encrypted: false,
             kdf: Kdf::None,

@@ -1511,6 +1511,59 @@ mod tests {
         w.finish().await.unwrap();
     }
 
+    /// A version 1 backup (row encoding for every engine, no catalog) is
+    /// still verified, exported and restored by the version 1 path; a
+    /// version from the future is refused by name.
+    #[tokio::test(flavor = "current_thread")]
+    async fn version_1_backups_still_read() {
+        let sink = MemorySink::new();
+        crate::format::WRITE_VERSION.with(|v| v.set(1));
+        backup(&sink).await;
+        crate::format::WRITE_VERSION.with(|v| v.set(crate::format::FORMAT_VERSION));
+        let report = verify(&sink, "e.covet", None).await.unwrap();
+        assert_eq!(report.manifest.format_version, 1);
+        assert!(report.schema.postgres.is_none());
+        let mut sql = Vec::new();
+        assert_eq!(
+            export_sql(&sink, "e.covet", None, &mut sql).await.unwrap(),
+            2000
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let target = sqlite_url(&dir.path().join("v1.db")).unwrap();
+        let r = restore(
+            &sink,
+            "e.covet",
+            &target,
+            &Sqlite,
+            &RestoreOptions::default(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.rows, 2000);
+
+        let future = MemorySink::new();
+        crate::format::WRITE_VERSION.with(|v| v.set(crate::format::FORMAT_VERSION + 1));
+        backup(&future).await;
+        crate::format::WRITE_VERSION.with(|v| v.set(crate::format::FORMAT_VERSION));
+        let e = verify(&future, "e.covet", None).await.unwrap_err();
+        assert!(
+            matches!(e, BackupError::UnsupportedVersion(v) if v == crate::format::FORMAT_VERSION + 1),
+            "{e}"
+        );
+        assert!(e.to_string().contains("reads versions 1 to 2"), "{e}");
+    }
+
+    struct Sqlite;
+
+    #[async_trait]
+    impl Connector for Sqlite {
+        async fn connect(&self, url: &DatabaseUrl) -> covet_core::Result<Arc<dyn Adapter>> {
+            Ok(Arc::new(
+                covet_adapter_sqlite::SqliteAdapter::connect(url).await?,
+            ))
+        }
+    }
+
     /// A writer that fails like a full disk after `left` bytes.
     struct DiskFull {
         inner: std::fs::File,

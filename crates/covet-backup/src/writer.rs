@@ -377,7 +377,7 @@ impl BackupWriter {
         };
         let h = &self.stream.header;
         let manifest = Manifest {
-            format_version: format::FORMAT_VERSION,
+            format_version: self.stream.header.version,
             row_encoding_version: codec::ROW_ENCODING_VERSION,
             tool_version: env!("CARGO_PKG_VERSION").to_owned(),
             engine: self.source.engine.clone(),
