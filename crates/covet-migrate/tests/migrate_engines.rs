@@ -176,6 +176,53 @@ async fn up_down_status_and_irreversible(url: &DatabaseUrl, db: &dyn Adapter) {
     assert!(e.to_string().contains("3 (c)"), "{e}");
     assert!(exists(db, "ud_b").await, "nothing reverted");
     assert!(m.up().await.unwrap().applied.is_empty());
+
+    // A migration outside a transaction (PostgreSQL: CREATE INDEX
+    // CONCURRENTLY, which refuses to run inside one), up and down.
+    let engine = url.engine();
+    let concurrently = if engine == Engine::Postgres {
+        "CONCURRENTLY "
+    } else {
+        ""
+    };
+    let mut list: Vec<(&str, String)> = vec![
+        (
+            "0001_a.up.sql",
+            "CREATE TABLE ud_a (id INT PRIMARY KEY);".into(),
+        ),
+        ("0001_a.down.sql", "DROP TABLE ud_a;".into()),
+        (
+            "0002_b.up.sql",
+            "CREATE TABLE ud_b (id INT PRIMARY KEY);".into(),
+        ),
+        ("0002_b.down.sql", "DROP TABLE ud_b;".into()),
+        (
+            "0003_c.up.sql",
+            "-- covet:irreversible\nCREATE TABLE ud_c (id INT);".into(),
+        ),
+    ];
+    list.push((
+        "0004_idx.up.sql",
+        format!("-- covet:no-transaction\nCREATE INDEX {concurrently}ud_c_id ON ud_c (id);"),
+    ));
+    list.push((
+        "0004_idx.down.sql",
+        format!(
+            "-- covet:no-transaction\n{};",
+            drop_index(engine, "ud_c_id", "ud_c")
+        ),
+    ));
+    let m = Migrator::new(url.clone(), files(&list)).options(options("mig_ud"));
+    assert_eq!(m.up().await.unwrap().applied, [4]);
+    let has_index = |s: covet_core::Schema| {
+        s.table("ud_c")
+            .is_some_and(|t| t.indexes.iter().any(|i| i.name == "ud_c_id"))
+    };
+    assert!(has_index(db.schema().await.unwrap()));
+    assert_eq!(states(&m).await.last(), Some(&(4, State::Applied)));
+    assert_eq!(m.down(None).await.unwrap().reverted, [4]);
+    assert!(!has_index(db.schema().await.unwrap()));
+    assert_eq!(states(&m).await.last(), Some(&(4, State::Pending)));
 }
 
 async fn edited_missing_and_out_of_order(url: &DatabaseUrl) {
