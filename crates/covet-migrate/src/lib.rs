@@ -24,13 +24,16 @@ mod split;
 mod verify;
 
 pub use codegen::generate_models;
+pub use covet_core::Transaction;
 pub use covet_migrate_macros::embed_migrations;
 pub use diff::schema_diff;
 pub use error::{MigrateError, Result};
 pub use lint::{Finding, LintOptions, RULES, Rule, lint, lint_script};
 pub use make::{Made, ModelEntry, make, write_made};
 pub use runner::{Event, MigrateOptions, Migrator, Report, State, StatusRow};
-pub use source::{Allow, Migration, Migrations, Script, checksum, new_migration};
+pub use source::{
+    Allow, Migration, Migrations, RustFn, RustFuture, RustStep, Script, checksum, new_migration,
+};
 pub use split::split;
 pub use verify::{VerifyReport, verify};
 

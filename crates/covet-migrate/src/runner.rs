@@ -944,7 +944,8 @@ impl Session<'_> {
             direction: dir.as_str(),
         });
         let started = Instant::now();
-        let transactional = self.engine != Engine::MySql && !script.no_transaction;
+        let transactional =
+            script.code.is_some() || (self.engine != Engine::MySql && !script.no_transaction);
         if transactional {
             self.apply_in_tx(m, script, dir, started).await?;
         } else {
@@ -979,6 +980,11 @@ impl Session<'_> {
             let mut failed = None;
             for s in &settings {
                 tx.execute(&Statement::new(s.as_str())).await?;
+            }
+            if let Some(code) = &script.code
+                && let Err(e) = (code.run)(tx.as_mut()).await
+            {
+                failed = Some((1, e));
             }
             for (i, sql) in stmts.iter().enumerate() {
                 if let Err(e) = tx.execute(&Statement::new(sql.as_str())).await {

@@ -15,6 +15,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use covet_core::Transaction;
 use sha2::{Digest, Sha256};
 
 use crate::error::{MigrateError, Result};
@@ -32,7 +33,57 @@ pub struct Script {
     pub no_transaction: bool,
     /// Lint rules turned off for this file, with their reasons.
     pub allow: Vec<Allow>,
+    /// The code of a Rust migration (then `sql` is empty).
+    pub code: Option<RustStep>,
 }
+
+/// A Rust migration step: an async function given the migration's
+/// transaction (Rust migrations always run in one, on every engine: they
+/// are for data changes, which MySQL can roll back too).
+///
+/// ```
+/// use covet_migrate::{RustFuture, Transaction};
+/// use covet_core::Statement;
+///
+/// fn seed(tx: &mut dyn Transaction) -> RustFuture<'_> {
+///     Box::pin(async move {
+///         tx.execute(&Statement::new("INSERT INTO plans (name) VALUES ($1)").bind("free")).await?;
+///         Ok(())
+///     })
+/// }
+/// ```
+pub type RustFn = for<'a> fn(&'a mut (dyn Transaction + 'a)) -> RustFuture<'a>;
+
+/// What a [`RustFn`] returns.
+pub type RustFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = covet_core::Result<()>> + Send + 'a>>;
+
+/// A [`RustFn`] and the revision its checksum is taken from.
+#[derive(Clone, Copy)]
+pub struct RustStep {
+    /// The function.
+    pub run: RustFn,
+    /// The revision string (change it when the code changes).
+    pub revision: &'static str,
+}
+
+impl std::fmt::Debug for RustStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RustStep")
+            .field("revision", &self.revision)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for RustStep {
+    // Two steps are the same migration when their revisions are: function
+    // addresses are not stable across builds.
+    fn eq(&self, other: &Self) -> bool {
+        self.revision == other.revision
+    }
+}
+
+impl Eq for RustStep {}
 
 /// A `-- covet:allow(rule) reason` directive.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,6 +263,44 @@ impl Migrations {
         self.list.is_empty()
     }
 
+    /// Adds a Rust migration (for data changes that SQL says badly).
+    /// `revision` stands in for the file text in the checksum: change it
+    /// when the code of `up` changes, as editing an applied SQL file is
+    /// refused. `down: None` makes it irreversible.
+    pub fn with_rust(
+        mut self,
+        version: u64,
+        name: &str,
+        revision: &'static str,
+        up: RustFn,
+        down: Option<RustFn>,
+    ) -> Result<Self> {
+        let label = format!("{version:04}_{name} (Rust)");
+        if self.get(version).is_some() {
+            return Err(MigrateError::Source {
+                file: label,
+                message: format!("version {version} is already used: versions must be unique"),
+            });
+        }
+        let step = |run: RustFn, dir: &str| Script {
+            file: format!("{version:04}_{name}.{dir} (Rust)"),
+            sql: String::new(),
+            checksum: checksum(&format!("rust:{name}:{revision}")),
+            no_transaction: false,
+            allow: Vec::new(),
+            code: Some(RustStep { run, revision }),
+        };
+        let m = Migration {
+            version,
+            name: name.to_owned(),
+            up: step(up, "up"),
+            down: down.map(|d| step(d, "down")),
+        };
+        let at = self.list.partition_point(|x| x.version < version);
+        self.list.insert(at, m);
+        Ok(self)
+    }
+
     /// The newest version, if any.
     pub fn latest(&self) -> Option<u64> {
         self.list.last().map(|m| m.version)
@@ -308,6 +397,7 @@ fn script(file: String, sql: String) -> Result<(Script, bool)> {
             checksum,
             no_transaction,
             allow,
+            code: None,
         },
         irreversible,
     ))

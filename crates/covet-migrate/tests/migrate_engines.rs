@@ -15,7 +15,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use covet_core::{Adapter, DatabaseUrl, Engine, ErrorKind, Statement};
-use covet_migrate::{Event, MigrateError, MigrateOptions, Migrations, Migrator, State};
+use covet_migrate::{
+    Event, MigrateError, MigrateOptions, Migrations, Migrator, RustFuture, State, Transaction,
+};
 
 fn required() -> bool {
     std::env::var("COVET_REQUIRE_DB").is_ok_and(|v| v == "1")
@@ -128,6 +130,7 @@ async fn scenarios(url: DatabaseUrl) {
         lock_timeout_and_retry(&url, engine, db.as_ref()).await;
     }
     verify_catches_a_wrong_down(&url, engine).await;
+    rust_data_migration(&url, db.as_ref()).await;
     if engine == Engine::Postgres {
         readme_rename_walkthrough(&url).await;
     }
@@ -601,6 +604,80 @@ async fn verify_catches_a_wrong_down(url: &DatabaseUrl, engine: Engine) {
         .unwrap_err();
     assert!(matches!(e, MigrateError::Verify { version: 2, .. }), "{e}");
     assert!(e.to_string().contains("column v_a.c is left over"), "{e}");
+}
+
+fn seed(tx: &mut dyn Transaction) -> RustFuture<'_> {
+    Box::pin(async move {
+        for (id, name) in [(1, "free"), (2, "pro"), (3, "team")] {
+            let s = Statement::new("INSERT INTO plans (id, name) VALUES ($1, $2)")
+                .bind(id)
+                .bind(name);
+            tx.execute(&s).await?;
+        }
+        Ok(())
+    })
+}
+
+fn unseed(tx: &mut dyn Transaction) -> RustFuture<'_> {
+    Box::pin(async move {
+        tx.execute(&Statement::new("DELETE FROM plans")).await?;
+        Ok(())
+    })
+}
+
+fn seed_then_fail(tx: &mut dyn Transaction) -> RustFuture<'_> {
+    Box::pin(async move {
+        tx.execute(&Statement::new(
+            "INSERT INTO plans (id, name) VALUES (9, 'x')",
+        ))
+        .await?;
+        tx.execute(&Statement::new("INSERT INTO no_such_table VALUES (1)"))
+            .await?;
+        Ok(())
+    })
+}
+
+/// A Rust data migration runs in a transaction on every engine (MySQL
+/// included): it applies, reverts, and a failing one leaves nothing.
+async fn rust_data_migration(url: &DatabaseUrl, db: &dyn Adapter) {
+    let base = files(&[
+        (
+            "0001_plans.up.sql",
+            "CREATE TABLE plans (id INT PRIMARY KEY, name VARCHAR(20));".into(),
+        ),
+        ("0001_plans.down.sql", "DROP TABLE plans;".into()),
+    ]);
+    let set = base
+        .clone()
+        .with_rust(2, "seed", "r1", seed, Some(unseed))
+        .unwrap();
+    let m = Migrator::new(url.clone(), set).options(options("mig_rust"));
+    assert_eq!(m.up().await.unwrap().applied, [1, 2]);
+    assert_eq!(count(db, "plans").await, 3);
+    assert_eq!(m.down(None).await.unwrap().reverted, [2]);
+    assert_eq!(count(db, "plans").await, 0);
+    let failing = base
+        .with_rust(2, "seed", "r2", seed_then_fail, None)
+        .unwrap();
+    let m = Migrator::new(url.clone(), failing).options(options("mig_rust"));
+    let e = m.up().await.unwrap_err();
+    assert!(
+        matches!(
+            e,
+            MigrateError::Failed {
+                version: 2,
+                rolled_back: true,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert_eq!(
+        count(db, "plans").await,
+        0,
+        "the failed migration's insert was rolled back"
+    );
+    assert_eq!(states(&m).await, [(1, State::Applied), (2, State::Pending)]);
 }
 
 /// The README's expand/contract rename (tests/fixtures/rename_pg) lints
