@@ -444,3 +444,63 @@ pub(crate) fn default_name(database: &str, at: DateTime<Utc>) -> String {
     let db = if db.is_empty() { "backup" } else { db };
     format!("{db}-{}.covet", at.format("%Y%m%dT%H%M%S%.3fZ"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Payloads and rows of every chunk `push_copy` makes from `pieces`,
+    /// then of the final flush.
+    fn encode(pieces: &[Vec<u8>], chunk_size: usize) -> (Vec<Vec<u8>>, u64, String) {
+        let mut enc = TableEncoder::new(0, chunk_size, Compression::None);
+        let mut chunks = Vec::new();
+        for p in pieces {
+            chunks.extend(enc.push_copy(p).unwrap());
+        }
+        assert!(!enc.has_partial_row());
+        chunks.extend(enc.flush().unwrap());
+        let rows = chunks.iter().map(|c| u64::from(c.rows)).sum();
+        let mut sum = ContentChecksum::default();
+        for c in &chunks {
+            sum.merge(&c.checksum);
+        }
+        let payloads = chunks
+            .into_iter()
+            .map(|c| c.plain[format::CHUNK_HEAD..].to_vec())
+            .collect();
+        (payloads, rows, sum.to_hex())
+    }
+
+    proptest! {
+        /// However the server cuts the COPY stream into pieces, chunks hold
+        /// whole rows, every byte once and in order, and the row count and
+        /// checksum are the same.
+        #[test]
+        fn copy_chunks_end_on_rows(
+            rows in proptest::collection::vec("[a-z\\\\\t]{0,40}", 1..60),
+            cuts in proptest::collection::vec(1usize..50, 1..40),
+            chunk_size in 1usize..200,
+        ) {
+            let text: Vec<u8> = rows.iter().flat_map(|r| format!("{r}\n").into_bytes()).collect();
+            let mut pieces = Vec::new();
+            let mut at = 0;
+            for c in cuts.iter().cycle() {
+                if at >= text.len() {
+                    break;
+                }
+                let end = (at + c).min(text.len());
+                pieces.push(text[at..end].to_vec());
+                at = end;
+            }
+            let (payloads, n, sum) = encode(&pieces, chunk_size);
+            let whole = encode(&[text.clone()], 1 << 20);
+            prop_assert_eq!(n, rows.len() as u64);
+            prop_assert_eq!((n, &sum), (whole.1, &whole.2));
+            for p in &payloads {
+                prop_assert_eq!(p.last(), Some(&b'\n'));
+            }
+            prop_assert_eq!(payloads.concat(), text);
+        }
+    }
+}
