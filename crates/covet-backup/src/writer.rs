@@ -494,7 +494,7 @@ mod tests {
                 at = end;
             }
             let (payloads, n, sum) = encode(&pieces, chunk_size);
-            let whole = encode(&[text.clone()], 1 << 20);
+            let whole = encode(std::slice::from_ref(&text), 1 << 20);
             prop_assert_eq!(n, rows.len() as u64);
             prop_assert_eq!((n, &sum), (whole.1, &whole.2));
             for p in &payloads {
