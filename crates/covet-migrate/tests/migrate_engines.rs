@@ -289,32 +289,43 @@ async fn two_runners_at_once(url: &DatabaseUrl, engine: Engine) {
         ("0001_a.up.sql", "CREATE TABLE two_a (id INT);".into()),
         ("0001_a.down.sql", "DROP TABLE two_a;".into()),
         (
-            "0002_slow.up.sql",
-            format!("-- covet:irreversible\n{};", slow(engine, 1)),
+            "0002_b.up.sql",
+            "-- covet:irreversible\nCREATE TABLE two_b (id INT);".into(),
         ),
     ]);
+    // Whichever runner gets the lock holds it, inside migration 2, until
+    // the other reports that it waits: the overlap is certain, not timed.
+    let (told, hear) = std::sync::mpsc::channel::<()>();
+    let hear = Arc::new(Mutex::new(hear));
     let waits = Arc::new(Mutex::new(Vec::new()));
     let runner = |who: &'static str| {
         let waits = waits.clone();
+        let told = told.clone();
+        let hear = hear.clone();
         Migrator::new(url.clone(), set.clone())
             .options(options("mig_two"))
-            .on_event(move |e| {
-                if let Event::Waiting { holder } = e {
+            .on_event(move |e| match e {
+                Event::Waiting { holder } => {
                     waits.lock().unwrap().push((who, holder.clone()));
+                    let _ = told.send(());
                 }
+                Event::Started { version: 2, .. } => tokio::task::block_in_place(|| {
+                    let _ = hear.lock().unwrap().recv_timeout(Duration::from_secs(20));
+                }),
+                _ => {}
             })
     };
+    // Separate tasks: the holder blocks its own task in the hook, and the
+    // other runner must go on meanwhile.
     let (a, b) = (runner("a"), runner("b"));
-    let (ra, rb) = tokio::join!(a.up(), b.up());
-    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    let a = tokio::spawn(async move { a.up().await });
+    let b = tokio::spawn(async move { b.up().await });
+    let (ra, rb) = (a.await.unwrap().unwrap(), b.await.unwrap().unwrap());
     let mut applied = [ra.applied.clone(), rb.applied.clone()];
     applied.sort();
     assert_eq!(applied, [vec![], vec![1, 2]], "exactly one runner applies");
     let waiter = if ra.applied.is_empty() { &ra } else { &rb };
-    assert!(
-        waiter.lock_waited > Duration::from_millis(300),
-        "{waiter:?}"
-    );
+    assert!(waiter.lock_waited > Duration::ZERO, "{waiter:?}");
     let waits = waits.lock().unwrap();
     assert_eq!(waits.len(), 1, "{waits:?}");
     let holder = &waits[0].1;
