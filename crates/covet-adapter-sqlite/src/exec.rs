@@ -113,10 +113,13 @@ impl Job {
     /// "$1", which binds by first appearance and breaks `$2 ... $1`).
     pub(crate) fn new(stmt: &Statement, cache: &Arc<MetaCache>) -> Result<Job> {
         let sql = stmt.sql();
-        let has_dollar = sql
-            .as_bytes()
-            .windows(2)
-            .any(|w| w[0] == b'$' && w[1].is_ascii_digit());
+        // memchr first: most statements have no `$` at all, and this runs
+        // on every call.
+        let has_dollar = sql.as_bytes().contains(&b'$')
+            && sql
+                .as_bytes()
+                .windows(2)
+                .any(|w| w[0] == b'$' && w[1].is_ascii_digit());
         if !has_dollar {
             return Ok(Job {
                 sql: stmt.sql_arc().clone(),
@@ -179,6 +182,10 @@ pub(crate) fn bind<'v>(
 /// quoted identifiers and comments, followed by more than whitespace.
 pub(crate) fn is_script(sql: &str) -> bool {
     let b = sql.as_bytes();
+    // Runs on every call: a memchr settles the common case (no `;`).
+    if !b.contains(&b';') {
+        return false;
+    }
     let mut i = 0;
     while i < b.len() {
         match b[i] {
