@@ -582,25 +582,21 @@ impl ServerLock {
         let deadline = started + m.options.lock_wait;
         let mut told = false;
         loop {
+            // MySQL: GET_LOCK waits on the server, in whole seconds; at most
+            // one per try, so the deadline is checked between tries.
+            let left = deadline.saturating_duration_since(Instant::now());
+            let server_wait = if told { left.as_secs().min(1) } else { 0 };
             let got = if self.engine == Engine::Postgres {
                 let rows = lock
                     .query(&Statement::new("SELECT pg_try_advisory_lock($1)").bind(self.key))
                     .await?;
                 rows.iter().next().map(|r| r.get::<bool>(0)).transpose()? == Some(true)
             } else {
-                // GET_LOCK waits on the server; poll in slices so the
-                // waiting event names the holder early.
-                let left = deadline.saturating_duration_since(Instant::now());
-                let slice = if told {
-                    left.as_secs().clamp(0, 3600)
-                } else {
-                    0
-                };
                 let rows = lock
                     .query(
                         &Statement::new("SELECT GET_LOCK($1, $2)")
                             .bind(self.name.as_str())
-                            .bind(slice as i64),
+                            .bind(server_wait as i64),
                     )
                     .await?;
                 rows.iter()
@@ -613,7 +609,7 @@ impl ServerLock {
             if got {
                 return Ok(started.elapsed());
             }
-            if Instant::now() >= deadline || (told && self.engine == Engine::MySql) {
+            if Instant::now() >= deadline {
                 return Err(MigrateError::Locked {
                     holder: self.holder(lock).await,
                     waited: started.elapsed(),
@@ -625,7 +621,7 @@ impl ServerLock {
                     holder: self.holder(lock).await,
                 });
             }
-            if self.engine == Engine::Postgres {
+            if self.engine == Engine::Postgres || server_wait == 0 {
                 let left = deadline.saturating_duration_since(Instant::now());
                 tokio::time::sleep(left.min(Duration::from_millis(100))).await;
             }

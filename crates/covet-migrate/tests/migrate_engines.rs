@@ -125,6 +125,7 @@ async fn scenarios(url: DatabaseUrl) {
     up_down_status_and_irreversible(&url, db.as_ref()).await;
     edited_missing_and_out_of_order(&url).await;
     two_runners_at_once(&url, engine).await;
+    bounded_lock_wait(&url, engine).await;
     killed_mid_migration(&url, engine, db.as_ref()).await;
     if engine != Engine::Sqlite {
         lock_timeout_and_retry(&url, engine, db.as_ref()).await;
@@ -337,6 +338,54 @@ async fn two_runners_at_once(url: &DatabaseUrl, engine: Engine) {
         Engine::MySql => assert!(holder.contains("held by connection"), "{holder}"),
         _ => assert!(holder.contains("SQLite"), "{holder}"),
     }
+}
+
+/// A runner that cannot get the lock within `lock_wait` gives up with an
+/// error naming the holder, and touches nothing.
+async fn bounded_lock_wait(url: &DatabaseUrl, engine: Engine) {
+    let set = files(&[(
+        "0001_a.up.sql",
+        "-- covet:irreversible\nCREATE TABLE bw_a (id INT);".into(),
+    )]);
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let held = Mutex::new(held);
+    let (started, mut is_started) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let holder = Migrator::new(url.clone(), set.clone())
+        .options(options("mig_bw"))
+        .on_event(move |e| {
+            if let Event::Started { .. } = e {
+                let _ = started.send(());
+                tokio::task::block_in_place(|| {
+                    let _ = held.lock().unwrap().recv_timeout(Duration::from_secs(20));
+                });
+            }
+        });
+    let holder = tokio::spawn(async move { holder.up().await });
+    is_started.recv().await.unwrap();
+    let mut o = options("mig_bw");
+    o.lock_wait = Duration::from_millis(300);
+    let t0 = Instant::now();
+    let e = Migrator::new(url.clone(), set)
+        .options(o)
+        .up()
+        .await
+        .unwrap_err();
+    let waited = t0.elapsed();
+    release.send(()).unwrap();
+    assert_eq!(holder.await.unwrap().unwrap().applied, [1]);
+    let MigrateError::Locked { holder, .. } = &e else {
+        panic!("expected Locked, got {e}");
+    };
+    assert!(
+        waited >= Duration::from_millis(300) && waited < Duration::from_secs(10),
+        "{waited:?}"
+    );
+    let want = match engine {
+        Engine::Postgres => "application_name 'covet-migrate lock'",
+        Engine::MySql => "held by connection",
+        _ => "SQLite",
+    };
+    assert!(holder.contains(want), "{e}");
 }
 
 async fn killed_mid_migration(url: &DatabaseUrl, engine: Engine, db: &dyn Adapter) {
