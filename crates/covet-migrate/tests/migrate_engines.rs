@@ -129,6 +129,7 @@ async fn scenarios(url: DatabaseUrl) {
     killed_mid_migration(&url, engine, db.as_ref()).await;
     if engine != Engine::Sqlite {
         lock_timeout_and_retry(&url, engine, db.as_ref()).await;
+        lost_lock_stops_the_run(&url, engine, db.as_ref()).await;
     }
     verify_catches_a_wrong_down(&url, engine).await;
     rust_data_migration(&url, db.as_ref()).await;
@@ -386,6 +387,52 @@ async fn bounded_lock_wait(url: &DatabaseUrl, engine: Engine) {
         _ => "SQLite",
     };
     assert!(holder.contains(want), "{e}");
+}
+
+/// The session holding the lock dies mid-run (killed on the server): the
+/// runner notices before the next migration and stops.
+async fn lost_lock_stops_the_run(url: &DatabaseUrl, engine: Engine, db: &dyn Adapter) {
+    let set = files(&[
+        (
+            "0001_a.up.sql",
+            "-- covet:irreversible\nCREATE TABLE ll_a (id INT);".into(),
+        ),
+        (
+            "0002_b.up.sql",
+            "-- covet:irreversible\nCREATE TABLE ll_b (id INT);".into(),
+        ),
+    ]);
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let held = Mutex::new(held);
+    let (started, mut is_started) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let m = Migrator::new(url.clone(), set)
+        .options(options("mig_ll"))
+        .on_event(move |e| {
+            if let Event::Started { version: 1, .. } = e {
+                let _ = started.send(());
+                tokio::task::block_in_place(|| {
+                    let _ = held.lock().unwrap().recv_timeout(Duration::from_secs(20));
+                });
+            }
+        });
+    let run = tokio::spawn(async move { m.up().await });
+    is_started.recv().await.unwrap();
+    let kill = if engine == Engine::Postgres {
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'covet-migrate lock' AND datname = current_database()".to_owned()
+    } else {
+        let name = format!("covet_migrate.{}.mig_ll", url.database().unwrap());
+        let rows = db
+            .query(&Statement::new("SELECT IS_USED_LOCK($1)").bind(name.as_str()))
+            .await
+            .unwrap();
+        let id: i64 = rows.iter().next().unwrap().get(0).unwrap();
+        format!("KILL {id}")
+    };
+    db.execute(&Statement::new(kill)).await.unwrap();
+    release.send(()).unwrap();
+    let e = run.await.unwrap().unwrap_err();
+    assert!(matches!(e, MigrateError::LockLost), "{e}");
+    assert!(exists(db, "ll_a").await && !exists(db, "ll_b").await);
 }
 
 async fn killed_mid_migration(url: &DatabaseUrl, engine: Engine, db: &dyn Adapter) {
