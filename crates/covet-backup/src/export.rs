@@ -363,7 +363,11 @@ async fn export_worker(
                 )));
             }
         } else {
-            let sql = ddl::select_all(engine, &t.table);
+            let sql = if schema.sqlite.is_some() {
+                crate::sqlite::select_exact(&t.table)
+            } else {
+                ddl::select_all(engine, &t.table)
+            };
             let mut stream = tx
                 .query_stream(&Statement::new(sql))
                 .await
@@ -483,6 +487,7 @@ async fn create_backup_unmetered(
             .collect()
     };
     let mut postgres = None;
+    let mut sqlite = None;
     let snap = match engine {
         Engine::Postgres => {
             let snap = postgres_snapshot(main.as_mut(), &mut tables).await?;
@@ -502,13 +507,18 @@ async fn create_backup_unmetered(
             snap
         }
         Engine::MySql => mysql_snapshot(main.as_mut(), &mut tables).await?,
-        Engine::Sqlite => sqlite_snapshot(main.as_mut(), &mut tables).await?,
+        Engine::Sqlite => {
+            let snap = sqlite_snapshot(main.as_mut(), &mut tables).await?;
+            sqlite = Some(crate::sqlite::read_catalog(main.as_mut()).await?);
+            snap
+        }
         other => return Err(BackupError::Unsupported(format!("engine {other}"))),
     };
     let schema = BackupSchema {
         engine: engine.as_str().to_owned(),
         tables,
         postgres,
+        sqlite,
     };
     let ntables = schema.tables.len();
     let name = opts

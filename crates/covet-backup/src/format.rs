@@ -19,6 +19,7 @@ use crate::error::{BackupError, Result};
 use crate::manifest::Manifest;
 use crate::pg::PgCatalog;
 use crate::sink::SinkWriter;
+use crate::sqlite::SqliteCatalog;
 
 /// The container format version this crate writes (and the newest it reads).
 pub(crate) const FORMAT_VERSION: u16 = 2;
@@ -281,6 +282,11 @@ pub struct BackupSchema {
     /// encoding and whose schema is `tables`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub postgres: Option<PgCatalog>,
+    /// SQLite (format version 2): the schema as `sqlite_master` holds it,
+    /// and the mark that values were read by storage class. Absent in
+    /// version 1 backups, restored from `tables` then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sqlite: Option<SqliteCatalog>,
 }
 
 /// One table's definition.

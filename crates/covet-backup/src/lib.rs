@@ -28,6 +28,7 @@ mod restore;
 pub mod retention;
 pub mod schedule;
 mod sink;
+mod sqlite;
 mod verify;
 mod writer;
 
@@ -48,6 +49,7 @@ pub use sink::{
     BackupEntry, BackupRead, BackupSink, LocalDirSink, MemorySink, SinkWriter, index_name,
     sink_for, sink_for_file,
 };
+pub use sqlite::{SqliteCatalog, SqliteObject};
 /// Stops a long operation from outside (the CLI cancels it on Ctrl-C).
 pub use tokio_util::sync::CancellationToken;
 pub use verify::{VerifyReport, verify, verify_stream};

@@ -169,6 +169,13 @@ async fn exec(tx: &mut dyn Transaction, sql: &str) -> Result<()> {
         .map_err(|e| db(first_line(sql), e))
 }
 
+async fn exec_stmt(tx: &mut dyn Transaction, stmt: &Statement) -> Result<()> {
+    tx.execute(stmt)
+        .await
+        .map(|_| ())
+        .map_err(|e| db(first_line(stmt.sql()), e))
+}
+
 fn first_line(sql: &str) -> String {
     let l = sql.lines().next().unwrap_or("");
     if l.len() > 120 {
@@ -305,6 +312,19 @@ async fn create_and_load(
         run_objects(tx, &pg.pre_data).await?;
         let rows = load_rows(sink, name, opts, verified, tx).await?;
         run_objects(tx, &pg.post_data).await?;
+        return Ok(rows);
+    }
+    if let Some(cat) = &verified.schema.sqlite {
+        // SQLite's own statements: tables, the rows, then indexes, views,
+        // triggers, AUTOINCREMENT positions and the header fields.
+        let (pre, post) = crate::sqlite::statements(cat);
+        for s in &pre {
+            exec_stmt(tx, s).await?;
+        }
+        let rows = load_rows(sink, name, opts, verified, tx).await?;
+        for s in &post {
+            exec_stmt(tx, s).await?;
+        }
         return Ok(rows);
     }
     let tables = &verified.schema.tables;
@@ -1137,7 +1157,20 @@ pub async fn table_checksum(
         let _ = tx.rollback().await;
         return r;
     }
-    let sql = ddl::select_all(adapter.engine(), table);
+    // SQLite: by storage class, as a backup reads it.
+    let sql = match adapter.engine() {
+        Engine::Sqlite => crate::sqlite::select_exact(table),
+        e => ddl::select_all(e, table),
+    };
+    values_checksum(adapter, table, sql).await
+}
+
+/// Row count and checksum of the rows `sql` reads, in the row encoding.
+async fn values_checksum(
+    adapter: &dyn Adapter,
+    table: &covet_core::Table,
+    sql: String,
+) -> Result<(u64, ContentChecksum)> {
     let mut s = adapter
         .query_stream(&Statement::new(sql))
         .await
@@ -1211,6 +1244,11 @@ pub(crate) async fn compare_with_manifest(
                 let r = pg_table_checksum(tx.as_mut(), &pg.tables[i], &t.table.name).await;
                 let _ = tx.rollback().await;
                 r?
+            }
+            // A version 1 backup read SQLite by declared type.
+            None if schema.sqlite.is_none() && adapter.engine() == Engine::Sqlite => {
+                values_checksum(adapter, &t.table, ddl::select_all(Engine::Sqlite, &t.table))
+                    .await?
             }
             None => table_checksum(adapter, &t.table).await?,
         };
@@ -1410,7 +1448,14 @@ pub async fn export_sql<W: std::io::Write + Send>(
             writeln!(out, "-- {} {}\n{};", o.kind, o.name, o.sql).map_err(io)?;
         }
     }
-    for t in schema.tables.iter().filter(|_| schema.postgres.is_none()) {
+    let own_ddl = schema.postgres.is_some() || schema.sqlite.is_some();
+    let sqlite_sql = schema.sqlite.as_ref().map(crate::sqlite::statements);
+    if let Some((pre, _)) = &sqlite_sql {
+        for s in pre {
+            writeln!(out, "{};", s.sql()).map_err(io)?;
+        }
+    }
+    for t in schema.tables.iter().filter(|_| !own_ddl) {
         writeln!(
             out,
             "{};",
@@ -1451,7 +1496,19 @@ pub async fn export_sql<W: std::io::Write + Send>(
             writeln!(out, "-- {} {}\n{};", o.kind, o.name, o.sql).map_err(io)?;
         }
     }
-    for t in schema.tables.iter().filter(|_| schema.postgres.is_none()) {
+    if let Some((_, post)) = &sqlite_sql {
+        for s in post {
+            // The positions' names are bound values; printed as literals.
+            let mut parts = s.sql().split('?');
+            let mut sql = parts.next().unwrap_or_default().to_owned();
+            for (part, v) in parts.zip(s.params()) {
+                sql.push_str(&ddl::literal(Engine::Sqlite, v));
+                sql.push_str(part);
+            }
+            writeln!(out, "{sql};").map_err(io)?;
+        }
+    }
+    for t in schema.tables.iter().filter(|_| !own_ddl) {
         let mut stmts = ddl::create_indexes(engine, t);
         if engine == Engine::Postgres {
             stmts.extend(ddl::add_foreign_keys(engine, t));
@@ -1493,6 +1550,7 @@ mod tests {
                 next_auto_value: None,
             }],
             postgres: None,
+            sqlite: None,
         };
         let mut w = BackupWriter::create(
             sink,

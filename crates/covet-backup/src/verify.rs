@@ -318,6 +318,7 @@ mod tests {
                 next_auto_value: None,
             }],
             postgres: None,
+            sqlite: None,
         };
         let mut w = BackupWriter::create(
             &sink,

@@ -201,6 +201,7 @@ struct Tally {
 ///         next_auto_value: None,
 ///     }],
 ///     postgres: None,
+///     sqlite: None,
 /// };
 /// let key = KeySource::Raw([7; 32]);
 /// let mut w = BackupWriter::create(&sink, "t.covet", schema, SourceInfo::now("sqlite", "t"),

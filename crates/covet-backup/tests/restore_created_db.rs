@@ -58,6 +58,7 @@ async fn failing_backup(sink: &MemorySink, engine: &str) -> String {
             next_auto_value: None,
         }],
         postgres,
+        sqlite: None,
     };
     let mut w = BackupWriter::create(
         sink,

@@ -37,6 +37,7 @@ pub(crate) fn two_tables() -> BackupSchema {
             },
         ],
         postgres: None,
+        sqlite: None,
     }
 }
 
