@@ -92,3 +92,44 @@ fn an_unreachable_server_is_named_without_its_password() {
         );
     }
 }
+
+/// `make --target-db`: the migration it writes brings an empty database to
+/// the target's schema, and a second make finds nothing left.
+#[test]
+fn make_reaches_the_target_schema() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("migrations");
+    let target = format!("sqlite://{}", tmp.path().join("target.db").display());
+    let fresh = format!("sqlite://{}", tmp.path().join("fresh.db").display());
+    let ddl = "CREATE TABLE authors (id INTEGER PRIMARY KEY, name VARCHAR(80) NOT NULL UNIQUE)";
+    let ddl2 = "CREATE TABLE books (id INTEGER PRIMARY KEY, author_id INTEGER NOT NULL REFERENCES authors (id), title TEXT DEFAULT 'untitled')";
+    for sql in [ddl, ddl2, "CREATE INDEX books_author ON books (author_id)"] {
+        let (code, _, err) = run(covet().args(["sql", "--db", &target, sql]));
+        assert_eq!(code, 0, "{err}");
+    }
+    let make = || {
+        run(covet().args(["migrate", "make", "--dir"]).arg(&dir).args([
+            "--db",
+            &fresh,
+            "--target-db",
+            &target,
+            "schema",
+        ]))
+    };
+    let (code, out, err) = make();
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("0001_schema.up.sql"), "{out}");
+    let (code, _, err) = run(covet()
+        .args(["migrate", "up", "--dir"])
+        .arg(&dir)
+        .args(["--db", &fresh]));
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = make();
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("nothing to migrate"), "{out}");
+    let (code, _, err) = run(covet()
+        .args(["migrate", "verify", "--dir"])
+        .arg(&dir)
+        .args(["--db", &fresh]));
+    assert_eq!(code, 0, "{err}");
+}

@@ -29,7 +29,7 @@ pub use covet_migrate_macros::embed_migrations;
 pub use diff::schema_diff;
 pub use error::{MigrateError, Result};
 pub use lint::{Finding, LintOptions, RULES, Rule, lint, lint_script};
-pub use make::{Made, ModelEntry, make, write_made};
+pub use make::{Made, ModelEntry, make, make_from_database, write_made};
 pub use runner::{Event, MigrateOptions, Migrator, Report, State, StatusRow};
 pub use source::{
     Allow, Migration, Migrations, RustFn, RustFuture, RustStep, Script, checksum, new_migration,

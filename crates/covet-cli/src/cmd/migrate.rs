@@ -37,6 +37,22 @@ enum Sub {
     Verify(RunArgs),
     /// Clear a dirty migration after finishing or undoing it by hand.
     Resolve(ResolveArgs),
+    /// Write the next migration: the difference between the schema the
+    /// migrations produce (on a scratch database beside --db) and the schema
+    /// of --target-db (e.g. a development database the ORM created).
+    /// Applications with covet-orm models call covet_migrate::make instead.
+    Make(MakeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct MakeArgs {
+    #[command(flatten)]
+    run: RunArgs,
+    /// The database whose schema the migrations should reach (read only).
+    #[arg(long, value_name = "URL")]
+    target_db: String,
+    /// The migration's name (letters, digits, `_`).
+    name: String,
 }
 
 #[derive(Debug, clap::Args)]
@@ -279,6 +295,34 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
                 },
                 list(&r.irreversible)
             )
+        }
+        Sub::Make(a) => {
+            let url = a.run.db.resolve()?;
+            let target = super::resolve_url(&a.target_db, &a.run.db.password)?;
+            // The first make starts the directory.
+            let set = if a.run.dir.dir.exists() {
+                load(&a.run.dir)?
+            } else {
+                Migrations::default()
+            };
+            let made = covet_migrate::make_from_database(
+                &url,
+                &target,
+                &PasswordSources::default(),
+                &set,
+                a.run.options(),
+            )
+            .await
+            .map_err(fail)?;
+            for w in &made.warnings {
+                eprintln!("covet: make: {w}");
+            }
+            match covet_migrate::write_made(&a.run.dir.dir, &a.name, &made)
+                .map_err(|e| Failure::failed(one_line(&e.to_string())))?
+            {
+                Some(up) => outln!("created {} and its down", up.display()),
+                None => outln!("nothing to migrate: the migrations already give {target}'s schema"),
+            }
         }
         Sub::Resolve(a) => {
             let (m, _) = a.run.migrator()?;
