@@ -17,15 +17,28 @@ use covet_core::DatabaseUrl;
 use support::db::Adapters;
 use support::suite::connect;
 
+/// Runs `sql` in the sqlite3 shell on `db`, fed on stdin (a script may
+/// start with `--`, which as an argument would read as an option).
 fn sqlite3(db: &Path, sql: &str) -> String {
-    let out = Command::new("sqlite3")
+    use std::io::Write;
+    let mut child = Command::new("sqlite3")
         .arg(db)
-        .arg(sql)
-        .output()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("sqlite3 runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(sql.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
-        "sqlite3 {sql}: {}",
+        "sqlite3 {}: {}",
+        sql.lines().next().unwrap_or_default(),
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
@@ -113,6 +126,17 @@ async fn sqlite_restores_exactly() {
         ),
         "4\n"
     );
+
+    // `export --format sql` loads with the sqlite3 shell into the same file
+    // content again.
+    let sql = dir.path().join("export.sql");
+    export_sql_to_file(&sink, &entry.name, None, &sql)
+        .await
+        .unwrap();
+    let via_sql = dir.path().join("via_sql.db");
+    sqlite3(&via_sql, &std::fs::read_to_string(&sql).unwrap());
+    assert_eq!(dump(&src), dump(&via_sql));
+    assert_eq!(sqlite3(&via_sql, header), "7\n1234\n");
 
     let d = drill(&sink, &entry.name, &url(&src), &Adapters, None)
         .await
