@@ -348,7 +348,8 @@ fn create_from_schema(sql: &mut Sql, t: &Table) {
         }
         parts.push(d);
     }
-    if !t.primary_key.is_empty() && !(single_auto_pk && sql.engine == Engine::Sqlite) {
+    let key_inline = single_auto_pk && sql.engine == Engine::Sqlite;
+    if !t.primary_key.is_empty() && !key_inline {
         let cols: Vec<String> = t.primary_key.iter().map(|c| sql.q(c)).collect();
         parts.push(format!("PRIMARY KEY ({})", cols.join(", ")));
     }
