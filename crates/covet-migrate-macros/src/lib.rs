@@ -19,7 +19,7 @@ use syn::{LitStr, parse_macro_input};
 /// `Result<covet_migrate::Migrations, covet_migrate::MigrateError>`, the
 /// same value `Migrations::from_dir` returns for that directory at run time.
 ///
-/// ```ignore
+/// ```text
 /// let migrations = covet_migrate::embed_migrations!("migrations")?;
 /// ```
 #[proc_macro]
