@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use covet_core::{
-    Column, Columns, Error, ErrorKind, ExecResult, Result, Row, Rows, ServerCode, Statement,
+    Column, Columns, Error, ErrorKind, ExecResult, RawRows, Result, Row, Rows, ServerCode,
+    Statement,
 };
 use futures_util::TryStreamExt;
 use rustc_hash::{FxBuildHasher, FxHashMap};
@@ -14,7 +15,7 @@ use tokio_postgres::{CancelToken, Client};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::error::{from_connect, from_pg};
-use crate::types::{Params, PgRow};
+use crate::types::{Params, PgRow, PgRows};
 
 /// Opens, checks and resets PostgreSQL connections for
 /// [`covet_pool::Pool`].
@@ -298,6 +299,20 @@ pub(crate) fn convert_row(row: tokio_postgres::Row, columns: &Arc<Columns>) -> R
     Row::from_raw(columns.clone(), PgRow(row))
 }
 
+/// One shared batch for the whole result: each row is then a reference
+/// count and an index, not an allocation of its own.
+pub(crate) fn batch_rows(raw: Vec<tokio_postgres::Row>, columns: Arc<Columns>) -> Rows {
+    let n = raw.len();
+    let batch: Arc<dyn RawRows> = Arc::new(PgRows {
+        rows: raw,
+        width: columns.len(),
+    });
+    let rows = (0..n)
+        .map(|i| Row::from_batch(columns.clone(), batch.clone(), i))
+        .collect();
+    Rows { columns, rows }
+}
+
 pub(crate) async fn prepared(
     client: &Client,
     cache: &mut StatementCache,
@@ -466,11 +481,23 @@ impl PgConnection {
             check_arity(&st, stmt.params().len())?;
             let stream = client.query_raw(&st, Params(stmt.params().iter())).await?;
             let mut stream = pin!(stream);
-            let mut rows = Vec::new();
+            // Zero or one row (a point select) keeps the per-row form:
+            // a batch would cost its vector and its own allocation.
+            let Some(first) = stream.try_next().await? else {
+                return Ok(Rows {
+                    columns,
+                    rows: Vec::new(),
+                });
+            };
+            let Some(second) = stream.try_next().await? else {
+                let rows = vec![convert_row(first, &columns)];
+                return Ok(Rows { columns, rows });
+            };
+            let mut raw = vec![first, second];
             while let Some(row) = stream.try_next().await? {
-                rows.push(convert_row(row, &columns));
+                raw.push(row);
             }
-            Ok(Rows { columns, rows })
+            Ok(batch_rows(raw, columns))
         })
         .await;
         self.settle(stmt.sql(), outcome).await

@@ -8,7 +8,7 @@ use bytes::{BufMut, BytesMut};
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Timelike};
 use std::borrow::Cow;
 
-use covet_core::{Decimal, Json, RawRow, Value, ValueRef};
+use covet_core::{Decimal, Json, RawRow, RawRows, Value, ValueRef};
 use tokio_postgres::types::{FromSql, IsNull, Kind, ToSql, Type, to_sql_checked};
 
 // Type OIDs, stable since PostgreSQL 7.x.
@@ -378,15 +378,38 @@ impl RawRow for PgRow {
     }
 
     fn value_ref(&self, idx: usize) -> covet_core::Result<ValueRef<'_>> {
-        let cell = self
-            .0
-            .try_get::<_, RawCell<'_>>(idx)
-            .map_err(|e| crate::error::from_pg(&e))?;
-        match cell.0 {
-            None => Ok(ValueRef::Null),
-            Some(raw) => decode_ref(self.0.columns()[idx].type_(), raw)
-                .map_err(|e| covet_core::Error::new(covet_core::ErrorKind::Decode, e.to_string())),
-        }
+        cell_ref(&self.0, idx)
+    }
+}
+
+/// Every row of a fully read result, shared by its [`covet_core::Row`]s.
+pub(crate) struct PgRows {
+    pub(crate) rows: Vec<tokio_postgres::Row>,
+    pub(crate) width: usize,
+}
+
+impl RawRows for PgRows {
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn width(&self) -> usize {
+        self.width
+    }
+
+    fn value_ref(&self, row: usize, col: usize) -> covet_core::Result<ValueRef<'_>> {
+        cell_ref(&self.rows[row], col)
+    }
+}
+
+fn cell_ref(row: &tokio_postgres::Row, idx: usize) -> covet_core::Result<ValueRef<'_>> {
+    let cell = row
+        .try_get::<_, RawCell<'_>>(idx)
+        .map_err(|e| crate::error::from_pg(&e))?;
+    match cell.0 {
+        None => Ok(ValueRef::Null),
+        Some(raw) => decode_ref(row.columns()[idx].type_(), raw)
+            .map_err(|e| covet_core::Error::new(covet_core::ErrorKind::Decode, e.to_string())),
     }
 }
 

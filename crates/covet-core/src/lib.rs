@@ -44,7 +44,7 @@ pub use error::{Error, ErrorKind, Result, RetryClass, ServerCode};
 pub use layer::Layer;
 pub use layered::{Call, CallKind, Intercept, Layered, Reply};
 pub use password::{PasswordOrigin, PasswordSources, ResolvedPassword};
-pub use row::{Column, ColumnIndex, Columns, RawRow, Row, Rows};
+pub use row::{Column, ColumnIndex, Columns, RawRow, RawRows, Row, Rows};
 pub use schema::{ColumnInfo, ForeignKey, Index, Schema, Table};
 pub use settings::{PoolSettings, parse_duration};
 pub use statement::Statement;
