@@ -433,7 +433,10 @@ mod tests {
             vec![Value::I64(1), Value::from("a")]
         );
         assert_eq!(rows[1].values().unwrap()[1], Value::from("b"));
-        assert_eq!(rows[0], Row::new(cols.clone(), vec![Value::I64(1), Value::from("a")]));
+        assert_eq!(
+            rows[0],
+            Row::new(cols.clone(), vec![Value::I64(1), Value::from("a")])
+        );
         let e = rows[2].get::<String>("name").unwrap_err();
         assert_eq!(e.to_string(), "column `name` (text): no mapping");
         assert_eq!(rows[2].get::<i64>(0).unwrap(), 3);
