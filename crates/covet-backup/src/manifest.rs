@@ -88,7 +88,8 @@ pub struct CipherInfo {
 /// The manifest of one backup.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
-    /// The container format version (1 today).
+    /// The container format version (2 since PostgreSQL and SQLite backups
+    /// carry their engine's own schema and data; 1 is still read).
     pub format_version: u16,
     /// The row encoding version (1 today).
     pub row_encoding_version: u16,
