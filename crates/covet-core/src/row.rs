@@ -120,6 +120,10 @@ pub trait RawRow: Send + Sync + 'static {
 /// batch, so each [`Row`] is a reference count and an index instead of its
 /// own allocation (two heap operations per row fewer, which a profile of
 /// loading 10,000 rows showed as a quarter of the adapter's per-row cost).
+///
+/// The price: a row kept after the rest of its result is dropped keeps the
+/// whole batch in memory. To keep a few rows of a large result, keep
+/// [`Row::into_values`] (or the structs built from them) instead.
 pub trait RawRows: Send + Sync + 'static {
     /// The number of rows.
     fn len(&self) -> usize;
