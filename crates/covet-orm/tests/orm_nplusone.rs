@@ -238,7 +238,7 @@ async fn the_n_plus_one_loop_is_logged_in_log_mode_and_concurrent_queries_count(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_budget_names_the_statements_not_their_values() {
-    let e = support::engines().await.remove(0);
+    let e = support::sqlite_only().await;
     let db = setup(&e.adapter, Mode::Off).await;
     let db = &db;
     let err = Budget::new()
@@ -270,7 +270,7 @@ async fn a_failing_budget_names_the_statements_not_their_values() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_in_a_loop_carry_the_users_call_site() {
-    let e = support::engines().await.remove(0);
+    let e = support::sqlite_only().await;
     let db = setup(&e.adapter, Mode::Log).await;
     let db = &db;
     let mut line = 0;

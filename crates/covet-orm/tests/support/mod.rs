@@ -118,15 +118,35 @@ pub struct Engine {
 
 impl Engine {
     /// Drops the scratch schema or database.
-    pub async fn teardown(self) {
+    pub async fn teardown(mut self) {
         self.adapter.close().await;
-        if let Some((admin, drop)) = self.admin {
+        if let Some((admin, drop)) = self.admin.take() {
             if let Err(e) = admin.execute(&Statement::new(drop)).await {
                 eprintln!("{}: cleanup failed: {e}", self.name);
             }
             admin.close().await;
         }
     }
+}
+
+/// A server engine dropped without `teardown` leaves its scratch schema or
+/// database on the shared server: fail the test that forgot, rather than
+/// let them pile up run after run.
+impl Drop for Engine {
+    fn drop(&mut self) {
+        if self.admin.is_some() && !std::thread::panicking() {
+            panic!(
+                "{}: dropped without teardown; its scratch schema or database stays on the server",
+                self.name
+            );
+        }
+    }
+}
+
+/// The SQLite engine alone, for tests whose point does not depend on the
+/// server (nothing to tear down on a server).
+pub async fn sqlite_only() -> Engine {
+    sqlite().await
 }
 
 fn required() -> bool {
