@@ -9,6 +9,9 @@ use covet::orm::Model;
 use covet_core::{DatabaseUrl, Engine, Statement};
 use covet_migrate::{generate_models, schema_diff};
 
+mod support;
+use support::{create_db, drop_db, server_url};
+
 #[derive(Model, Debug, Clone, PartialEq)]
 #[covet(crate = "covet::orm", table = "users")]
 pub struct SrcUser {
@@ -110,41 +113,13 @@ async fn sqlite_golden_and_round_trip() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn servers_keys_relations_and_lengths() {
     for var in ["COVET_PG_URL", "COVET_MYSQL_URL"] {
-        let Ok(base) = std::env::var(var) else {
-            assert!(
-                std::env::var("COVET_REQUIRE_DB").as_deref() != Ok("1"),
-                "{var} is not set"
-            );
-            eprintln!("skipping: {var} is not set");
+        let Some(base) = server_url(var) else {
             continue;
         };
-        let base = DatabaseUrl::parse(&base).unwrap();
         let engine = base.engine();
-        let q = if engine == Engine::MySql { '`' } else { '"' };
-        let name = format!("covet_generate_t_{}", std::process::id());
-        let admin = covet::connect(&base).await.unwrap();
-        let _ = admin
-            .execute(&Statement::new(format!(
-                "DROP DATABASE IF EXISTS {q}{name}{q}"
-            )))
-            .await;
-        admin
-            .execute(&Statement::new(format!("CREATE DATABASE {q}{name}{q}")))
-            .await
-            .unwrap();
-        let schema = create(&base.with_database(&name), source_models(engine.dialect())).await;
-        let force = if engine == Engine::Postgres {
-            " WITH (FORCE)"
-        } else {
-            ""
-        };
-        admin
-            .execute(&Statement::new(format!(
-                "DROP DATABASE {q}{name}{q}{force}"
-            )))
-            .await
-            .unwrap();
-        admin.close().await;
+        let (url, admin, name) = create_db(&base, "covet_generate_t").await;
+        let schema = create(&url, source_models(engine.dialect())).await;
+        drop_db(&*admin, engine, &name).await;
         let code = generate_models(&schema, engine, &[]);
         for want in [
             "pub struct User {",

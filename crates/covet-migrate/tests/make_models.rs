@@ -70,19 +70,8 @@ pub struct PostTag {
     pub tag_id: i64,
 }
 
-fn server_url(var: &str) -> Option<DatabaseUrl> {
-    match std::env::var(var) {
-        Ok(u) => Some(DatabaseUrl::parse(&u).unwrap()),
-        Err(_) => {
-            assert!(
-                std::env::var("COVET_REQUIRE_DB").as_deref() != Ok("1"),
-                "COVET_REQUIRE_DB=1 but {var} is not set"
-            );
-            eprintln!("skipping: {var} is not set");
-            None
-        }
-    }
-}
+mod support;
+use support::server_url;
 
 /// Two fresh databases beside `base` (files for SQLite), dropped by `Dbs::drop`.
 struct Dbs {

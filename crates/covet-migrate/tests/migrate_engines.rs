@@ -19,59 +19,8 @@ use covet_migrate::{
     Event, MigrateError, MigrateOptions, Migrations, Migrator, RustFuture, State, Transaction,
 };
 
-fn required() -> bool {
-    std::env::var("COVET_REQUIRE_DB").is_ok_and(|v| v == "1")
-}
-
-fn server_url(var: &str) -> Option<DatabaseUrl> {
-    match std::env::var(var) {
-        Ok(u) => Some(DatabaseUrl::parse(&u).expect("a valid URL")),
-        Err(_) => {
-            assert!(!required(), "COVET_REQUIRE_DB=1 but {var} is not set");
-            eprintln!("skipping: {var} is not set");
-            None
-        }
-    }
-}
-
-/// A database of its own on the server behind `base`, dropped by `drop_db`.
-async fn create_db(base: &DatabaseUrl) -> (DatabaseUrl, Arc<dyn Adapter>, String) {
-    let admin = covet::connect(base.with_param("max_connections", "2"))
-        .await
-        .unwrap();
-    let name = format!("covet_migrate_t_{}", std::process::id());
-    let q = quote(base.engine());
-    let _ = admin
-        .execute(&Statement::new(format!(
-            "DROP DATABASE IF EXISTS {q}{name}{q}"
-        )))
-        .await;
-    admin
-        .execute(&Statement::new(format!("CREATE DATABASE {q}{name}{q}")))
-        .await
-        .unwrap();
-    (base.with_database(&name), admin, name)
-}
-
-async fn drop_db(admin: &dyn Adapter, engine: Engine, name: &str) {
-    let q = quote(engine);
-    let force = if engine == Engine::Postgres {
-        " WITH (FORCE)"
-    } else {
-        ""
-    };
-    admin
-        .execute(&Statement::new(format!(
-            "DROP DATABASE {q}{name}{q}{force}"
-        )))
-        .await
-        .unwrap();
-    admin.close().await;
-}
-
-fn quote(engine: Engine) -> char {
-    if engine == Engine::MySql { '`' } else { '"' }
-}
+mod support;
+use support::{create_db, drop_db, server_url};
 
 fn files(list: &[(&str, String)]) -> Migrations {
     let pairs: Vec<(&str, &str)> = list.iter().map(|(n, t)| (*n, t.as_str())).collect();
@@ -814,7 +763,7 @@ async fn postgres() {
     let Some(base) = server_url("COVET_PG_URL") else {
         return;
     };
-    let (url, admin, name) = create_db(&base).await;
+    let (url, admin, name) = create_db(&base, "covet_migrate_t").await;
     Box::pin(scenarios(url)).await;
     drop_db(admin.as_ref(), Engine::Postgres, &name).await;
 }
@@ -824,7 +773,7 @@ async fn mariadb() {
     let Some(base) = server_url("COVET_MYSQL_URL") else {
         return;
     };
-    let (url, admin, name) = create_db(&base).await;
+    let (url, admin, name) = create_db(&base, "covet_migrate_t").await;
     Box::pin(scenarios(url)).await;
     drop_db(admin.as_ref(), Engine::MySql, &name).await;
 }
