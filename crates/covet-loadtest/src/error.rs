@@ -30,6 +30,17 @@ pub enum LoadtestError {
     /// The database refused, failed or could not be reached.
     #[error("{0}")]
     Db(#[from] covet_core::Error),
+    /// A report file given to compare cannot be read or is not a report.
+    #[error("{path}: {message}")]
+    Report {
+        /// The file as given.
+        path: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// Two reports cannot be compared.
+    #[error("cannot compare: {0}")]
+    Compare(String),
     /// Writing a report or reading a file failed.
     #[error("{context}: {source}")]
     Io {

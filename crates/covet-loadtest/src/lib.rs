@@ -17,6 +17,11 @@
 //! - [`Slo`]: objectives such as `p95<10ms`, judged over successful
 //!   statements; [`MaxErrorRate`]: the error bound every run is held to.
 //! - [`Stop`]: ends a run early (Ctrl-C) and still returns its report.
+//! - [`Stage`]: a ramping arrival rate (k6's ramping-arrival-rate).
+//! - [`find_max`]: the highest open-loop rate that meets an objective,
+//!   by doubling and then bisecting with short runs.
+//! - [`compare`]: two runs' JSON reports side by side, with thresholds
+//!   that make a regression fail.
 //!
 //! ```no_run
 //! # async fn demo(adapter: std::sync::Arc<dyn covet_core::Adapter>) -> covet_loadtest::Result<()> {
@@ -32,7 +37,9 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod compare;
 mod error;
+mod find_max;
 mod histogram;
 mod html;
 mod mem;
@@ -44,15 +51,19 @@ pub mod setup;
 mod slo;
 pub mod workload;
 
+pub use compare::{
+    Breach, CompareRow, Comparison, Figures, Limit, RunFigures, Thresholds, compare,
+};
 pub use error::{LoadtestError, Result};
+pub use find_max::{FindMaxConfig, FindMaxReport, FindMaxStep, StepFn, find_max};
 pub use histogram::{LatencyHistogram, Percentiles};
 pub use report::{
     BreakerTrip, ErrorCount, LayerReport, MemoryReport, Report, RunMeta, SecondPoint,
-    StatementReport, Summary,
+    SlowStatement, StageReport, StatementReport, Summary,
 };
 pub use rng::Rng;
 pub use runner::{
-    Arrival, Mode, Overload, Pacer, Progress, ProgressFn, RunConfig, Schedule, Stop, run,
+    Arrival, Mode, Overload, Pacer, Progress, ProgressFn, RunConfig, Schedule, Stage, Stop, run,
 };
 pub use scenario::Scenario;
 pub use setup::{DatasetCounts, SetupOptions, SetupOutcome, SetupProgressFn, ensure_dataset};

@@ -25,8 +25,12 @@ pub struct RunMeta {
     pub mode: String,
     /// `constant` or `poisson`.
     pub arrival: String,
-    /// Target statements per second.
+    /// Target statements per second (the highest stage target, with
+    /// stages).
     pub target_rate: f64,
+    /// The ramping stages, when the run had them
+    /// (`30s:1000,60s:5000,30s:0 from 0/s`).
+    pub stages: Option<String>,
     /// Measured seconds: the planned duration, or less when the run was
     /// interrupted.
     pub duration_s: f64,
@@ -99,6 +103,9 @@ pub struct StatementReport {
     pub late: u64,
     /// Dropped at the cap.
     pub dropped: u64,
+    /// Measured statements whose service time was above the run's slow
+    /// threshold ([`RunConfig::slow_threshold`](crate::RunConfig::slow_threshold)).
+    pub slow: u64,
     /// Completed per second, over the measured window or, when statements
     /// still queued at its end finished later, until the last of them.
     pub rate: f64,
@@ -149,6 +156,40 @@ pub struct SecondPoint {
     pub max_ms: f64,
     /// Resident memory sampled near the end of this second.
     pub rss_kb: Option<u64>,
+    /// With stages: the statements the schedule planned for this second.
+    pub target: Option<f64>,
+    /// With stages: the 1-based stage this second starts in.
+    pub stage: Option<u32>,
+}
+
+/// One stage of a ramping run, over the measured seconds that start in it.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageReport {
+    /// 1-based.
+    pub stage: u32,
+    /// Start, in seconds of the measured period.
+    pub from_s: f64,
+    /// End, in seconds of the measured period.
+    pub to_s: f64,
+    /// The rate the stage ramps from.
+    pub from_rate: f64,
+    /// The rate it ramps to.
+    pub to_rate: f64,
+    /// Statements the schedule planned for the stage.
+    pub planned: u64,
+    /// Statements sent in its seconds.
+    pub sent: u64,
+    /// Statements completed in its seconds.
+    pub completed: u64,
+    /// Errors in its seconds.
+    pub errors: u64,
+    /// Sent per second.
+    pub sent_rate: f64,
+    /// Completed per second.
+    pub achieved_rate: f64,
+    /// Latency of the successful statements scheduled in its seconds (two
+    /// significant digits).
+    pub latency: Percentiles,
 }
 
 /// Resident memory over the run.
@@ -179,6 +220,16 @@ pub struct BreakerTrip {
     pub example: String,
 }
 
+/// A statement of the workload and how many of its measured executions
+/// were slow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SlowStatement {
+    /// The statement's name in the workload.
+    pub name: String,
+    /// Slow executions in the measured period.
+    pub count: u64,
+}
+
 /// What the resilience and monitoring layers did during the run.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct LayerReport {
@@ -191,8 +242,11 @@ pub struct LayerReport {
     /// The breaker's settings in words (`opens after 5 consecutive
     /// outage errors, for 1 s`), when the run had one.
     pub breaker: Option<String>,
-    /// Statements the slow-query log recorded.
+    /// Measured statements slower (service time) than the slow
+    /// threshold: warm-up and setup statements are not counted.
     pub slow_statements: u64,
+    /// Which statements were slow, most first.
+    pub slow_by_statement: Vec<SlowStatement>,
     /// The slow-query threshold, in milliseconds.
     pub slow_threshold_ms: Option<f64>,
     /// The layer stack, outermost first.
@@ -216,6 +270,8 @@ pub struct Report {
     pub schedule_lag: Percentiles,
     /// One point per measured second.
     pub series: Vec<SecondPoint>,
+    /// One summary per stage, when the run had stages.
+    pub stages: Vec<StageReport>,
     /// Memory growth, where the platform reports it.
     pub memory: Option<MemoryReport>,
     /// Layer counters, when the run went through layers.
@@ -330,6 +386,42 @@ impl Report {
                 format!("[{} / {}]", f(r.service.p50_ms), f(r.service.p99_ms))
             );
         }
+        if !self.stages.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nstages (seconds of the measured period; latency of successful statements, ms)"
+            );
+            let _ = writeln!(
+                out,
+                "{:<6} {:>13} {:>17} {:>9} {:>9} {:>10} {:>6} {:>8} {:>8} {:>8}",
+                "stage",
+                "seconds",
+                "rate/s",
+                "planned",
+                "sent",
+                "done/s",
+                "err",
+                "p50",
+                "p95",
+                "p99"
+            );
+            for st in &self.stages {
+                let _ = writeln!(
+                    out,
+                    "{:<6} {:>13} {:>17} {:>9} {:>9} {:>10.1} {:>6} {:>8} {:>8} {:>8}",
+                    st.stage,
+                    format!("{:.0}-{:.0}", st.from_s, st.to_s),
+                    format!("{:.0} -> {:.0}", st.from_rate, st.to_rate),
+                    st.planned,
+                    st.sent,
+                    st.achieved_rate,
+                    st.errors,
+                    f(st.latency.p50_ms),
+                    f(st.latency.p95_ms),
+                    f(st.latency.p99_ms)
+                );
+            }
+        }
         if !self.errors.is_empty() {
             let _ = writeln!(out, "\nerrors by kind:");
             for e in &self.errors {
@@ -359,9 +451,18 @@ impl Report {
                 l.retries,
                 l.breaker_openings,
                 l.slow_statements,
-                l.slow_threshold_ms
-                    .map(|t| format!(" (over {t} ms)"))
-                    .unwrap_or_default()
+                match l.slow_threshold_ms {
+                    Some(t) if l.slow_by_statement.is_empty() => format!(" (over {t} ms)"),
+                    Some(t) => format!(
+                        " (over {t} ms: {})",
+                        l.slow_by_statement
+                            .iter()
+                            .map(|s| format!("{} {}", s.name, s.count))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    None => String::new(),
+                }
             );
             if let Some(b) = &l.breaker {
                 let _ = writeln!(out, "circuit breaker: {b}");

@@ -23,6 +23,13 @@ pub struct Slo {
     limit: f64,
 }
 
+impl std::fmt::Display for Slo {
+    /// The objective as written, without spaces: `p95<10ms`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.spec)
+    }
+}
+
 /// The verdict on one objective.
 #[derive(Debug, Clone, Serialize)]
 pub struct SloOutcome {

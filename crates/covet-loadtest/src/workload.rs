@@ -320,6 +320,17 @@ impl Workload {
         Ok(())
     }
 
+    /// The number of statements.
+    pub fn len(&self) -> usize {
+        self.statements.len()
+    }
+
+    /// Whether there is no statement (never, for a workload that was
+    /// built: [`Workload::new`] refuses an empty list).
+    pub fn is_empty(&self) -> bool {
+        self.statements.is_empty()
+    }
+
     /// The workload's name.
     pub fn name(&self) -> &str {
         &self.name

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::progress::ProgressFn;
+use super::schedule::{Schedule, Stage, validate_stages};
 use super::stop::Stop;
 use crate::error::{LoadtestError, Result};
 
@@ -62,10 +63,21 @@ pub enum Mode {
 /// Everything that shapes one run.
 #[derive(Clone)]
 pub struct RunConfig {
-    /// Target statements per second.
+    /// Target statements per second; with [`RunConfig::stages`], the rate
+    /// the first stage ramps from (zero allowed) and the warm-up's rate.
     pub rate: f64,
-    /// Measured duration (after the warm-up).
+    /// Measured duration (after the warm-up); with stages, the sum of
+    /// their durations instead.
     pub duration: Duration,
+    /// A ramping arrival rate (k6's ramping-arrival-rate executor): after
+    /// the warm-up at `rate`, each stage moves the rate linearly from the
+    /// previous target to its own. Empty: a constant `rate`. Open loop
+    /// only.
+    pub stages: Vec<Stage>,
+    /// Measured statements whose service time is above this count as slow
+    /// in [`StatementReport::slow`](crate::StatementReport::slow) (the
+    /// layers line of the report); `None` counts none.
+    pub slow_threshold: Option<Duration>,
     /// Warm-up, run at the same rate and excluded from the figures.
     pub warmup: Duration,
     /// Spacing of intended start times.
@@ -101,6 +113,7 @@ impl std::fmt::Debug for RunConfig {
         f.debug_struct("RunConfig")
             .field("rate", &self.rate)
             .field("duration", &self.duration)
+            .field("stages", &self.stages)
             .field("warmup", &self.warmup)
             .field("arrival", &self.arrival)
             .field("max_in_flight", &self.max_in_flight)
@@ -119,6 +132,8 @@ impl Default for RunConfig {
         RunConfig {
             rate: 200.0,
             duration: Duration::from_secs(10),
+            stages: Vec::new(),
+            slow_threshold: None,
             warmup: Duration::from_secs(2),
             arrival: Arrival::Constant,
             max_in_flight: 1024,
@@ -141,7 +156,24 @@ impl RunConfig {
     /// reject bad arguments before connecting or seeding. [`run`](super::run) calls it
     /// too.
     pub fn validate(&self) -> Result<()> {
-        if !(self.rate.is_finite() && self.rate > 0.0) {
+        if !self.stages.is_empty() {
+            validate_stages(&self.stages)?;
+            if !(self.rate.is_finite() && self.rate >= 0.0) {
+                return Err(LoadtestError::config(
+                    "the start rate of the stages must be zero or more",
+                ));
+            }
+            if self.rate == 0.0 && self.stages.iter().all(|s| s.target == 0.0) {
+                return Err(LoadtestError::config(
+                    "every stage's target is zero: the run would send nothing",
+                ));
+            }
+            if matches!(self.mode, Mode::ClosedLoop { .. }) {
+                return Err(LoadtestError::config(
+                    "stages set an arrival rate: they need the open loop, not --closed-loop",
+                ));
+            }
+        } else if !(self.rate.is_finite() && self.rate > 0.0) {
             return Err(LoadtestError::config("the rate must be a positive number"));
         }
         if self.rate > 10_000_000.0 {
@@ -149,7 +181,7 @@ impl RunConfig {
                 "the rate must be at most 10,000,000/s",
             ));
         }
-        if self.duration.is_zero() {
+        if self.stages.is_empty() && self.duration.is_zero() {
             return Err(LoadtestError::config("the duration must be above zero"));
         }
         if self.max_in_flight == 0 || self.max_in_flight > 1_000_000 {
@@ -163,5 +195,40 @@ impl RunConfig {
             ));
         }
         Ok(())
+    }
+}
+
+impl RunConfig {
+    /// The measured duration: the sum of the stages when there are any,
+    /// else [`RunConfig::duration`].
+    pub fn measured_duration(&self) -> Duration {
+        if self.stages.is_empty() {
+            self.duration
+        } else {
+            self.stages.iter().map(|s| s.duration).sum()
+        }
+    }
+
+    /// The highest target rate of the run.
+    pub fn peak_rate(&self) -> f64 {
+        self.stages
+            .iter()
+            .map(|s| s.target)
+            .fold(self.rate, f64::max)
+    }
+
+    /// The intended start times of this run, warm-up included.
+    pub fn schedule(&self) -> Schedule {
+        if self.stages.is_empty() {
+            Schedule::new(self.arrival, self.rate, self.seed)
+        } else {
+            Schedule::ramping(
+                self.arrival,
+                self.rate,
+                self.warmup,
+                &self.stages,
+                self.seed,
+            )
+        }
     }
 }

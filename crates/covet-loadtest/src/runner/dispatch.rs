@@ -14,7 +14,6 @@ use tokio::time::Instant;
 
 use super::config::{Mode, Overload, Pacer, RunConfig};
 use super::recorder::{DispatchLog, Recorder};
-use super::schedule::Schedule;
 use super::stop::{Stop, stopped};
 use crate::error::{LoadtestError, Result};
 use crate::workload::{StatementKind, Workload};
@@ -82,11 +81,12 @@ struct Dispatch {
 }
 
 async fn dispatch_open(d: Dispatch, mut workload: Workload) -> DispatchLog {
-    let mut log = DispatchLog::new(d.start + d.cfg.warmup);
-    let mut schedule = Schedule::new(d.cfg.arrival, d.cfg.rate, d.cfg.seed);
+    let seconds = d.cfg.measured_duration().as_secs() as usize + 1;
+    let mut log = DispatchLog::new(d.start + d.cfg.warmup, seconds, workload.len());
+    let mut schedule = d.cfg.schedule();
     let stop = d.cfg.stop.clone();
-    loop {
-        let intended = d.start + schedule.next_offset();
+    while let Some(offset) = schedule.next_offset() {
+        let intended = d.start + offset;
         if intended >= d.end || stop.as_ref().is_some_and(Stop::is_stopped) {
             break;
         }
@@ -110,7 +110,7 @@ async fn dispatch_open(d: Dispatch, mut workload: Workload) -> DispatchLog {
             Err(_) => match d.cfg.overload {
                 Overload::Drop => {
                     log.dispatched(intended, Instant::now().saturating_duration_since(intended));
-                    log.dropped.push((idx, intended));
+                    log.dropped(idx, intended);
                     continue;
                 }
                 Overload::Late => {
@@ -186,7 +186,7 @@ pub(super) async fn drive(
             match cfg.pacer {
                 Pacer::Tokio => {
                     let log = dispatch_open(d, workload).await;
-                    shared.recorder.lock().absorb(log);
+                    shared.recorder.lock().absorb(&log);
                 }
                 Pacer::Precise => {
                     let (tx, rx) = tokio::sync::oneshot::channel();
@@ -202,7 +202,7 @@ pub(super) async fn drive(
                         })
                         .map_err(|e| LoadtestError::io("starting the dispatcher thread", e))?;
                     match rx.await {
-                        Ok(log) => shared.recorder.lock().absorb(log),
+                        Ok(log) => shared.recorder.lock().absorb(&log),
                         Err(_) => {
                             return Err(LoadtestError::config(
                                 "the dispatcher thread could not start its timer",

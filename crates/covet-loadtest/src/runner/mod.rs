@@ -27,7 +27,9 @@ use tokio::time::Instant;
 use crate::error::Result;
 use crate::histogram::LatencyHistogram;
 use crate::mem;
-use crate::report::{ErrorCount, Report, RunMeta, SecondPoint, StatementReport, Summary};
+use crate::report::{
+    ErrorCount, Report, RunMeta, SecondPoint, StageReport, StatementReport, Summary,
+};
 use crate::workload::Workload;
 
 mod config;
@@ -40,7 +42,7 @@ mod stop;
 
 pub use config::{Arrival, Mode, Overload, Pacer, RunConfig};
 pub use progress::{Progress, ProgressFn};
-pub use schedule::Schedule;
+pub use schedule::{Schedule, Stage};
 pub use stop::Stop;
 
 use dispatch::Shared;
@@ -62,7 +64,9 @@ pub async fn run(adapter: Arc<dyn Adapter>, workload: Workload, cfg: RunConfig) 
     let started_at = chrono::Utc::now();
     let start = Instant::now() + Duration::from_millis(5);
     let measure_from = start + cfg.warmup;
-    let end = measure_from + cfg.duration;
+    let duration = cfg.measured_duration();
+    let end = measure_from + duration;
+    let planned_seconds = (duration.as_secs_f64().ceil() as usize).max(1);
     let shared = Arc::new(Shared {
         adapter,
         in_flight: AtomicU64::new(0),
@@ -70,10 +74,15 @@ pub async fn run(adapter: Arc<dyn Adapter>, workload: Workload, cfg: RunConfig) 
             measure_from,
             measure_until: end,
             late_threshold: cfg.late_threshold,
+            slow_threshold: cfg.slow_threshold,
             stmts: names.iter().map(|_| StmtRec::default()).collect(),
             overall: StmtRec::default(),
             lag: LatencyHistogram::default(),
-            series: Vec::new(),
+            // Sized for the whole run (and a second of drain) up front, so
+            // recording a statement never grows it.
+            series: (0..=planned_seconds)
+                .map(|_| recorder::SecondRec::default())
+                .collect(),
             sent: 0,
             warmup: 0,
             examples: BTreeMap::new(),
@@ -131,7 +140,7 @@ pub async fn run(adapter: Arc<dyn Adapter>, workload: Workload, cfg: RunConfig) 
     let r = shared.recorder.lock();
     let measured = match stopped_at {
         Some(at) => at.saturating_duration_since(measure_from),
-        None => cfg.duration,
+        None => duration,
     };
     let secs = measured.as_secs_f64();
     let window = r.last_end.map_or(secs, |e| {
@@ -148,8 +157,10 @@ pub async fn run(adapter: Arc<dyn Adapter>, workload: Workload, cfg: RunConfig) 
     let overall = r.overall.report("Aggregated", 1.0, window);
     let seconds = match stopped_at {
         Some(_) => secs.ceil() as usize,
-        None => cfg.duration.as_secs().max(1) as usize,
+        None => planned_seconds,
     };
+    let schedule = (!cfg.stages.is_empty()).then(|| cfg.schedule());
+    let stage_bounds = stage_bounds(&cfg);
     let mut series: Vec<SecondPoint> = (0..seconds)
         .map(|i| {
             let s = r.series.get(i);
@@ -165,9 +176,15 @@ pub async fn run(adapter: Arc<dyn Adapter>, workload: Workload, cfg: RunConfig) 
                 p99_ms: s.map_or(0.0, |s| ms(s.latency.quantile(0.99))),
                 max_ms: s.map_or(0.0, |s| ms(s.latency.max())),
                 rss_kb: None,
+                target: schedule.as_ref().map(|sch| {
+                    let from = cfg.warmup + Duration::from_secs(i as u64);
+                    sch.planned_between(from, from + Duration::from_secs(1))
+                }),
+                stage: stage_of(&stage_bounds, i as f64),
             }
         })
         .collect();
+    let stages = stage_reports(&cfg, schedule.as_ref(), &stage_bounds, &r.series, &series);
     let warm_samples = (cfg.warmup.as_secs_f64()).round() as usize;
     for (i, kb) in samples.iter().enumerate() {
         if let Some(sec) = i.checked_sub(warm_samples)
@@ -205,9 +222,10 @@ pub async fn run(adapter: Arc<dyn Adapter>, workload: Workload, cfg: RunConfig) 
                 Arrival::Constant => "constant".into(),
                 Arrival::Poisson => "poisson".into(),
             },
-            target_rate: cfg.rate,
+            target_rate: cfg.peak_rate(),
+            stages: (!cfg.stages.is_empty()).then(|| describe_stages(&cfg)),
             duration_s: secs,
-            planned_duration_s: cfg.duration.as_secs_f64(),
+            planned_duration_s: duration.as_secs_f64(),
             interrupted: stopped_at.map(|_| "stopped".to_string()),
             warmup_s: cfg.warmup.as_secs_f64(),
             max_in_flight: cfg.max_in_flight as u64,
@@ -228,7 +246,14 @@ pub async fn run(adapter: Arc<dyn Adapter>, workload: Workload, cfg: RunConfig) 
             dropped: r.overall.dropped,
             unfinished,
             warmup_statements: r.warmup,
-            target_rate: cfg.rate,
+            target_rate: match &schedule {
+                Some(sch) => per_second(
+                    sch.planned_between(cfg.warmup, cfg.warmup + duration)
+                        .round() as u64,
+                    duration.as_secs_f64(),
+                ),
+                None => cfg.rate,
+            },
             sent_rate: per_second(r.sent - r.overall.dropped, secs),
             achieved_rate: per_second(completed_in_window, secs),
             error_rate_pct: if completed > 0 {
@@ -243,9 +268,96 @@ pub async fn run(adapter: Arc<dyn Adapter>, workload: Workload, cfg: RunConfig) 
         errors,
         schedule_lag: r.lag.percentiles(),
         series,
+        stages,
         memory,
         layers: None,
         slo: Vec::new(),
         error_rate: None,
     })
+}
+
+/// Each stage's start and end, in seconds of the measured period.
+fn stage_bounds(cfg: &RunConfig) -> Vec<(f64, f64)> {
+    let mut t = 0.0;
+    cfg.stages
+        .iter()
+        .map(|s| {
+            let b = (t, t + s.duration.as_secs_f64());
+            t = b.1;
+            b
+        })
+        .collect()
+}
+
+/// The 1-based stage that measured second `i` starts in.
+fn stage_of(bounds: &[(f64, f64)], i: f64) -> Option<u32> {
+    bounds
+        .iter()
+        .position(|(a, b)| i >= *a && i < *b)
+        .map(|k| k as u32 + 1)
+}
+
+/// `30s:1000,60s:5000,30s:0 from 0/s`.
+fn describe_stages(cfg: &RunConfig) -> String {
+    let list: Vec<String> = cfg
+        .stages
+        .iter()
+        .map(|s| format!("{}s:{}", s.duration.as_secs_f64(), s.target))
+        .collect();
+    format!("{} from {}/s", list.join(","), cfg.rate)
+}
+
+/// One summary per stage, over the seconds that start in it.
+fn stage_reports(
+    cfg: &RunConfig,
+    schedule: Option<&Schedule>,
+    bounds: &[(f64, f64)],
+    recs: &[recorder::SecondRec],
+    series: &[SecondPoint],
+) -> Vec<StageReport> {
+    let Some(schedule) = schedule else {
+        return Vec::new();
+    };
+    let mut from_rate = cfg.rate;
+    bounds
+        .iter()
+        .zip(&cfg.stages)
+        .enumerate()
+        .map(|(k, ((a, b), stage))| {
+            let mut latency = LatencyHistogram::with_precision(2);
+            let (mut sent, mut completed, mut errors) = (0, 0, 0);
+            let mut n = 0.0;
+            for (i, p) in series.iter().enumerate() {
+                if stage_of(bounds, i as f64) == Some(k as u32 + 1) {
+                    sent += p.sent;
+                    completed += p.completed;
+                    errors += p.errors;
+                    n += 1.0;
+                    if let Some(rec) = recs.get(i) {
+                        latency.add(&rec.latency);
+                    }
+                }
+            }
+            let planned = schedule.planned_between(
+                cfg.warmup + Duration::from_secs_f64(*a),
+                cfg.warmup + Duration::from_secs_f64(*b),
+            );
+            let report = StageReport {
+                stage: k as u32 + 1,
+                from_s: *a,
+                to_s: *b,
+                from_rate,
+                to_rate: stage.target,
+                planned: planned.round() as u64,
+                sent,
+                completed,
+                errors,
+                sent_rate: if n > 0.0 { sent as f64 / n } else { 0.0 },
+                achieved_rate: if n > 0.0 { completed as f64 / n } else { 0.0 },
+                latency: latency.percentiles(),
+            };
+            from_rate = stage.target;
+            report
+        })
+        .collect()
 }

@@ -19,6 +19,9 @@ pub(super) struct StmtRec {
     pub(super) errors: u64,
     pub(super) late: u64,
     pub(super) dropped: u64,
+    /// Measured statements whose service time was above the slow
+    /// threshold.
+    pub(super) slow: u64,
     pub(super) by_kind: BTreeMap<&'static str, u64>,
 }
 
@@ -33,6 +36,7 @@ impl StmtRec {
             errors: self.errors,
             late: self.late,
             dropped: self.dropped,
+            slow: self.slow,
             rate: per_second(count, secs),
             latency: self.latency.percentiles(),
             service: self.service.percentiles(),
@@ -46,7 +50,7 @@ impl StmtRec {
 }
 
 /// What happened in one second of the measured period.
-pub(super) struct SecondRec {
+pub(crate) struct SecondRec {
     pub(super) sent: u64,
     pub(super) completed: u64,
     pub(super) errors: u64,
@@ -74,6 +78,7 @@ pub(super) struct Recorder {
     pub(super) measure_from: Instant,
     pub(super) measure_until: Instant,
     pub(super) late_threshold: Duration,
+    pub(super) slow_threshold: Option<Duration>,
     pub(super) stmts: Vec<StmtRec>,
     pub(super) overall: StmtRec,
     pub(super) lag: LatencyHistogram,
@@ -112,17 +117,6 @@ impl Recorder {
         }
     }
 
-    pub(super) fn dropped(&mut self, idx: usize, intended: Instant) {
-        if intended < self.measure_from {
-            return;
-        }
-        self.stmts[idx].dropped += 1;
-        self.overall.dropped += 1;
-        if let Some(s) = self.second(intended) {
-            s.dropped += 1;
-        }
-    }
-
     pub(super) fn completed(
         &mut self,
         idx: usize,
@@ -139,6 +133,7 @@ impl Recorder {
         let latency = end.saturating_duration_since(intended);
         let service = end.saturating_duration_since(start);
         let late = start.saturating_duration_since(intended) > self.late_threshold;
+        let slow = self.slow_threshold.is_some_and(|t| service > t);
         for rec in [&mut self.stmts[idx], &mut self.overall] {
             // Latency figures are those of successful statements: a failure
             // that returns at once would otherwise make a broken run look
@@ -149,6 +144,9 @@ impl Recorder {
             }
             if late {
                 rec.late += 1;
+            }
+            if slow {
+                rec.slow += 1;
             }
             match err {
                 None => rec.ok += 1,
@@ -188,20 +186,34 @@ pub(super) struct DispatchLog {
     pub(super) lag: LatencyHistogram,
     pub(super) sent: u64,
     pub(super) warmup: u64,
+    /// Sends per measured second, sized for the whole run up front.
     pub(super) seconds: Vec<u64>,
-    pub(super) dropped: Vec<(usize, Instant)>,
+    /// Measured drops per statement and per second (counts, not a list:
+    /// an overloaded run drops many statements and must not allocate for
+    /// each).
+    pub(super) dropped_by_stmt: Vec<u64>,
+    pub(super) dropped_seconds: Vec<u64>,
 }
 
 impl DispatchLog {
-    pub(super) fn new(measure_from: Instant) -> Self {
+    pub(super) fn new(measure_from: Instant, seconds: usize, statements: usize) -> Self {
         DispatchLog {
             measure_from,
             lag: LatencyHistogram::default(),
             sent: 0,
             warmup: 0,
-            seconds: Vec::new(),
-            dropped: Vec::new(),
+            seconds: vec![0; seconds],
+            dropped_by_stmt: vec![0; statements],
+            dropped_seconds: vec![0; seconds],
         }
+    }
+
+    fn bump(v: &mut Vec<u64>, i: usize) {
+        if i >= v.len() {
+            // Only when the run outlasts its planned seconds.
+            v.resize(i + 1, 0);
+        }
+        v[i] += 1;
     }
 
     pub(super) fn dispatched(&mut self, intended: Instant, lag: Duration) {
@@ -212,15 +224,21 @@ impl DispatchLog {
         self.sent += 1;
         self.lag.record(lag);
         let i = (intended - self.measure_from).as_secs() as usize;
-        if i >= self.seconds.len() {
-            self.seconds.resize(i + 1, 0);
+        Self::bump(&mut self.seconds, i);
+    }
+
+    pub(super) fn dropped(&mut self, idx: usize, intended: Instant) {
+        if intended < self.measure_from {
+            return;
         }
-        self.seconds[i] += 1;
+        self.dropped_by_stmt[idx] += 1;
+        let i = (intended - self.measure_from).as_secs() as usize;
+        Self::bump(&mut self.dropped_seconds, i);
     }
 }
 
 impl Recorder {
-    pub(super) fn absorb(&mut self, log: DispatchLog) {
+    pub(super) fn absorb(&mut self, log: &DispatchLog) {
         self.sent += log.sent;
         self.warmup += log.warmup;
         self.lag.add(&log.lag);
@@ -230,8 +248,15 @@ impl Recorder {
                 s.sent += n;
             }
         }
-        for (idx, intended) in log.dropped {
-            self.dropped(idx, intended);
+        for (idx, n) in log.dropped_by_stmt.iter().enumerate() {
+            self.stmts[idx].dropped += n;
+            self.overall.dropped += n;
+        }
+        for (i, n) in log.dropped_seconds.iter().enumerate() {
+            let at = self.measure_from + Duration::from_secs(i as u64);
+            if let Some(s) = self.second(at) {
+                s.dropped += n;
+            }
         }
     }
 }

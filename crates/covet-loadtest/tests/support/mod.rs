@@ -132,3 +132,61 @@ impl Adapter for MockAdapter {
         Ok("mock".into())
     }
 }
+
+/// A server of known capacity: `workers` statements at a time, each taking
+/// `service`; the rest wait their turn, so above `workers / service` per
+/// second the queue (and the latency) grows without bound.
+pub(crate) struct CapacityAdapter {
+    workers: tokio::sync::Semaphore,
+    service: Duration,
+}
+
+impl CapacityAdapter {
+    pub(crate) fn new(workers: usize, service: Duration) -> Arc<Self> {
+        Arc::new(CapacityAdapter {
+            workers: tokio::sync::Semaphore::new(workers),
+            service,
+        })
+    }
+
+    async fn serve(&self) {
+        let _permit = self.workers.acquire().await;
+        tokio::time::sleep(self.service).await;
+    }
+}
+
+#[async_trait]
+impl Adapter for CapacityAdapter {
+    fn engine(&self) -> Engine {
+        Engine::Sqlite
+    }
+    async fn execute(&self, _stmt: &Statement) -> Result<ExecResult> {
+        self.serve().await;
+        Ok(ExecResult::default())
+    }
+    async fn query(&self, _stmt: &Statement) -> Result<Rows> {
+        self.serve().await;
+        Ok(Rows::default())
+    }
+    async fn query_stream(&self, _stmt: &Statement) -> Result<RowStream> {
+        Err(Error::unsupported("mock"))
+    }
+    async fn run(&self, _stmt: &Statement) -> Result<covet_core::Outcome> {
+        Err(Error::unsupported("mock"))
+    }
+    async fn begin_with(&self, _options: TxOptions) -> Result<Box<dyn Transaction>> {
+        Err(Error::unsupported("mock"))
+    }
+    async fn bulk_insert(&self, _t: &str, _c: &[String], rows: BulkRows) -> Result<u64> {
+        Ok(rows.len() as u64)
+    }
+    async fn schema(&self) -> Result<Schema> {
+        Err(Error::unsupported("mock"))
+    }
+    async fn ping(&self) -> Result<()> {
+        Ok(())
+    }
+    async fn server_version(&self) -> Result<String> {
+        Ok("mock".into())
+    }
+}
