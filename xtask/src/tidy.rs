@@ -79,6 +79,17 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
             "covet-migrate",
         ],
     ),
+    // The router opens its targets through the adapters (features `pg`,
+    // `mysql`) and puts each behind covet-resilience's breaker.
+    (
+        "covet-router",
+        &[
+            "covet-core",
+            "covet-resilience",
+            "covet-adapter-pg",
+            "covet-adapter-mysql",
+        ],
+    ),
     ("covet-benches", &[]),
     ("xtask", &[]),
 ];

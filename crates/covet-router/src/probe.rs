@@ -1,0 +1,180 @@
+//! Asking servers where replication stands, per engine.
+
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use covet_core::{Adapter, ColumnIndex, Error, ErrorKind, Result, Row, Statement, Value};
+
+use crate::token::{ConsistencyToken, GtidPos, parse_lsn};
+
+/// What a replica reports about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaStatus {
+    /// The position it has replayed.
+    pub position: ConsistencyToken,
+    /// Whether it is applying changes now (false: replay paused, the SQL or
+    /// IO thread stopped). A replica that is not applying changes is
+    /// ejected: it falls behind with the primary's next write.
+    pub applying: bool,
+}
+
+/// The engine-specific questions the router asks: the primary's position,
+/// a replica's status, and waiting for a replica to reach a position.
+///
+/// [`PgProbe`] and [`MariaDbProbe`] are chosen by engine; tests and unusual
+/// topologies supply their own through [`crate::RouterBuilder::probe`].
+#[async_trait]
+pub trait ReplicationProbe: Send + Sync + 'static {
+    /// The primary's current position; a write committed before this call
+    /// is at or before it.
+    async fn primary_position(&self, primary: &dyn Adapter) -> Result<ConsistencyToken>;
+
+    /// A replica's replayed position and whether it is applying changes.
+    /// An error (or a server that is not a replica) fails the check.
+    async fn replica_status(&self, replica: &dyn Adapter) -> Result<ReplicaStatus>;
+
+    /// Waits up to `timeout` for `replica` to replay `token`; `Ok(false)`
+    /// when it did not. The default polls [`ReplicationProbe::replica_status`]
+    /// every 5 ms.
+    async fn wait_for(
+        &self,
+        replica: &dyn Adapter,
+        token: &ConsistencyToken,
+        timeout: Duration,
+    ) -> Result<bool> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if token.covered_by(&self.replica_status(replica).await?.position) {
+                return Ok(true);
+            }
+            if Instant::now() >= deadline {
+                return Ok(false);
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+/// A column as text, whatever string-ish type the driver chose.
+fn text(row: &Row, col: impl ColumnIndex) -> Result<Option<String>> {
+    Ok(match row.value(col)? {
+        Value::Null => None,
+        Value::Text(s) => Some(s.clone()),
+        Value::Bytes(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        other => Some(format!("{other:?}")),
+    })
+}
+
+fn first_row(rows: covet_core::Rows, what: &str) -> Result<Row> {
+    rows.into_iter()
+        .next()
+        .ok_or_else(|| Error::new(ErrorKind::Decode, format!("{what} returned no row")))
+}
+
+fn not_a_replica() -> Error {
+    Error::new(
+        ErrorKind::Unsupported,
+        "the server is not a replica (not in recovery / no replication configured)",
+    )
+}
+
+/// PostgreSQL streaming replication: `pg_current_wal_insert_lsn()` on the
+/// primary, `pg_last_wal_replay_lsn()` and `pg_is_wal_replay_paused()` on a
+/// replica.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PgProbe;
+
+#[async_trait]
+impl ReplicationProbe for PgProbe {
+    async fn primary_position(&self, primary: &dyn Adapter) -> Result<ConsistencyToken> {
+        // The insert position, not the flush position: with
+        // synchronous_commit off a commit may not be flushed yet, and a
+        // token must not be reached before the write it stands for.
+        let stmt = Statement::new("SELECT pg_current_wal_insert_lsn()::text")
+            .idempotent(true)
+            .label("covet_router_position");
+        let row = first_row(primary.query(&stmt).await?, "pg_current_wal_insert_lsn")?;
+        let lsn = text(&row, 0)?.ok_or_else(not_a_replica)?;
+        Ok(ConsistencyToken::Lsn(parse_lsn(&lsn).map_err(Error::from)?))
+    }
+
+    async fn replica_status(&self, replica: &dyn Adapter) -> Result<ReplicaStatus> {
+        let stmt = Statement::new(
+            "SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()::text END, \
+             CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused()::text END",
+        )
+        .idempotent(true)
+        .label("covet_router_replica_status");
+        let row = first_row(replica.query(&stmt).await?, "replica status")?;
+        let lsn = text(&row, 0)?.ok_or_else(not_a_replica)?;
+        let paused = text(&row, 1)?.is_some_and(|p| p == "true");
+        Ok(ReplicaStatus {
+            position: ConsistencyToken::Lsn(parse_lsn(&lsn).map_err(Error::from)?),
+            applying: !paused,
+        })
+    }
+}
+
+/// MariaDB GTID replication: `@@gtid_binlog_pos` on the primary,
+/// `@@gtid_slave_pos` and `SHOW SLAVE STATUS` on a replica,
+/// `MASTER_GTID_WAIT` to wait.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MariaDbProbe;
+
+#[async_trait]
+impl ReplicationProbe for MariaDbProbe {
+    async fn primary_position(&self, primary: &dyn Adapter) -> Result<ConsistencyToken> {
+        let stmt = Statement::new("SELECT @@gtid_binlog_pos")
+            .idempotent(true)
+            .label("covet_router_position");
+        let row = first_row(primary.query(&stmt).await?, "@@gtid_binlog_pos")?;
+        let pos = text(&row, 0)?.unwrap_or_default();
+        Ok(ConsistencyToken::Gtid(
+            GtidPos::parse(&pos).map_err(Error::from)?,
+        ))
+    }
+
+    async fn replica_status(&self, replica: &dyn Adapter) -> Result<ReplicaStatus> {
+        let status = Statement::new("SHOW SLAVE STATUS")
+            .idempotent(true)
+            .label("covet_router_replica_status");
+        let row = first_row(replica.query(&status).await?, "SHOW SLAVE STATUS")
+            .map_err(|_| not_a_replica())?;
+        let running =
+            |col: &str| -> Result<bool> { Ok(text(&row, col)?.is_some_and(|v| v == "Yes")) };
+        let applying = running("Slave_SQL_Running")? && running("Slave_IO_Running")?;
+        let pos = Statement::new("SELECT @@gtid_slave_pos")
+            .idempotent(true)
+            .label("covet_router_replica_status");
+        let row = first_row(replica.query(&pos).await?, "@@gtid_slave_pos")?;
+        let pos = text(&row, 0)?.unwrap_or_default();
+        Ok(ReplicaStatus {
+            position: ConsistencyToken::Gtid(GtidPos::parse(&pos).map_err(Error::from)?),
+            applying,
+        })
+    }
+
+    async fn wait_for(
+        &self,
+        replica: &dyn Adapter,
+        token: &ConsistencyToken,
+        timeout: Duration,
+    ) -> Result<bool> {
+        let ConsistencyToken::Gtid(pos) = token else {
+            return Err(crate::RouterError::TokenEngine.into());
+        };
+        // The server waits, so the wait costs one round trip; it returns 0
+        // when the position is reached and -1 on timeout.
+        let stmt = Statement::new("SELECT MASTER_GTID_WAIT(?, ?)")
+            .bind(pos.to_string())
+            .bind(timeout.as_secs_f64())
+            .timeout(timeout + Duration::from_secs(2))
+            .idempotent(true)
+            .label("covet_router_wait");
+        let row = first_row(replica.query(&stmt).await?, "MASTER_GTID_WAIT")?;
+        Ok(matches!(
+            row.value(0)?,
+            Value::I64(0) | Value::I32(0) | Value::I16(0)
+        ))
+    }
+}

@@ -1,0 +1,4 @@
+//! Shared helpers for covet-router's integration tests.
+#![allow(dead_code, unreachable_pub)]
+
+pub mod mock;
