@@ -6,7 +6,8 @@
 //! file, unknown statement name, SLO syntax); 3 the database could not be
 //! reached (refused, unreachable, wrong password, timed out); 4 a
 //! `--slo` objective was missed; 5 a load test's error rate was above
-//! `--max-error-rate`; 130 interrupted by Ctrl-C or SIGTERM. A closed
+//! `--max-error-rate`; 6 `loadtest compare` found a threshold crossed;
+//! 130 interrupted by Ctrl-C or SIGTERM. A closed
 //! stdout (`covet ... | head`) ends a command quietly with 0.
 #![forbid(unsafe_code)]
 

@@ -31,6 +31,21 @@ fn bad_arguments_are_usage_errors_before_any_connection() {
         &["--breaker-open", "0s"],
         &["--max-error-rate", "150%"],
         &["--max-error-rate", "lots"],
+        &["--stages", "10s:-1"],
+        &["--stages", "10s"],
+        &["--stages", "5s:0"],
+        &["--stages", "5s:100", "--closed-loop", "4"],
+        &["--find-max"],
+        &["--find-max", "--slo", "p95<10ms", "--resolution", "0%"],
+        &[
+            "--find-max",
+            "--slo",
+            "p95<10ms",
+            "--rate",
+            "1000",
+            "--max-rate",
+            "10",
+        ],
     ] {
         let (code, out, err) = run(covet().args(["loadtest", "--db", &url]).args(args));
         assert_eq!(code, 2, "{args:?}: {out}{err}");

@@ -310,12 +310,15 @@ impl Report {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "covet loadtest: {} on {} {}, {} at {:.0}/s ({} arrivals) for {:.0} s after {:.0} s warm-up",
+            "covet loadtest: {} on {} {}, {} {} ({} arrivals) for {:.0} s after {:.0} s warm-up",
             m.workload,
             m.engine,
             m.database,
             m.mode,
-            m.target_rate,
+            match &m.stages {
+                Some(st) => format!("in stages {st}"),
+                None => format!("at {:.0}/s", m.target_rate),
+            },
             m.arrival,
             // What was asked for; an interruption is stated on the next line.
             m.planned_duration_s,

@@ -7,15 +7,17 @@ use std::time::Duration;
 
 use covet::Adapter;
 use covet_loadtest::{
-    Arrival, MaxErrorRate, Mode, Overload, Progress, RunConfig, Scenario, SetupOptions, Slo, Stop,
-    Workload, ensure_dataset, point_select, seed_mix,
+    Arrival, FindMaxConfig, FindMaxStep, Limit, MaxErrorRate, Mode, Overload, Progress, RunConfig,
+    RunFigures, Scenario, SetupOptions, Slo, Stage, Stop, Thresholds, Workload, ensure_dataset,
+    point_select, seed_mix,
 };
 
 use super::{DbArgs, Failure, connect, exit};
 
 /// Arguments of `covet loadtest`.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "\
+#[command(
+    after_help = "\
 With no --db (and no $COVET_DATABASE_URL) the test runs against the embedded
 SQLite database ./covet.db, created and seeded on first use: 10 s at 200
 statements/s after a 2 s warm-up. Latency is measured from each statement's
@@ -28,8 +30,25 @@ above --max-error-rate (default 1%) exits 5, with or without --slo.
 Arguments are all checked before connecting. Ctrl-C or SIGTERM stops the
 run, waits up to 2 s for statements in flight, writes the report of what was
 measured (stdout and any --csv/--json/--html), marked interrupted, and exits
-130; a second signal exits at once.")]
+130; a second signal exits at once.
+
+--stages \"30s:1000,60s:5000,30s:0\" ramps the arrival rate as k6's
+ramping-arrival-rate does: after the warm-up at --rate (default 0 with
+stages), each stage moves the rate linearly to its target over its duration.
+
+--find-max --slo \"p95<10ms\" runs short steps (--step-duration, after
+--warmup) from --rate (default 500/s), doubling until the objective is
+missed, then bisecting to within --resolution; it prints each step and the
+highest rate that met it, and exits 4 when none did.
+
+`covet loadtest compare base.json new.json --max-p95-increase 10%` compares
+two --json reports and exits 6 when a threshold is crossed.",
+    args_conflicts_with_subcommands = true
+)]
 pub(crate) struct Args {
+    /// `compare`: two reports side by side.
+    #[command(subcommand)]
+    command: Option<Subcommand>,
     #[command(flatten)]
     db: DbArgs,
     /// Built-in workload: `seed` (80% read_users, 15% write_user, 5%
@@ -42,9 +61,30 @@ pub(crate) struct Args {
     /// Run only these statements of the workload (comma separated).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
-    /// Target statements per second.
-    #[arg(long, short = 'r', default_value_t = 200.0)]
-    rate: f64,
+    /// Target statements per second [default: 200]. With --stages, the
+    /// warm-up's rate and the one the first stage ramps from [default: 0];
+    /// with --find-max, the first step's [default: 500].
+    #[arg(long, short = 'r')]
+    rate: Option<f64>,
+    /// Ramping arrival rate: comma-separated `DURATION:RATE` stages, each
+    /// ramping linearly from the previous target (k6's
+    /// ramping-arrival-rate). The measured duration is their sum.
+    #[arg(long, value_name = "STAGES", conflicts_with_all = ["duration", "closed_loop", "find_max"])]
+    stages: Option<String>,
+    /// Find the highest open-loop rate that meets every --slo: short steps
+    /// doubling from --rate, then a bisection.
+    #[arg(long, requires = "slo", conflicts_with_all = ["closed_loop", "duration"])]
+    find_max: bool,
+    /// --find-max: measured time of each step (after --warmup).
+    #[arg(long, default_value = "10s", value_parser = duration, value_name = "DURATION")]
+    step_duration: Duration,
+    /// --find-max: the highest rate to try.
+    #[arg(long, default_value_t = 1_000_000.0, value_name = "RATE")]
+    max_rate: f64,
+    /// --find-max: stop bisecting once the last rate that met the
+    /// objectives is within this of the first that missed them.
+    #[arg(long, default_value = "5%", value_parser = percent, value_name = "PCT")]
+    resolution: f64,
     /// Measured duration (`10s`, `1m`, `500ms`).
     #[arg(long, short = 'd', default_value = "10s", value_parser = duration)]
     duration: Duration,
@@ -119,6 +159,102 @@ pub(crate) struct Args {
     progress: String,
 }
 
+/// The subcommands of `covet loadtest`.
+#[derive(Debug, clap::Subcommand)]
+enum Subcommand {
+    /// Compare two --json reports: per statement and overall, the change
+    /// in rate, p50, p95, p99 and error rate; exits 6 when a --max-*
+    /// threshold is crossed.
+    Compare(CompareArgs),
+}
+
+/// Arguments of `covet loadtest compare`.
+#[derive(Debug, clap::Args)]
+struct CompareArgs {
+    /// The reference report (`covet loadtest --json`).
+    base: PathBuf,
+    /// The report to judge against it.
+    new: PathBuf,
+    /// Most the p50 latency may rise: `10%` of the base or `2ms`.
+    #[arg(long, value_parser = limit, value_name = "LIMIT")]
+    max_p50_increase: Option<Limit>,
+    /// Most the p95 latency may rise: `10%` of the base or `2ms`.
+    #[arg(long, value_parser = limit, value_name = "LIMIT")]
+    max_p95_increase: Option<Limit>,
+    /// Most the p99 latency may rise: `10%` of the base or `2ms`.
+    #[arg(long, value_parser = limit, value_name = "LIMIT")]
+    max_p99_increase: Option<Limit>,
+    /// Most the completed rate may fall: `5%` of the base or `100/s`.
+    #[arg(long, value_parser = limit, value_name = "LIMIT")]
+    max_rate_decrease: Option<Limit>,
+    /// Most the error rate (errors as a % of completed statements) may
+    /// rise, in percentage points: `0.5%` allows 0.1% -> 0.6%.
+    #[arg(long, value_parser = percent_points, value_name = "PCT")]
+    max_error_rate_increase: Option<f64>,
+    /// Write the comparison as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+fn limit(s: &str) -> Result<Limit, String> {
+    s.parse()
+        .map_err(|e: covet_loadtest::LoadtestError| e.to_string())
+}
+
+/// `5%` as the fraction 0.05.
+fn percent(s: &str) -> Result<f64, String> {
+    percent_points(s).map(|p| p / 100.0)
+}
+
+/// `0.5%` (or `0.5`) as 0.5.
+fn percent_points(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let v: f64 = t
+        .strip_suffix('%')
+        .unwrap_or(t)
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a percentage such as 5%"))?;
+    if v.is_finite() && (0.0..=100.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("`{s}` must be between 0% and 100%"))
+    }
+}
+
+/// Runs `covet loadtest compare`.
+fn compare(args: &CompareArgs) -> Result<(), Failure> {
+    let base = RunFigures::from_file(&args.base)?;
+    let new = RunFigures::from_file(&args.new)?;
+    let thresholds = Thresholds {
+        p50_increase: args.max_p50_increase,
+        p95_increase: args.max_p95_increase,
+        p99_increase: args.max_p99_increase,
+        rate_decrease: args.max_rate_decrease,
+        error_rate_increase_pp: args.max_error_rate_increase,
+    };
+    let c = covet_loadtest::compare(&base, &new, &thresholds)?;
+    println!("{}", c.to_text());
+    if let Some(p) = &args.json {
+        write_file(p, "comparison JSON", &c.to_json())?;
+    }
+    if c.passed() {
+        Ok(())
+    } else {
+        Err(Failure {
+            code: exit::REGRESSION,
+            message: format!(
+                "regression: {}",
+                c.breaches
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        })
+    }
+}
+
 fn max_error_rate(s: &str) -> Result<MaxErrorRate, String> {
     s.parse()
         .map_err(|e: covet_loadtest::LoadtestError| e.to_string())
@@ -172,8 +308,22 @@ fn write_file(path: &PathBuf, what: &str, text: &str) -> Result<(), Failure> {
 
 /// Runs `covet loadtest`.
 pub(crate) async fn run(args: Args) -> Result<(), Failure> {
+    if let Some(Subcommand::Compare(c)) = &args.command {
+        return compare(c);
+    }
     // Everything that can be checked without a database is checked first,
     // so a typo costs no connection and no setup.
+    let stages = match &args.stages {
+        Some(s) => Stage::parse_list(s)?,
+        None => Vec::new(),
+    };
+    let rate = args.rate.unwrap_or(if !stages.is_empty() {
+        0.0
+    } else if args.find_max {
+        500.0
+    } else {
+        200.0
+    });
     let slos: Vec<Slo> = args
         .slo
         .iter()
@@ -206,8 +356,12 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
         probe.retain(&args.only)?;
     }
     let cfg = RunConfig {
-        rate: args.rate,
+        rate,
         duration: args.duration,
+        stages,
+        // Measured statements over the slow-query log's threshold, counted
+        // by the runner so warm-up and drain stay out of the figure.
+        slow_threshold: (!args.no_layers).then_some(args.slow),
         warmup: args.warmup,
         arrival: if args.arrival == "poisson" {
             Arrival::Poisson
@@ -230,6 +384,38 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
         ..RunConfig::default()
     };
     cfg.validate()?;
+    let find_max = args.find_max.then(|| FindMaxConfig {
+        start_rate: rate,
+        max_rate: args.max_rate,
+        step_duration: args.step_duration,
+        step_warmup: args.warmup,
+        resolution: args.resolution,
+        slos: slos.clone(),
+        max_error_rate: args.max_error_rate,
+        run: RunConfig {
+            progress: None,
+            sample_memory: false,
+            ..cfg.clone()
+        },
+        on_step: Some(Arc::new(|s: &FindMaxStep| {
+            eprintln!(
+                "step {:>2} ({}) {:>8.0}/s: done {:>8.1}/s, p50 {:.3} ms, p95 {:.3} ms, p99 {:.3} ms, errors {}: {}",
+                s.step,
+                s.phase,
+                s.rate,
+                s.achieved,
+                s.p50_ms,
+                s.p95_ms,
+                s.p99_ms,
+                s.errors,
+                if s.passed { "met" } else { "MISSED" }
+            );
+        })),
+        ..FindMaxConfig::default()
+    });
+    if let Some(f) = &find_max {
+        f.validate()?;
+    }
     if setup {
         SetupOptions {
             scale: args.scale,
@@ -267,21 +453,46 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
         .map_err(|e| Failure::from(e).context("setup"))?;
         eprintln!("setup: {outcome}");
     }
-    let mut workload = Workload::new(&name, specs, adapter.dialect(), args.seed)?;
-    if !args.only.is_empty() {
-        workload.retain(&args.only)?;
-    }
+    let dialect = adapter.dialect();
+    let make_workload = {
+        let (name, specs, only, seed) = (name.clone(), specs.clone(), args.only.clone(), args.seed);
+        move || {
+            let mut w = Workload::new(&name, specs.clone(), dialect, seed)?;
+            if !only.is_empty() {
+                w.retain(&only)?;
+            }
+            Ok(w)
+        }
+    };
+    let workload = make_workload()?;
     let stack = if args.no_layers {
         layers::Stack::bare(Arc::clone(&adapter))
     } else {
         layers::Stack::resilient(Arc::clone(&adapter), args.slow, breaker)?
     };
     let runner_adapter: Arc<dyn Adapter> = stack.adapter();
+    if let Some(fm) = find_max {
+        let scale = setup.then_some(args.scale);
+        return run_find_max(
+            &args,
+            &url,
+            scale,
+            fm,
+            runner_adapter,
+            make_workload,
+            &adapter,
+            &stack,
+        )
+        .await;
+    }
     eprintln!(
-        "running {} at {:.0}/s for {:.0} s (+{:.0} s warm-up){}",
+        "running {} {} for {:.0} s (+{:.0} s warm-up){}",
         workload.name(),
-        cfg.rate,
-        cfg.duration.as_secs_f64(),
+        match &args.stages {
+            Some(st) => format!("in stages {st} from {:.0}/s", cfg.rate),
+            None => format!("at {:.0}/s", cfg.rate),
+        },
+        cfg.measured_duration().as_secs_f64(),
         cfg.warmup.as_secs_f64(),
         if cfg.progress.is_some() {
             ""
@@ -303,7 +514,7 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
     }
     report.meta.database = url.to_string();
     report.meta.scale = setup.then_some(args.scale);
-    report.layers = Some(stack.report());
+    report.layers = Some(stack.report(&report));
     report.slo = slos.iter().map(|s| s.check(&report)).collect();
     report.error_rate = Some(args.max_error_rate.check(&report));
     adapter.close().await;
@@ -350,6 +561,68 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
         return Err(Failure {
             code: exit::SLO_MISSED,
             message: format!("SLO missed: {}", missed.join(", ")),
+        });
+    }
+    Ok(())
+}
+
+/// `--find-max`: the search, its table and its verdict.
+#[allow(clippy::too_many_arguments)] // one call site; a struct would only rename them
+async fn run_find_max(
+    args: &Args,
+    url: &covet::DatabaseUrl,
+    scale: Option<f64>,
+    cfg: FindMaxConfig,
+    runner: Arc<dyn Adapter>,
+    make_workload: impl FnMut() -> covet_loadtest::Result<Workload>,
+    backend: &Arc<dyn Adapter>,
+    stack: &layers::Stack,
+) -> Result<(), Failure> {
+    eprintln!(
+        "finding the highest rate meeting {} from {:.0}/s: steps of {:.0} s after {:.0} s warm-up",
+        cfg.slos
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        cfg.start_rate,
+        cfg.step_duration.as_secs_f64(),
+        cfg.step_warmup.as_secs_f64()
+    );
+    let stop = cfg.run.stop.clone().unwrap_or_default();
+    let signal = interrupts::watch(stop);
+    let mut found = covet_loadtest::find_max(runner, make_workload, cfg).await?;
+    backend.close().await;
+    if let Some(best) = &mut found.best {
+        best.meta.database = url.to_string();
+        best.meta.scale = scale;
+        best.layers = Some(stack.report(best));
+    }
+    println!("{}", found.to_text());
+    if let Some(p) = &args.json {
+        write_file(p, "find-max JSON", &found.to_json())?;
+    }
+    if let Some(best) = &found.best {
+        if let Some(p) = &args.csv {
+            write_file(p, "CSV (best step)", &best.to_csv())?;
+        }
+        if let Some(p) = &args.html {
+            write_file(p, "HTML (best step)", &best.to_html())?;
+        }
+    }
+    if let Some(sig) = signal.received() {
+        return Err(Failure {
+            code: sig.exit_code(),
+            message: format!(
+                "interrupted by {}: the table covers the steps run",
+                sig.name()
+            ),
+        });
+    }
+    if found.max_rate.is_none() {
+        return Err(Failure {
+            code: exit::SLO_MISSED,
+            message: format!("no rate tried met {}", found.objectives.join(", ")),
         });
     }
     Ok(())

@@ -44,6 +44,7 @@ Exit codes:
   3  the database could not be reached (refused, unreachable, wrong password)
   4  a --slo objective was missed
   5  loadtest: the error rate was above --max-error-rate (default 1%)
+  6  loadtest compare: a --max-* threshold was crossed (a regression)
   130  interrupted by Ctrl-C (SIGINT) or SIGTERM (loadtest still wrote the
        report of what it measured)";
 
@@ -107,6 +108,8 @@ pub(crate) mod exit {
     pub(crate) const SLO_MISSED: u8 = 4;
     /// A load test's error rate was above its bound.
     pub(crate) const ERROR_RATE: u8 = 5;
+    /// `loadtest compare`: the new run crossed a threshold.
+    pub(crate) const REGRESSION: u8 = 6;
     /// Interrupted by SIGINT or SIGTERM (128 + 2, as shells report Ctrl-C;
     /// one code for both, so a script needs one check).
     pub(crate) const INTERRUPTED: u8 = 130;

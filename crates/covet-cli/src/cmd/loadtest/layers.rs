@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use covet::{Adapter, Call, Intercept, Layer, Layered, Reply, Result};
-use covet_loadtest::{BreakerTrip, LayerReport};
+use covet_loadtest::{BreakerTrip, LayerReport, Report, SlowStatement};
 use covet_monitor::{PlanCapture, SlowQueryLogger};
 use covet_resilience::{
     BreakerConfigError, BreakerState, CircuitBreaker, RetryPolicy, StateChange,
@@ -158,6 +158,8 @@ pub(crate) struct Stack {
     openings: Arc<AtomicU64>,
     trips: Arc<Trips>,
     breaker: Option<BreakerSettings>,
+    /// The slow-query log layer (kept alive with the stack) and its
+    /// threshold.
     slow: Option<(Arc<SlowQueryLogger>, std::time::Duration)>,
 }
 
@@ -240,8 +242,32 @@ impl Stack {
         Arc::clone(&self.top)
     }
 
-    /// The counters, for the report.
-    pub(crate) fn report(&self) -> LayerReport {
+    /// The counters, for the report of `run`. Slow statements are those of
+    /// `run`'s measured period (its per-statement `slow` counts), not the
+    /// slow-query log's, which also saw the warm-up and the drain.
+    pub(crate) fn report(&self, run: &Report) -> LayerReport {
+        let mut layers = self.counters();
+        if self.slow.is_some() {
+            layers.slow_statements = run.overall.slow;
+            layers.slow_by_statement = run
+                .statements
+                .iter()
+                .filter(|s| s.slow > 0)
+                .map(|s| SlowStatement {
+                    name: s.name.clone(),
+                    count: s.slow,
+                })
+                .collect();
+            layers
+                .slow_by_statement
+                .sort_by_key(|s| std::cmp::Reverse(s.count));
+        }
+        layers
+    }
+
+    /// The layers' own counters (retries, breaker openings), with no slow
+    /// statement counted.
+    fn counters(&self) -> LayerReport {
         let retries = match (&self.outer, &self.below_retry) {
             (Some(o), Some(b)) => b.calls().saturating_sub(o.calls()),
             _ => 0,
@@ -252,9 +278,8 @@ impl Stack {
             breaker_openings: self.openings.load(Ordering::Relaxed),
             breaker_opened_by: self.trips.snapshot(),
             breaker: self.breaker.map(|b| b.describe()),
-            slow_statements: self.slow.as_ref().map_or(0, |(log, _)| {
-                log.snapshot().fingerprints.iter().map(|f| f.calls).sum()
-            }),
+            slow_statements: 0,
+            slow_by_statement: Vec::new(),
             slow_threshold_ms: self.slow.as_ref().map(|(_, t)| t.as_secs_f64() * 1e3),
         }
     }
@@ -280,6 +305,7 @@ mod tests {
             duration: Duration::from_secs(3),
             warmup: Duration::ZERO,
             sample_memory: false,
+            slow_threshold: Some(Duration::from_secs(1)),
             ..RunConfig::default()
         };
         let outage = tokio::spawn(async move {
@@ -292,7 +318,7 @@ mod tests {
             .await
             .unwrap();
         outage.await.unwrap();
-        report.layers = Some(stack.report());
+        report.layers = Some(stack.report(&report));
         report
     }
 
@@ -332,6 +358,80 @@ mod tests {
         assert!(r.errors.iter().any(|e| e.kind == "circuit_open"));
     }
 
+    /// Slow statements of the warm-up are not in the measured figures:
+    /// a run whose warm-up statements took 150 ms and whose measured ones
+    /// took 1 ms reports no slow statement (it reported every warm-up one).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn slow_statements_of_the_warm_up_are_not_counted() {
+        let mock = MockAdapter::new().without_history();
+        mock.set_delay(Duration::from_millis(150));
+        let backend: Arc<dyn Adapter> = Arc::new(mock.clone());
+        let stack = Stack::resilient(
+            Arc::clone(&backend),
+            Duration::from_millis(100),
+            BreakerSettings::default(),
+        )
+        .unwrap();
+        let workload = Workload::new("ps", point_select(1.0), backend.dialect(), 1).unwrap();
+        let cfg = RunConfig {
+            rate: 50.0,
+            duration: Duration::from_secs(1),
+            warmup: Duration::from_secs(1),
+            sample_memory: false,
+            slow_threshold: Some(Duration::from_millis(100)),
+            ..RunConfig::default()
+        };
+        let fast = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(700)).await;
+            mock.set_delay(Duration::from_millis(1));
+        });
+        let mut report = covet_loadtest::run(stack.adapter(), workload, cfg)
+            .await
+            .unwrap();
+        fast.await.unwrap();
+        report.layers = Some(stack.report(&report));
+        let layers = report.layers.as_ref().unwrap();
+        assert_eq!(layers.slow_statements, 0, "{layers:?}");
+        assert!(layers.slow_by_statement.is_empty(), "{layers:?}");
+        let text = report.to_text();
+        assert!(text.contains("slow statements 0 (over 100 ms)"), "{text}");
+    }
+
+    /// A slow measured statement is counted and named.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn slow_measured_statements_are_counted_and_named() {
+        let mock = MockAdapter::new().without_history();
+        mock.set_delay(Duration::from_millis(120));
+        let backend: Arc<dyn Adapter> = Arc::new(mock.clone());
+        let stack = Stack::resilient(
+            Arc::clone(&backend),
+            Duration::from_millis(100),
+            BreakerSettings::default(),
+        )
+        .unwrap();
+        let workload = Workload::new("ps", point_select(1.0), backend.dialect(), 1).unwrap();
+        let cfg = RunConfig {
+            rate: 20.0,
+            duration: Duration::from_secs(1),
+            warmup: Duration::ZERO,
+            sample_memory: false,
+            slow_threshold: Some(Duration::from_millis(100)),
+            ..RunConfig::default()
+        };
+        let mut report = covet_loadtest::run(stack.adapter(), workload, cfg)
+            .await
+            .unwrap();
+        report.layers = Some(stack.report(&report));
+        let layers = report.layers.as_ref().unwrap();
+        assert_eq!(layers.slow_statements, 20, "{layers:?}");
+        assert_eq!(layers.slow_by_statement[0].name, "point_select");
+        let text = report.to_text();
+        assert!(
+            text.contains("slow statements 20 (over 100 ms: point_select 20)"),
+            "{text}"
+        );
+    }
+
     /// The counting layers sit above and below the retry layer: one failed
     /// attempt retried shows as one retry, and the statement succeeds.
     #[tokio::test]
@@ -354,7 +454,7 @@ mod tests {
         db.query(&Statement::new("SELECT 1").idempotent(true))
             .await
             .unwrap();
-        let report = stack.report();
+        let report = stack.counters();
         assert_eq!(report.retries, 1, "{report:?}");
         assert_eq!(mock.calls(), 3);
         assert_eq!(
