@@ -90,12 +90,18 @@ impl ReplicationProbe for PgProbe {
         // The insert position, not the flush position: with
         // synchronous_commit off a commit may not be flushed yet, and a
         // token must not be reached before the write it stands for.
-        let stmt = Statement::new("SELECT pg_current_wal_insert_lsn()::text")
-            .idempotent(true)
-            .label("covet_router_position");
+        let stmt = Statement::new(
+            "SELECT pg_current_wal_insert_lsn()::text, current_setting('wal_block_size')",
+        )
+        .idempotent(true)
+        .label("covet_router_position");
         let row = first_row(primary.query(&stmt).await?, "pg_current_wal_insert_lsn")?;
         let lsn = text(&row, 0)?.ok_or_else(not_a_replica)?;
-        Ok(ConsistencyToken::Lsn(parse_lsn(&lsn).map_err(Error::from)?))
+        let lsn = parse_lsn(&lsn).map_err(Error::from)?;
+        let block = text(&row, 1)?
+            .and_then(|b| b.parse::<u64>().ok())
+            .unwrap_or(8192);
+        Ok(ConsistencyToken::Lsn(record_end(lsn, block)))
     }
 
     async fn replica_status(&self, replica: &dyn Adapter) -> Result<ReplicaStatus> {
@@ -112,6 +118,26 @@ impl ReplicationProbe for PgProbe {
             position: ConsistencyToken::Lsn(parse_lsn(&lsn).map_err(Error::from)?),
             applying: !paused,
         })
+    }
+}
+
+/// The insert position as a replica would report having replayed it.
+///
+/// When the last record ends exactly at a WAL page boundary, the primary's
+/// insert position points past the next page's header (24 bytes, or 40 at
+/// the start of a segment), while a replica's replay position is the end
+/// of that record, the boundary itself: an idle primary would then look
+/// forever ahead of every replica. The header is taken off.
+pub(crate) fn record_end(lsn: u64, block: u64) -> u64 {
+    const SHORT_HEADER: u64 = 24;
+    const LONG_HEADER: u64 = 40;
+    // Segments are powers of two of at least 1 MB, so a long header sits at
+    // a 1 MB boundary; a 1 MB boundary inside a segment has a short one.
+    const MB: u64 = 1 << 20;
+    match lsn % block.max(1) {
+        SHORT_HEADER => lsn - SHORT_HEADER,
+        LONG_HEADER if (lsn - LONG_HEADER).is_multiple_of(MB) => lsn - LONG_HEADER,
+        _ => lsn,
     }
 }
 
@@ -176,5 +202,23 @@ impl ReplicationProbe for MariaDbProbe {
             row.value(0)?,
             Value::I64(0) | Value::I32(0) | Value::I16(0)
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::record_end;
+
+    #[test]
+    fn page_headers_are_not_counted_as_written() {
+        assert_eq!(record_end(0x400_0028, 8192), 0x400_0000, "segment start");
+        assert_eq!(record_end(0x400_2018, 8192), 0x400_2000, "page start");
+        assert_eq!(
+            record_end(0x410_0018, 8192),
+            0x410_0000,
+            "1 MB inside a segment"
+        );
+        assert_eq!(record_end(0x400_2028, 8192), 0x400_2028, "a record end");
+        assert_eq!(record_end(0x400_2100, 8192), 0x400_2100);
     }
 }

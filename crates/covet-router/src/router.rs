@@ -231,6 +231,26 @@ impl RouterBuilder {
         self
     }
 
+    /// Connects to every host of a router URL (see [`Router::connect`])
+    /// with this builder's breaker and probe; the settings come from the
+    /// URL's `router_*` parameters, and primary and replicas from its host
+    /// list (targets added to the builder before are replaced).
+    pub async fn connect(mut self, url: &str) -> Result<Router> {
+        let url = RouterUrl::parse(url)?;
+        let sources = covet_core::PasswordSources::from_env();
+        self.settings = url.settings().clone();
+        self.replicas.clear();
+        let name = |u: &covet_core::DatabaseUrl| format!("{}:{}", u.host(), u.port());
+        let primary = open(url.primary().clone().resolve_password(&sources)?.url).await?;
+        self = self.primary(name(url.primary()), primary);
+        for (i, r) in url.replicas().iter().enumerate() {
+            let adapter = open(r.clone().resolve_password(&sources)?.url).await?;
+            let weight = url.settings().weights.get(i).copied().unwrap_or(1);
+            self = self.replica(name(r), adapter, weight);
+        }
+        Ok(self.build()?)
+    }
+
     /// Builds the router and, inside a tokio runtime, starts its health
     /// checks.
     pub fn build(self) -> std::result::Result<Router, RouterError> {
@@ -505,18 +525,7 @@ impl Router {
     /// A URL without a password gets one as `covet::connect` finds it
     /// (`PGPASSWORD`, `~/.pgpass`, `MYSQL_PWD`, `~/.my.cnf`).
     pub async fn connect(url: &str) -> Result<Router> {
-        let url = RouterUrl::parse(url)?;
-        let sources = covet_core::PasswordSources::from_env();
-        let mut builder = Router::builder().settings(url.settings().clone());
-        let name = |u: &covet_core::DatabaseUrl| format!("{}:{}", u.host(), u.port());
-        let primary = open(url.primary().clone().resolve_password(&sources)?.url).await?;
-        builder = builder.primary(name(url.primary()), primary);
-        for (i, r) in url.replicas().iter().enumerate() {
-            let adapter = open(r.clone().resolve_password(&sources)?.url).await?;
-            let weight = url.settings().weights.get(i).copied().unwrap_or(1);
-            builder = builder.replica(name(r), adapter, weight);
-        }
-        Ok(builder.build()?)
+        Router::builder().connect(url).await
     }
 
     /// An adapter whose reads go to replicas (see the type's docs).

@@ -92,7 +92,10 @@ impl Adapter for Mock {
     async fn query(&self, stmt: &Statement) -> covet_core::Result<Rows> {
         self.refuse()?;
         if stmt.sql().contains("pg_current_wal_insert_lsn") {
-            return Ok(self.one(vec![Value::Text(self.lsn_text())]));
+            return Ok(self.one(vec![
+                Value::Text(self.lsn_text()),
+                Value::Text("8192".to_owned()),
+            ]));
         }
         if stmt.sql().contains("pg_last_wal_replay_lsn") {
             return Ok(if self.replica {
