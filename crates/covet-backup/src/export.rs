@@ -45,18 +45,22 @@ pub struct CreateOptions {
     pub write: WriteOptions,
     /// The backup's name; by default `<database>-<time>.covet`.
     pub name: Option<String>,
-    /// Tables exported at once (PostgreSQL only; the others read one
-    /// snapshot on one connection). The adapter's pool must allow this many
-    /// connections plus one.
+    /// Tables exported at once (PostgreSQL and MySQL; SQLite reads on one
+    /// connection). The adapter's pool must allow this many connections
+    /// plus one. On MySQL more than one takes `FLUSH TABLES WITH READ
+    /// LOCK` for the moment the workers start their snapshots (as
+    /// mydumper does); without the privilege the export runs on one
+    /// connection and says so in the manifest's warnings.
     pub parallelism: usize,
     /// Called after each chunk.
     pub progress: Option<ProgressFn>,
     /// PostgreSQL: the schemas to back up (every non-system schema when
     /// empty).
     pub schemas: Vec<String>,
-    /// PostgreSQL: objects to leave out that a backup would otherwise
-    /// refuse, each as [`BackupError::Refused`] names it (`kind name`, for
-    /// example `operator public.===(integer,integer)`).
+    /// PostgreSQL and MySQL: objects to leave out that a backup would
+    /// otherwise refuse, each as [`BackupError::Refused`] names it (`kind
+    /// name`, for example `operator public.===(integer,integer)` or
+    /// `sequence s1`).
     pub exclude: Vec<String>,
 }
 
@@ -184,7 +188,7 @@ async fn postgres_snapshot(
     })
 }
 
-async fn mysql_snapshot(tx: &mut dyn Transaction, schema: &mut [TableSchema]) -> Result<Snapshot> {
+async fn mysql_snapshot(tx: &mut dyn Transaction) -> Result<Snapshot> {
     // The adapter's BEGIN set the isolation level; this starts the
     // transaction again with its snapshot taken now, for every table.
     tx.execute(&Statement::new(
@@ -192,22 +196,53 @@ async fn mysql_snapshot(tx: &mut dyn Transaction, schema: &mut [TableSchema]) ->
     ))
     .await
     .map_err(|e| db_err("START TRANSACTION WITH CONSISTENT SNAPSHOT", e))?;
+    let text = |v: Option<&Value>| match v {
+        Some(Value::Text(s)) => s.clone(),
+        Some(Value::Bytes(b)) => String::from_utf8_lossy(b).into_owned(),
+        _ => String::new(),
+    };
     let mut warnings = Vec::new();
+    // MariaDB reports the binary log position of the snapshot itself
+    // (binlog_snapshot_file / _position, consistent without a lock).
+    let mut snap_pos: Option<(String, u64)> = None;
+    if let Ok(rows) = tx
+        .query(&Statement::new(
+            "SHOW STATUS WHERE Variable_name IN ('binlog_snapshot_file', 'binlog_snapshot_position')",
+        ))
+        .await
+    {
+        let mut file = String::new();
+        let mut pos = 0u64;
+        for r in &rows.rows {
+            match text(r.value(0).ok()).as_str() {
+                "Binlog_snapshot_file" | "binlog_snapshot_file" => file = text(r.value(1).ok()),
+                _ => pos = text(r.value(1).ok()).parse().unwrap_or(0),
+            }
+        }
+        if !file.is_empty() {
+            snap_pos = Some((file, pos));
+        }
+    }
     let position = match tx.query(&Statement::new("SHOW MASTER STATUS")).await {
         Ok(rows) => match rows.rows.first() {
             Some(r) => {
-                let file = match r.value(0).ok() {
-                    Some(Value::Text(s)) => s.clone(),
-                    Some(Value::Bytes(b)) => String::from_utf8_lossy(b).into_owned(),
-                    _ => String::new(),
+                let gtid = match r.value("Executed_Gtid_Set").ok() {
+                    Some(Value::Text(s)) if !s.is_empty() => Some(s.clone()),
+                    _ => one_text(tx, "SELECT @@GLOBAL.gtid_binlog_pos")
+                        .await
+                        .ok()
+                        .flatten()
+                        .filter(|s| !s.is_empty()),
                 };
-                let gtid = r.value("Executed_Gtid_Set").ok().and_then(|v| match v {
-                    Value::Text(s) if !s.is_empty() => Some(s.clone()),
-                    _ => None,
+                let (file, position) = snap_pos.unwrap_or_else(|| {
+                    (
+                        text(r.value(0).ok()),
+                        as_i64(r.value(1).ok()).unwrap_or(0).max(0) as u64,
+                    )
                 });
                 SnapshotPosition::MysqlBinlog {
                     file,
-                    position: as_i64(r.value(1).ok()).unwrap_or(0).max(0) as u64,
+                    position,
                     gtid,
                 }
             }
@@ -221,16 +256,11 @@ async fn mysql_snapshot(tx: &mut dyn Transaction, schema: &mut [TableSchema]) ->
     };
     let rows = tx
         .query(&Statement::new(
-            "SELECT TABLE_NAME, ENGINE, AUTO_INCREMENT, TABLE_ROWS FROM information_schema.TABLES \
+            "SELECT TABLE_NAME, ENGINE, TABLE_ROWS FROM information_schema.TABLES \
              WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE'",
         ))
         .await
         .map_err(|e| db_err("reading information_schema.TABLES", e))?;
-    let text = |v: Option<&Value>| match v {
-        Some(Value::Text(s)) => s.clone(),
-        Some(Value::Bytes(b)) => String::from_utf8_lossy(b).into_owned(),
-        _ => String::new(),
-    };
     let mut est = 0u64;
     for r in &rows.rows {
         let name = text(r.value(0).ok());
@@ -240,12 +270,7 @@ async fn mysql_snapshot(tx: &mut dyn Transaction, schema: &mut [TableSchema]) ->
                 "table {name} uses the non-transactional engine {engine}: its rows are read outside the snapshot and may be inconsistent"
             ));
         }
-        est += as_i64(r.value(3).ok()).unwrap_or(0).max(0) as u64;
-        if let Some(t) = schema.iter_mut().find(|t| t.table.name == name)
-            && t.table.columns.iter().any(|c| c.auto_increment)
-        {
-            t.next_auto_value = as_i64(r.value(2).ok());
-        }
+        est += as_i64(r.value(2).ok()).unwrap_or(0).max(0) as u64;
     }
     for w in &warnings {
         tracing::warn!("{w}");
@@ -256,6 +281,82 @@ async fn mysql_snapshot(tx: &mut dyn Transaction, schema: &mut [TableSchema]) ->
         warnings,
         estimate: (est > 0).then_some(est),
     })
+}
+
+/// Takes MySQL's global read lock on a connection of its own, waiting at
+/// most a few seconds for running statements (a long one would otherwise
+/// hold every writer of the server back behind the waiting lock).
+async fn mysql_global_lock(adapter: &dyn Adapter) -> Result<Box<dyn Transaction>> {
+    let mut tx = adapter
+        .begin()
+        .await
+        .map_err(|e| db_err("opening the lock connection", e))?;
+    let r = async {
+        tx.execute(&Statement::new("SET SESSION lock_wait_timeout = 10"))
+            .await?;
+        tx.execute(&Statement::new("FLUSH TABLES WITH READ LOCK"))
+            .await
+    }
+    .await;
+    match r {
+        Ok(_) => Ok(tx),
+        Err(e) => {
+            unlock(tx.as_mut()).await;
+            let _ = tx.rollback().await;
+            Err(db_err("FLUSH TABLES WITH READ LOCK", e))
+        }
+    }
+}
+
+/// Releases the global read lock and the session setting that came with it.
+async fn unlock(tx: &mut dyn Transaction) {
+    for sql in ["UNLOCK TABLES", "SET SESSION lock_wait_timeout = DEFAULT"] {
+        if let Err(e) = tx.execute(&Statement::new(sql)).await {
+            tracing::warn!(error = %e, "{sql} failed");
+        }
+    }
+}
+
+/// Opens `n` more read-only transactions, each with a consistent snapshot
+/// started now (under the global read lock: the same one as the main's).
+async fn mysql_workers(adapter: &dyn Adapter, n: usize) -> Result<Vec<Box<dyn Transaction>>> {
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut tx = adapter
+            .begin_with(TxOptions {
+                isolation: Some(IsolationLevel::RepeatableRead),
+                read_only: true,
+            })
+            .await
+            .map_err(|e| db_err("opening a worker transaction", e))?;
+        tx.execute(&Statement::new(
+            "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY",
+        ))
+        .await
+        .map_err(|e| db_err("START TRANSACTION WITH CONSISTENT SNAPSHOT", e))?;
+        out.push(tx);
+    }
+    Ok(out)
+}
+
+/// How a MySQL table is listed in the manifest: its name and the columns
+/// whose values the backup holds.
+fn mysql_table_schema(t: &crate::mysql::MysqlTable) -> TableSchema {
+    TableSchema {
+        table: covet_core::Table {
+            name: t.name.clone(),
+            columns: t
+                .columns
+                .iter()
+                .map(|c| covet_core::ColumnInfo {
+                    name: c.name.clone(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        },
+        next_auto_value: None,
+    }
 }
 
 async fn sqlite_snapshot(tx: &mut dyn Transaction, schema: &mut [TableSchema]) -> Result<Snapshot> {
@@ -362,6 +463,23 @@ async fn export_worker(
                     t.table.name
                 )));
             }
+        } else if let Some(my) = &schema.mysql {
+            let mt = &my.tables[ti];
+            let what = || format!("reading table {}", t.table.name);
+            let mut stream = tx
+                .query_stream(&Statement::new(crate::mysql::select_exact(mt)))
+                .await
+                .map_err(|e| db_err(&what(), e))?;
+            while let Some(row) = stream.next().await {
+                let row = row.map_err(|e| db_err(&what(), e))?;
+                rows_read.fetch_add(1, Ordering::Relaxed);
+                let values = crate::mysql::row_values(mt, &row)?;
+                if let Some(chunk) = enc.push(&values)?
+                    && out.send(Msg::Chunk(chunk)).await.is_err()
+                {
+                    return Ok(());
+                }
+            }
         } else {
             let sql = if schema.sqlite.is_some() {
                 crate::sqlite::select_exact(&t.table)
@@ -462,16 +580,55 @@ async fn create_backup_unmetered(
         Engine::Sqlite => None,
         _ => Some(IsolationLevel::RepeatableRead),
     };
-    let mut main = adapter
-        .begin_with(TxOptions {
-            isolation,
-            read_only: engine != Engine::Sqlite,
-        })
-        .await
-        .map_err(|e| db_err("beginning the snapshot transaction", e))?;
+    // MySQL has no snapshot to share: like mydumper, the workers start
+    // theirs while a global read lock holds every write back, so all see
+    // the same rows; the lock is released as soon as they have.
+    let mut lock_warning = None;
+    let mut mysql_extra: Vec<Box<dyn Transaction>> = Vec::new();
+    let mysql_lock = if engine == Engine::MySql && opts.parallelism > 1 {
+        match mysql_global_lock(adapter.as_ref()).await {
+            Ok(l) => Some(l),
+            Err(e) => {
+                let w = format!("exported on one connection: {e}");
+                tracing::warn!("{w}");
+                lock_warning = Some(w);
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let begun = async {
+        let mut main = adapter
+            .begin_with(TxOptions {
+                isolation,
+                read_only: engine != Engine::Sqlite,
+            })
+            .await
+            .map_err(|e| db_err("beginning the snapshot transaction", e))?;
+        let my_snap = if engine == Engine::MySql {
+            Some(mysql_snapshot(main.as_mut()).await?)
+        } else {
+            None
+        };
+        Ok::<_, BackupError>((main, my_snap))
+    }
+    .await;
+    if let Some(mut lock) = mysql_lock {
+        // No `?` between the lock and here: the lock must always go.
+        if let Ok((_, Some(_))) = &begun {
+            match mysql_workers(adapter.as_ref(), opts.parallelism - 1).await {
+                Ok(txs) => mysql_extra = txs,
+                Err(e) => lock_warning = Some(format!("exported on one connection: {e}")),
+            }
+        }
+        unlock(lock.as_mut()).await;
+        let _ = lock.rollback().await;
+    }
+    let (mut main, my_snap) = begun?;
     // Introspected after the snapshot began: DDL racing with the backup is
     // not supported (PostgreSQL would block it on the tables' locks anyway).
-    let mut tables: Vec<TableSchema> = if engine == Engine::Postgres {
+    let mut tables: Vec<TableSchema> = if matches!(engine, Engine::Postgres | Engine::MySql) {
         Vec::new()
     } else {
         adapter
@@ -488,6 +645,7 @@ async fn create_backup_unmetered(
     };
     let mut postgres = None;
     let mut sqlite = None;
+    let mut mysql = None;
     let snap = match engine {
         Engine::Postgres => {
             let snap = postgres_snapshot(main.as_mut(), &mut tables).await?;
@@ -506,7 +664,21 @@ async fn create_backup_unmetered(
             postgres = Some(cat);
             snap
         }
-        Engine::MySql => mysql_snapshot(main.as_mut(), &mut tables).await?,
+        Engine::MySql => {
+            let snap = my_snap.ok_or_else(|| BackupError::Unsupported("no snapshot".into()))?;
+            let cat = crate::mysql::read_catalog(
+                main.as_mut(),
+                &crate::mysql::CatalogOptions {
+                    exclude: opts.exclude.clone(),
+                },
+            )
+            .await?;
+            tables = cat.tables.iter().map(mysql_table_schema).collect();
+            mysql = Some(cat);
+            // More workers than tables would only hold connections.
+            mysql_extra.truncate(tables.len().saturating_sub(1));
+            snap
+        }
         Engine::Sqlite => {
             let snap = sqlite_snapshot(main.as_mut(), &mut tables).await?;
             sqlite = Some(crate::sqlite::read_catalog(main.as_mut()).await?);
@@ -514,11 +686,14 @@ async fn create_backup_unmetered(
         }
         other => return Err(BackupError::Unsupported(format!("engine {other}"))),
     };
+    let mut snap = snap;
+    snap.warnings.extend(lock_warning);
     let schema = BackupSchema {
         engine: engine.as_str().to_owned(),
         tables,
         postgres,
         sqlite,
+        mysql,
     };
     let ntables = schema.tables.len();
     let name = opts
@@ -540,6 +715,7 @@ async fn create_backup_unmetered(
     // connections; the others stream everything through the main one.
     let parallel = match (&snap.pg_snapshot_id, engine) {
         (Some(_), Engine::Postgres) => opts.parallelism.clamp(1, ntables.max(1)),
+        (_, Engine::MySql) => mysql_extra.len() + 1,
         _ => 1,
     };
     let queue = Arc::new(Mutex::new((0..ntables).collect::<VecDeque<_>>()));
@@ -547,7 +723,12 @@ async fn create_backup_unmetered(
     let (tx_chunks, mut rx) = mpsc::channel::<Msg>(parallel * 2);
     let mut workers = Vec::new();
     let mut extra_txs = Vec::new();
-    if parallel > 1 {
+    // MySQL: the main transaction works beside the others (it holds the
+    // same snapshot and keeps nothing alive for them).
+    let mysql_parallel = parallel > 1 && engine == Engine::MySql;
+    if mysql_parallel {
+        extra_txs = std::mem::take(&mut mysql_extra);
+    } else if parallel > 1 {
         let id = snap.pg_snapshot_id.clone().unwrap_or_default();
         for _ in 0..parallel {
             let mut tx = match adapter
@@ -581,6 +762,9 @@ async fn create_backup_unmetered(
     let main_worker = parallel == 1;
     let (mut worker_txs, held_main): (Vec<Box<dyn Transaction>>, _) = if main_worker {
         (vec![main], None)
+    } else if mysql_parallel {
+        extra_txs.push(main);
+        (extra_txs, None)
     } else {
         (extra_txs, Some(main))
     };

@@ -17,6 +17,7 @@ use crate::compress::Compression;
 use crate::crypto::{self, Kdf, KdfParams, KeySource, MasterKey, Sealer, hex};
 use crate::error::{BackupError, Result};
 use crate::manifest::Manifest;
+use crate::mysql::MysqlCatalog;
 use crate::pg::PgCatalog;
 use crate::sink::SinkWriter;
 use crate::sqlite::SqliteCatalog;
@@ -287,6 +288,12 @@ pub struct BackupSchema {
     /// version 1 backups, restored from `tables` then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sqlite: Option<SqliteCatalog>,
+    /// MySQL / MariaDB (format version 2, added later): the schema as the
+    /// server prints it, and the mark that values are held in the exact
+    /// forms [`MysqlCatalog`] describes. Absent in older backups, restored
+    /// from `tables` then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mysql: Option<MysqlCatalog>,
 }
 
 /// One table's definition.

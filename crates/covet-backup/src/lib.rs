@@ -23,6 +23,7 @@ mod export;
 mod format;
 mod leftovers;
 mod manifest;
+mod mysql;
 mod pg;
 mod restore;
 pub mod retention;
@@ -40,6 +41,7 @@ pub use export::{CreateOptions, Progress, ProgressFn, create_backup};
 pub use format::{BackupSchema, Encryption, HEADER_LEN, TableSchema};
 pub use leftovers::{Leftovers, clean_leftovers};
 pub use manifest::{CipherInfo, CompressionInfo, Manifest, SnapshotPosition, TableEntry, Totals};
+pub use mysql::{MysqlCatalog, MysqlColumn, MysqlObject, MysqlTable, ValueForm};
 pub use pg::{PgCatalog, PgCopyTable, PgObject};
 pub use restore::{
     Connector, DrillReport, DrillTable, DropFn, DropPlan, RestoreOptions, RestoreReport, drill,

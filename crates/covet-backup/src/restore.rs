@@ -49,6 +49,11 @@ pub struct RestoreOptions {
     pub drop_others: bool,
     /// Called with what is about to be dropped, before anything is.
     pub on_drop: Option<DropFn>,
+    /// MySQL: create views, triggers, routines and events with the
+    /// `DEFINER` the source had (the restoring user needs the privilege to
+    /// name another user). By default the clause is left out, so the
+    /// restoring user becomes their definer.
+    pub keep_definers: bool,
     /// Called after each chunk.
     pub progress: Option<ProgressFn>,
     /// When cancelled, the restore stops, removes the staging database or
@@ -63,6 +68,7 @@ impl std::fmt::Debug for RestoreOptions {
             .field("key", &self.key)
             .field("replace", &self.replace)
             .field("drop_others", &self.drop_others)
+            .field("keep_definers", &self.keep_definers)
             .finish_non_exhaustive()
     }
 }
@@ -169,6 +175,18 @@ async fn exec(tx: &mut dyn Transaction, sql: &str) -> Result<()> {
         .map_err(|e| db(first_line(sql), e))
 }
 
+/// Runs one of a MySQL object's statements, naming the object on failure.
+async fn exec_named(
+    tx: &mut dyn Transaction,
+    sql: &str,
+    o: &crate::mysql::MysqlObject,
+) -> Result<()> {
+    tx.execute(&Statement::new(sql))
+        .await
+        .map(|_| ())
+        .map_err(|e| db(format!("creating {} {}", o.kind, o.name), e))
+}
+
 async fn exec_stmt(tx: &mut dyn Transaction, stmt: &Statement) -> Result<()> {
     tx.execute(stmt)
         .await
@@ -216,9 +234,26 @@ async fn load_rows(
         let copy = schema.postgres.as_ref();
         if let Some((t, rows)) = checker.on_chunk(&chunk, copy.is_none())? {
             let table = &schema.tables[t].table.name;
-            let n = match copy {
-                Some(pg) => copy_chunk(tx, &pg.tables[t], table, chunk.payload, chunk.rows).await?,
-                None => {
+            let n = match (copy, &schema.mysql) {
+                (Some(pg), _) => {
+                    copy_chunk(tx, &pg.tables[t], table, chunk.payload, chunk.rows).await?
+                }
+                (None, Some(my)) => {
+                    let sql = crate::mysql::insert_sql(&my.tables[t], &rows)?;
+                    let n = tx
+                        .execute(&Statement::new(sql))
+                        .await
+                        .map_err(|e| db(format!("loading table {table}"), e))?
+                        .rows_affected;
+                    if n != rows.len() as u64 {
+                        return Err(BackupError::ManifestMismatch(format!(
+                            "table {table}: the server inserted {n} rows of a chunk of {}",
+                            rows.len()
+                        )));
+                    }
+                    n
+                }
+                (None, None) => {
                     let n = rows.len() as u64;
                     tx.bulk_insert(table, &columns[t], rows.into())
                         .await
@@ -313,6 +348,17 @@ async fn create_and_load(
         let rows = load_rows(sink, name, opts, verified, tx).await?;
         run_objects(tx, &pg.post_data).await?;
         return Ok(rows);
+    }
+    if let Some(my) = &verified.schema.mysql {
+        // The server's own CREATE TABLE statements (foreign keys inline:
+        // the checks are off until the rows are in), then the rows. Views,
+        // routines, triggers and events are the caller's: they cannot move
+        // from the staging database with the tables.
+        exec(tx, crate::mysql::LOAD_SESSION).await?;
+        for t in &my.tables {
+            exec(tx, &t.create).await?;
+        }
+        return load_rows(sink, name, opts, verified, tx).await;
     }
     if let Some(cat) = &verified.schema.sqlite {
         // SQLite's own statements: tables, the rows, then indexes, views,
@@ -597,7 +643,17 @@ pub async fn restore(
             // The temporary file is removed by the future's own guard.
             Engine::Sqlite => restore_sqlite(sink, name, target, connector, opts, &verified).await,
             Engine::MySql => {
-                restore_mysql(sink, name, target, connector, opts, &verified, &suffix).await
+                let created = existed == Some(false);
+                restore_mysql(
+                    sink,
+                    name,
+                    target,
+                    connector,
+                    opts,
+                    &verified,
+                    (&suffix, created),
+                )
+                .await
             }
             other => Err(BackupError::Unsupported(format!("restore into {other}"))),
         }
@@ -866,7 +922,7 @@ async fn restore_mysql(
     connector: &dyn Connector,
     opts: &RestoreOptions,
     verified: &VerifyReport,
-    suffix: &str,
+    (suffix, created): (&str, bool),
 ) -> Result<(u64, DropPlan)> {
     let target_db = target
         .database()
@@ -918,8 +974,26 @@ async fn restore_mysql(
                 .await
                 .map_err(|e| db("beginning the staging load", e))?;
             exec(tx.as_mut(), "SET FOREIGN_KEY_CHECKS = 0").await?;
+            if let Some(my) = &verified.schema.mysql {
+                exec(tx.as_mut(), &database_defaults(&staging, my)).await?;
+            }
             let rows =
                 create_and_load(Engine::MySql, sink, name, opts, verified, tx.as_mut()).await?;
+            if let Some(my) = &verified.schema.mysql {
+                // Tried here first, so a definition the server refuses
+                // fails the restore before the target is touched; triggers
+                // go again (a table with one cannot move to another
+                // database), the rest goes with the staging database.
+                for o in my.objects.iter().filter(|o| o.kind != "event") {
+                    for s in crate::mysql::object_statements(o, opts.keep_definers) {
+                        exec_named(tx.as_mut(), &s, o).await?;
+                    }
+                    exec(tx.as_mut(), crate::mysql::RESET_SESSION).await?;
+                }
+                for o in my.objects.iter().filter(|o| o.kind == "trigger") {
+                    exec(tx.as_mut(), &crate::mysql::drop_statement(o)).await?;
+                }
+            }
             exec(tx.as_mut(), "SET FOREIGN_KEY_CHECKS = 1").await?;
             tx.commit()
                 .await
@@ -970,17 +1044,82 @@ async fn restore_mysql(
             tx.commit()
                 .await
                 .map_err(|e| db("committing the swap", e))?;
-            Ok((rows, plan))
+            Ok::<_, BackupError>((rows, plan))
         }
         .await;
         adapter.close().await;
-        r
+        let (rows, plan) = r?;
+        if let Some(my) = &verified.schema.mysql {
+            mysql_objects(connector, target, my, opts, created).await?;
+        }
+        Ok((rows, plan))
     }
     .await;
     let _ = drop_database(connector, target, &staging).await;
     if !drop_set.is_empty() {
         let _ = drop_database(connector, target, &old).await;
     }
+    r
+}
+
+/// `ALTER DATABASE` giving `db` the source database's defaults.
+fn database_defaults(db: &str, my: &crate::mysql::MysqlCatalog) -> String {
+    let ok = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if ok(&my.charset) && ok(&my.collation) {
+        format!(
+            "ALTER DATABASE {} CHARACTER SET {} COLLATE {}",
+            Engine::MySql.dialect().quote_ident(db),
+            my.charset,
+            my.collation
+        )
+    } else {
+        "DO 0".into()
+    }
+}
+
+/// Creates the backup's routines, views, triggers and events in the
+/// target, once its tables are in place, each in the session context it
+/// was created in (with `replace`, an object of the same name is dropped
+/// first). A target the restore created gets the source's default
+/// character set and collation first.
+async fn mysql_objects(
+    connector: &dyn Connector,
+    target: &DatabaseUrl,
+    my: &crate::mysql::MysqlCatalog,
+    opts: &RestoreOptions,
+    created: bool,
+) -> Result<()> {
+    if my.objects.is_empty() && !created {
+        return Ok(());
+    }
+    let adapter = connector
+        .connect(target)
+        .await
+        .map_err(|e| db("connecting to the target", e))?;
+    let r = async {
+        let mut tx = adapter
+            .begin()
+            .await
+            .map_err(|e| db("beginning the target's objects", e))?;
+        if created && let Some(name) = target.database() {
+            exec(tx.as_mut(), &database_defaults(name, my)).await?;
+        }
+        exec(tx.as_mut(), crate::mysql::LOAD_SESSION).await?;
+        for o in &my.objects {
+            if opts.replace {
+                exec(tx.as_mut(), &crate::mysql::drop_statement(o)).await?;
+            }
+            for s in crate::mysql::object_statements(o, opts.keep_definers) {
+                exec_named(tx.as_mut(), &s, o).await?;
+            }
+            exec(tx.as_mut(), crate::mysql::RESET_SESSION).await?;
+        }
+        tx.commit()
+            .await
+            .map_err(|e| db("committing the target's objects", e))
+    }
+    .await;
+    adapter.close().await;
     r
 }
 
@@ -1103,7 +1242,12 @@ pub struct DrillReport {
     pub tables: Vec<DrillTable>,
     /// The measured recovery time: verify plus restore.
     pub rto: Duration,
-    /// Whether every table matched.
+    /// MySQL: where the restored schema differs from the backup's (each
+    /// table's `SHOW CREATE TABLE`, and each view, routine, trigger and
+    /// event with its context, DEFINER aside); empty when equal, and for
+    /// the other engines.
+    pub schema_differences: Vec<String>,
+    /// Whether every table matched (and, on MySQL, the schema).
     pub passed: bool,
     /// Scratch databases of crashed drills found on the server first.
     pub leftovers: Leftovers,
@@ -1127,6 +1271,8 @@ pub struct DrillTable {
 /// On PostgreSQL the rows are read as COPY text, as a backup stores them:
 /// `table.name` is `schema.name`, or a name in the current schema, and
 /// `table.columns` the columns a backup copies (generated ones left out).
+/// On MySQL the values are read in the exact forms a backup holds them,
+/// generated columns left out.
 pub async fn table_checksum(
     adapter: &dyn Adapter,
     table: &covet_core::Table,
@@ -1156,6 +1302,17 @@ pub async fn table_checksum(
         let r = pg_table_checksum(tx.as_mut(), &t, &table.name).await;
         let _ = tx.rollback().await;
         return r;
+    }
+    if adapter.engine() == Engine::MySql {
+        // In the exact forms a backup holds (generated columns left out).
+        let mut tx = adapter
+            .begin()
+            .await
+            .map_err(|e| db("beginning a read transaction", e))?;
+        let names: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
+        let t = crate::mysql::describe_table(tx.as_mut(), &table.name, &names).await;
+        let _ = tx.rollback().await;
+        return mysql_checksum(adapter, &t?).await;
     }
     // SQLite: by storage class, as a backup reads it.
     let sql = match adapter.engine() {
@@ -1188,6 +1345,98 @@ async fn values_checksum(
         n += 1;
     }
     Ok((n, sum))
+}
+
+/// Row count and checksum of a MySQL table's values in the exact forms a
+/// backup holds.
+async fn mysql_checksum(
+    adapter: &dyn Adapter,
+    table: &crate::mysql::MysqlTable,
+) -> Result<(u64, ContentChecksum)> {
+    let what = || format!("reading table {}", table.name);
+    let mut s = adapter
+        .query_stream(&Statement::new(crate::mysql::select_exact(table)))
+        .await
+        .map_err(|e| db(what(), e))?;
+    let mut sum = ContentChecksum::default();
+    let mut n = 0;
+    let mut scratch = Vec::new();
+    while let Some(row) = s.next().await {
+        let row = row.map_err(|e| db(what(), e))?;
+        let values = crate::mysql::row_values(table, &row)?;
+        sum.add_row(&values, &mut scratch)
+            .map_err(BackupError::Unsupported)?;
+        n += 1;
+    }
+    Ok((n, sum))
+}
+
+/// MySQL: the restored database's catalog against the backup's, read the
+/// same way; DEFINERs are compared without (a restore leaves them out).
+async fn mysql_schema_differences(
+    adapter: &dyn Adapter,
+    my: &crate::mysql::MysqlCatalog,
+) -> Result<Vec<String>> {
+    let mut tx = adapter
+        .begin()
+        .await
+        .map_err(|e| db("beginning a read transaction", e))?;
+    let got = crate::mysql::read_catalog(tx.as_mut(), &Default::default()).await;
+    let _ = tx.rollback().await;
+    let got = got?;
+    let mut out = Vec::new();
+    if (&got.charset, &got.collation) != (&my.charset, &my.collation) {
+        out.push(format!(
+            "database defaults {} {} (backup: {} {})",
+            got.charset, got.collation, my.charset, my.collation
+        ));
+    }
+    for t in &my.tables {
+        match got.tables.iter().find(|g| g.name == t.name) {
+            None => out.push(format!("table {} missing", t.name)),
+            Some(g) if g.create != t.create || g.columns != t.columns => {
+                out.push(format!("table {}: SHOW CREATE TABLE differs", t.name));
+            }
+            Some(_) => {}
+        }
+    }
+    for g in got
+        .tables
+        .iter()
+        .filter(|g| !my.tables.iter().any(|t| t.name == g.name))
+    {
+        out.push(format!("table {} not in the backup", g.name));
+    }
+    let key = |o: &crate::mysql::MysqlObject| {
+        (
+            o.kind.clone(),
+            o.name.clone(),
+            crate::mysql::strip_definer(&o.sql),
+            o.sql_mode.clone(),
+            o.character_set_client.clone(),
+            o.collation_connection.clone(),
+            o.time_zone.clone(),
+        )
+    };
+    for o in &my.objects {
+        match got
+            .objects
+            .iter()
+            .find(|g| g.kind == o.kind && g.name == o.name)
+        {
+            None => out.push(format!("{} {} missing", o.kind, o.name)),
+            Some(g) if key(g) != key(o) => out.push(format!("{} {} differs", o.kind, o.name)),
+            Some(_) => {}
+        }
+    }
+    for g in got.objects.iter().filter(|g| {
+        !my.objects
+            .iter()
+            .any(|o| o.kind == g.kind && o.name == g.name)
+    }) {
+        out.push(format!("{} {} not in the backup", g.kind, g.name));
+    }
+    Ok(out)
 }
 
 /// Row count and checksum of one table's COPY text, inside `tx`.
@@ -1244,6 +1493,10 @@ pub(crate) async fn compare_with_manifest(
                 let r = pg_table_checksum(tx.as_mut(), &pg.tables[i], &t.table.name).await;
                 let _ = tx.rollback().await;
                 r?
+            }
+            None if schema.mysql.is_some() => {
+                let my = schema.mysql.as_ref().map(|m| &m.tables[i]);
+                mysql_checksum(adapter, my.expect("checked")).await?
             }
             // A version 1 backup read SQLite by declared type.
             None if schema.sqlite.is_none() && adapter.engine() == Engine::Sqlite => {
@@ -1315,19 +1568,31 @@ pub async fn drill_cancellable(
                 .connect(&url)
                 .await
                 .map_err(|e| db("connecting to the scratch database", e))?;
-            let tables =
-                compare_with_manifest(adapter.as_ref(), &verified_schema, &report.manifest).await;
+            let r = async {
+                let tables =
+                    compare_with_manifest(adapter.as_ref(), &verified_schema, &report.manifest)
+                        .await?;
+                let diffs = match &verified_schema.mysql {
+                    Some(my) => mysql_schema_differences(adapter.as_ref(), my).await?,
+                    None => Vec::new(),
+                };
+                Ok::<_, BackupError>((tables, diffs))
+            }
+            .await;
             adapter.close().await;
-            tables
+            r
         })
         .await?;
-        let passed = tables
-            .iter()
-            .all(|t| t.checksum_equal && t.expected_rows == t.restored_rows);
+        let (tables, schema_differences) = tables;
+        let passed = schema_differences.is_empty()
+            && tables
+                .iter()
+                .all(|t| t.checksum_equal && t.expected_rows == t.restored_rows);
         Ok(DrillReport {
             manifest: report.manifest,
             scratch: scratch.clone(),
             tables,
+            schema_differences,
             rto,
             passed,
             leftovers: leftovers.clone(),
@@ -1448,7 +1713,14 @@ pub async fn export_sql<W: std::io::Write + Send>(
             writeln!(out, "-- {} {}\n{};", o.kind, o.name, o.sql).map_err(io)?;
         }
     }
-    let own_ddl = schema.postgres.is_some() || schema.sqlite.is_some();
+    let own_ddl = schema.postgres.is_some() || schema.sqlite.is_some() || schema.mysql.is_some();
+    if let Some(my) = &schema.mysql {
+        // The session a restore loads in; then the server's own tables.
+        writeln!(out, "{};", crate::mysql::LOAD_SESSION).map_err(io)?;
+        for t in &my.tables {
+            writeln!(out, "{};", t.create).map_err(io)?;
+        }
+    }
     let sqlite_sql = schema.sqlite.as_ref().map(crate::sqlite::statements);
     if let Some((pre, _)) = &sqlite_sql {
         for s in pre {
@@ -1479,6 +1751,12 @@ pub async fn export_sql<W: std::io::Write + Send>(
             continue;
         }
         if let Some((t, rows)) = checker.on_chunk(&chunk, true)? {
+            if let Some(my) = &schema.mysql {
+                writeln!(out, "{};", crate::mysql::insert_sql(&my.tables[t], &rows)?)
+                    .map_err(io)?;
+                rows_out += rows.len() as u64;
+                continue;
+            }
             for batch in rows.chunks(500) {
                 writeln!(out, "{};", ddl::insert(engine, &schema.tables[t], batch)).map_err(io)?;
                 rows_out += batch.len() as u64;
@@ -1495,6 +1773,18 @@ pub async fn export_sql<W: std::io::Write + Send>(
         for o in &pg.post_data {
             writeln!(out, "-- {} {}\n{};", o.kind, o.name, o.sql).map_err(io)?;
         }
+    }
+    if let Some(my) = &schema.mysql {
+        // The mysql client's form: routine bodies hold semicolons.
+        writeln!(out, "DELIMITER ;;").map_err(io)?;
+        for o in &my.objects {
+            writeln!(out, "-- {} {}", o.kind, o.name).map_err(io)?;
+            for s in crate::mysql::object_statements(o, false) {
+                writeln!(out, "{s};;").map_err(io)?;
+            }
+            writeln!(out, "{};;", crate::mysql::RESET_SESSION).map_err(io)?;
+        }
+        writeln!(out, "DELIMITER ;").map_err(io)?;
     }
     if let Some((_, post)) = &sqlite_sql {
         for s in post {
@@ -1551,6 +1841,7 @@ mod tests {
             }],
             postgres: None,
             sqlite: None,
+            mysql: None,
         };
         let mut w = BackupWriter::create(
             sink,

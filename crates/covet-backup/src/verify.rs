@@ -319,6 +319,7 @@ mod tests {
             }],
             postgres: None,
             sqlite: None,
+            mysql: None,
         };
         let mut w = BackupWriter::create(
             &sink,

@@ -202,6 +202,7 @@ struct Tally {
 ///     }],
 ///     postgres: None,
 ///     sqlite: None,
+///     mysql: None,
 /// };
 /// let key = KeySource::Raw([7; 32]);
 /// let mut w = BackupWriter::create(&sink, "t.covet", schema, SourceInfo::now("sqlite", "t"),

@@ -59,6 +59,7 @@ async fn failing_backup(sink: &MemorySink, engine: &str) -> String {
         }],
         postgres,
         sqlite: None,
+        mysql: None,
     };
     let mut w = BackupWriter::create(
         sink,

@@ -38,6 +38,7 @@ pub(crate) fn two_tables() -> BackupSchema {
         ],
         postgres: None,
         sqlite: None,
+        mysql: None,
     }
 }
 
