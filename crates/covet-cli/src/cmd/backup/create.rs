@@ -39,16 +39,16 @@ pub(super) struct Args {
     scope: Scope,
 }
 
-/// What a PostgreSQL backup covers.
+/// What a backup covers.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub(super) struct Scope {
     /// PostgreSQL: back up only this schema (repeat for several; default
     /// every non-system schema).
     #[arg(long = "schema", value_name = "NAME")]
     schemas: Vec<String>,
-    /// PostgreSQL: leave out an object the backup would refuse, named as
-    /// the refusal names it, e.g. `operator public.===(integer,integer)`
-    /// (repeatable).
+    /// Leave out an object the backup would refuse, named as the refusal
+    /// names it, e.g. `operator public.===(integer,integer)` on PostgreSQL
+    /// or `sequence s1` on MariaDB (repeatable).
     #[arg(long, value_name = "KIND NAME")]
     exclude: Vec<String>,
 }

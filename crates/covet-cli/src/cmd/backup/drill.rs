@@ -52,7 +52,7 @@ pub(super) async fn run(args: Args, json_out: bool) -> Result<(), Failure> {
             .collect();
         println!(
             "{}",
-            json!({ "passed": r.passed, "rto_seconds": r.rto.as_secs_f64(), "scratch": r.scratch, "tables": tables, "leftovers": r.leftovers })
+            json!({ "passed": r.passed, "rto_seconds": r.rto.as_secs_f64(), "scratch": r.scratch, "tables": tables, "schema_differences": r.schema_differences, "leftovers": r.leftovers })
         );
     } else {
         report_leftovers(&r.leftovers);
@@ -65,6 +65,9 @@ pub(super) async fn run(args: Args, json_out: bool) -> Result<(), Failure> {
                 if t.checksum_equal { "equal" } else { "DIFFERS" }
             );
         }
+        for d in &r.schema_differences {
+            println!("schema: {d}");
+        }
         println!(
             "drill {}: RTO {} (verify + restore into {}, dropped)",
             if r.passed { "passed" } else { "FAILED" },
@@ -74,7 +77,7 @@ pub(super) async fn run(args: Args, json_out: bool) -> Result<(), Failure> {
     }
     if !r.passed {
         return Err(Failure::failed(
-            "drill failed: restored tables differ from the manifest",
+            "drill failed: the restore differs from the backup (tables or schema)",
         ));
     }
     Ok(())

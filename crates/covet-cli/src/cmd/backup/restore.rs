@@ -33,6 +33,11 @@ pub(super) struct Args {
     /// anything is dropped).
     #[arg(long, requires = "replace")]
     drop_others: bool,
+    /// MySQL/MariaDB: create views, triggers, routines and events with the
+    /// DEFINER they had (by default the restoring user becomes their
+    /// definer).
+    #[arg(long)]
+    keep_definers: bool,
     #[command(flatten)]
     key: KeyArgs,
 }
@@ -45,6 +50,7 @@ pub(super) async fn run(args: Args, json_out: bool) -> Result<(), Failure> {
         password,
         replace,
         drop_others,
+        keep_definers,
         key,
     } = args;
     let url = resolve_url(&db, &password)?;
@@ -54,6 +60,7 @@ pub(super) async fn run(args: Args, json_out: bool) -> Result<(), Failure> {
         key: key_source(&key)?,
         replace,
         drop_others,
+        keep_definers,
         cancel: Some(cancel),
         ..Default::default()
     };
