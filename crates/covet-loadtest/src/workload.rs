@@ -189,6 +189,9 @@ pub fn point_select(scale: f64) -> Vec<StatementSpec> {
 struct Prepared {
     spec: StatementSpec,
     sql: Arc<str>,
+    /// The statement's name as its label, interned so that labelling each
+    /// execution allocates nothing.
+    label: &'static str,
     /// For `?` engines: which parameter each placeholder occurrence takes.
     order: Option<Vec<usize>>,
     sequences: Vec<i64>,
@@ -274,6 +277,7 @@ impl Workload {
                 })
                 .collect();
             statements.push(Prepared {
+                label: intern(&spec.name),
                 spec,
                 sql,
                 order,
@@ -393,7 +397,7 @@ impl Workload {
         Statement::new(Arc::clone(&p.sql))
             .with_params(values)
             .idempotent(p.spec.kind == StatementKind::Query)
-            .label(p.spec.name.clone())
+            .label(p.label)
     }
 
     /// Draws a statement by weight and builds it: `(index, statement)`.
@@ -440,6 +444,20 @@ impl Workload {
             ParamGen::Now => Value::Timestamp(Utc::now().naive_utc()),
         }
     }
+}
+
+/// `name` with a `'static` lifetime: each distinct name is leaked once per
+/// process and reused by every later workload, so the leak is bounded by
+/// the number of distinct statement names ever used.
+fn intern(name: &str) -> &'static str {
+    static NAMES: parking_lot::Mutex<Vec<&'static str>> = parking_lot::Mutex::new(Vec::new());
+    let mut names = NAMES.lock();
+    if let Some(n) = names.iter().find(|n| **n == name) {
+        return n;
+    }
+    let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
+    names.push(leaked);
+    leaked
 }
 
 pub(crate) fn random_text(rng: &mut Rng, len: usize) -> String {
