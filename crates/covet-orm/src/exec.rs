@@ -30,6 +30,30 @@ pub trait Executor: Send {
 
     /// Runs a query and reads its rows.
     async fn query(&mut self, stmt: &Statement) -> Result<Rows>;
+
+    /// Runs a query that only reads, for an executor that may send reads
+    /// elsewhere (a [`Db`] given a replica reader with [`Db::with_reader`]).
+    /// QuerySet reads call this unless told
+    /// [`using_primary`](crate::QuerySet::using_primary); writes (`INSERT
+    /// ... RETURNING` included) call [`Executor::query`]. Defaults to
+    /// [`Executor::query`].
+    async fn read(&mut self, stmt: &Statement) -> Result<Rows> {
+        self.query(stmt).await
+    }
+}
+
+/// A QuerySet read: on the executor's reader unless `primary` (the
+/// QuerySet's [`using_primary`](crate::QuerySet::using_primary)).
+pub(crate) async fn read_rows<E: Executor>(
+    ex: &mut E,
+    primary: bool,
+    stmt: &Statement,
+) -> Result<Rows> {
+    if primary {
+        ex.query(stmt).await
+    } else {
+        ex.read(stmt).await
+    }
 }
 
 #[async_trait]
@@ -61,6 +85,9 @@ impl<E: Executor + ?Sized> Executor for &mut E {
     async fn query(&mut self, stmt: &Statement) -> Result<Rows> {
         (**self).query(stmt).await
     }
+    async fn read(&mut self, stmt: &Statement) -> Result<Rows> {
+        (**self).read(stmt).await
+    }
 }
 
 #[async_trait]
@@ -82,6 +109,7 @@ impl Executor for &mut (dyn Transaction + '_) {
 #[derive(Clone)]
 pub struct Db {
     adapter: Arc<dyn Adapter>,
+    reader: Option<Arc<dyn Adapter>>,
     returning: bool,
 }
 
@@ -102,7 +130,21 @@ impl Db {
             Engine::MySql => mariadb_returning(&adapter.server_version().await?),
             _ => true,
         };
-        Ok(Db { adapter, returning })
+        Ok(Db {
+            adapter,
+            reader: None,
+            returning,
+        })
+    }
+
+    /// Sends QuerySet reads to `reader` (a read-replica view such as
+    /// covet-router's `Router::reader()`), unless a QuerySet is told
+    /// [`using_primary`](crate::QuerySet::using_primary); writes and
+    /// transactions stay on the main adapter.
+    #[must_use]
+    pub fn with_reader(mut self, reader: Arc<dyn Adapter>) -> Self {
+        self.reader = Some(reader);
+        self
     }
 
     /// The adapter.
@@ -147,6 +189,13 @@ impl Executor for &Db {
     }
     async fn query(&mut self, stmt: &Statement) -> Result<Rows> {
         self.adapter.query(stmt).await
+    }
+    async fn read(&mut self, stmt: &Statement) -> Result<Rows> {
+        self.reader
+            .as_ref()
+            .unwrap_or(&self.adapter)
+            .query(stmt)
+            .await
     }
 }
 

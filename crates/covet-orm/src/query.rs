@@ -23,6 +23,7 @@ pub struct QuerySet<M> {
     limit: Option<u64>,
     offset: Option<u64>,
     distinct: bool,
+    primary: bool,
     _m: PhantomData<fn() -> M>,
 }
 
@@ -34,6 +35,7 @@ impl<M> Clone for QuerySet<M> {
             limit: self.limit,
             offset: self.offset,
             distinct: self.distinct,
+            primary: self.primary,
             _m: PhantomData,
         }
     }
@@ -54,6 +56,7 @@ impl<M> std::fmt::Debug for QuerySet<M> {
             .field("limit", &self.limit)
             .field("offset", &self.offset)
             .field("distinct", &self.distinct)
+            .field("primary", &self.primary)
             .finish()
     }
 }
@@ -97,6 +100,7 @@ impl<M: Model> QuerySet<M> {
             limit: None,
             offset: None,
             distinct: false,
+            primary: false,
             _m: PhantomData,
         }
     }
@@ -167,6 +171,20 @@ impl<M: Model> QuerySet<M> {
                 .collect();
         }
         self
+    }
+
+    /// Runs this QuerySet's reads (and those of the relation, grouping and
+    /// partial queries built from it) on the executor's primary adapter
+    /// even when it has a replica reader ([`crate::Db::with_reader`]): for
+    /// a read that must see a write just made.
+    #[must_use]
+    pub fn using_primary(mut self) -> Self {
+        self.primary = true;
+        self
+    }
+
+    pub(crate) fn on_primary(&self) -> bool {
+        self.primary
     }
 
     pub(crate) fn limit_value(&self) -> Option<u64> {
@@ -353,7 +371,7 @@ impl<M: Model> QuerySet<M> {
         crate::site::at_caller(async move {
             let run = async {
                 let stmt = self.sql(ex.dialect());
-                let rows = ex.query(&stmt).await?;
+                let rows = crate::exec::read_rows(&mut ex, self.primary, &stmt).await?;
                 let mut out = Vec::with_capacity(rows.len());
                 for row in &rows {
                     out.push(M::from_row(row)?);
@@ -498,7 +516,7 @@ impl<M: Model> QuerySet<M> {
     pub fn count<E: Executor>(&self, mut ex: E) -> impl Future<Output = OrmResult<u64>> + Send {
         crate::site::at_caller(async move {
             let stmt = self.count_sql(ex.dialect());
-            let rows = ex.query(&stmt).await?;
+            let rows = crate::exec::read_rows(&mut ex, self.primary, &stmt).await?;
             let row = rows
                 .rows
                 .first()
@@ -543,7 +561,7 @@ impl<M: Model> QuerySet<M> {
     ) -> OrmResult<Option<R>> {
         let d = ex.dialect();
         let stmt = self.aggregate_sql(d, func, col, cast(d.engine));
-        let rows = ex.query(&stmt).await?;
+        let rows = crate::exec::read_rows(&mut ex, self.primary, &stmt).await?;
         let row = rows
             .rows
             .first()
@@ -599,7 +617,9 @@ impl<M: Model> QuerySet<M> {
     pub fn exists<E: Executor>(&self, mut ex: E) -> impl Future<Output = OrmResult<bool>> + Send {
         crate::site::at_caller(async move {
             let stmt = self.exists_sql(ex.dialect());
-            Ok(!ex.query(&stmt).await?.is_empty())
+            Ok(!crate::exec::read_rows(&mut ex, self.primary, &stmt)
+                .await?
+                .is_empty())
         })
     }
 
