@@ -28,8 +28,11 @@ commands:
                      direction, driver-free core and pool, module docs,
                      no ignored tests); also a test under cargo test
   services           whether PostgreSQL and MariaDB answer on their URLs
-  loadtest           1k/5k/10k statements per second for 60 s each against
-                     PostgreSQL and MariaDB, writing results_*_qps.csv
+  loadtest           covet loadtest next to pgbench -R (PostgreSQL) and
+                     sysbench --rate (MariaDB) on the seed mix at 1k/5k/10k
+                     per second, closed loop, and each tool's highest rate
+                     at p95 < 10 ms (--duration, --rates, --backends,
+                     --connections, --parts, --step); quiet machine only
 ";
 
 fn main() -> ExitCode {
