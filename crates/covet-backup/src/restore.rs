@@ -49,6 +49,10 @@ pub struct RestoreOptions {
     pub drop_others: bool,
     /// Called with what is about to be dropped, before anything is.
     pub on_drop: Option<DropFn>,
+    /// MySQL: tables loaded at once, each over a connection of its own
+    /// (0 means two). The target's pool must allow this many connections
+    /// plus one.
+    pub parallelism: usize,
     /// MySQL: create views, triggers, routines and events with the
     /// `DEFINER` the source had (the restoring user needs the privilege to
     /// name another user). By default the clause is left out, so the
@@ -68,6 +72,7 @@ impl std::fmt::Debug for RestoreOptions {
             .field("key", &self.key)
             .field("replace", &self.replace)
             .field("drop_others", &self.drop_others)
+            .field("parallelism", &self.parallelism)
             .field("keep_definers", &self.keep_definers)
             .finish_non_exhaustive()
     }
@@ -348,17 +353,6 @@ async fn create_and_load(
         let rows = load_rows(sink, name, opts, verified, tx).await?;
         run_objects(tx, &pg.post_data).await?;
         return Ok(rows);
-    }
-    if let Some(my) = &verified.schema.mysql {
-        // The server's own CREATE TABLE statements (foreign keys inline:
-        // the checks are off until the rows are in), then the rows. Views,
-        // routines, triggers and events are the caller's: they cannot move
-        // from the staging database with the tables.
-        exec(tx, crate::mysql::LOAD_SESSION).await?;
-        for t in &my.tables {
-            exec(tx, &t.create).await?;
-        }
-        return load_rows(sink, name, opts, verified, tx).await;
     }
     if let Some(cat) = &verified.schema.sqlite {
         // SQLite's own statements: tables, the rows, then indexes, views,
@@ -977,8 +971,18 @@ async fn restore_mysql(
             if let Some(my) = &verified.schema.mysql {
                 exec(tx.as_mut(), &database_defaults(&staging, my)).await?;
             }
-            let rows =
-                create_and_load(Engine::MySql, sink, name, opts, verified, tx.as_mut()).await?;
+            let rows = match &verified.schema.mysql {
+                Some(my) => {
+                    exec(tx.as_mut(), crate::mysql::LOAD_SESSION).await?;
+                    for t in &my.tables {
+                        exec(tx.as_mut(), &t.create).await?;
+                    }
+                    mysql_parallel_load(adapter.as_ref(), sink, name, opts, verified).await?
+                }
+                None => {
+                    create_and_load(Engine::MySql, sink, name, opts, verified, tx.as_mut()).await?
+                }
+            };
             if let Some(my) = &verified.schema.mysql {
                 // Tried here first, so a definition the server refuses
                 // fails the restore before the target is touched; triggers
@@ -1060,6 +1064,120 @@ async fn restore_mysql(
         let _ = drop_database(connector, target, &old).await;
     }
     r
+}
+
+/// Loads a MySQL backup's rows into its (created) tables over several
+/// connections of `adapter`: the stream is read once, in order, and each
+/// table's chunks go to one connection (table index modulo the count), so
+/// tables load side by side while the memory held stays a few chunks per
+/// connection.
+async fn mysql_parallel_load(
+    adapter: &dyn Adapter,
+    sink: &dyn BackupSink,
+    name: &str,
+    opts: &RestoreOptions,
+    verified: &VerifyReport,
+) -> Result<u64> {
+    use futures_util::future::{try_join, try_join_all};
+    use tokio::sync::mpsc;
+    let schema = verified.schema.clone();
+    let Some(my) = schema.mysql.as_ref() else {
+        return Err(BackupError::Unsupported(
+            "not a MySQL catalog backup".into(),
+        ));
+    };
+    let want = if opts.parallelism == 0 {
+        2
+    } else {
+        opts.parallelism
+    };
+    let n = want.clamp(1, my.tables.len().max(1));
+    let mut txs = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut tx = adapter
+            .begin()
+            .await
+            .map_err(|e| db("beginning a load connection", e))?;
+        exec(tx.as_mut(), crate::mysql::LOAD_SESSION).await?;
+        txs.push(tx);
+    }
+    type Batch = (usize, Vec<Vec<covet_core::Value>>);
+    let (senders, receivers): (Vec<mpsc::Sender<Batch>>, Vec<mpsc::Receiver<Batch>>) =
+        (0..n).map(|_| mpsc::channel::<Batch>(2)).unzip();
+    let dispatch = async {
+        let senders = senders;
+        let r = sink.open(name).await?;
+        let mut reader = StreamReader::open(r, opts.key.as_ref()).await?;
+        let mut checker = Checker::new(false);
+        let mut sent = 0u64;
+        while let Some(chunk) = reader.next().await? {
+            if chunk.kind == ChunkKind::Manifest {
+                break;
+            }
+            if let Some((t, rows)) = checker.on_chunk(&chunk, true)? {
+                sent += rows.len() as u64;
+                if senders[t % n].send((t, rows)).await.is_err() {
+                    // Its connection failed; the load's error says why.
+                    return Ok(sent);
+                }
+                if let Some(p) = &opts.progress {
+                    p(&Progress {
+                        phase: "restore",
+                        rows: sent,
+                        rows_total: Some(verified.manifest.totals.rows),
+                        bytes: reader.stored,
+                        tables_done: 0,
+                        tables: schema.tables.len() as u64,
+                    });
+                }
+            }
+        }
+        if reader.file_sha256() != verified.sha256 {
+            return Err(BackupError::IndexMismatch {
+                name: name.to_owned(),
+                reason: "the backup changed between verification and loading".into(),
+            });
+        }
+        Ok(sent)
+    };
+    let loads = txs.into_iter().zip(receivers).map(|(mut tx, mut rx)| {
+        let schema = schema.clone();
+        async move {
+            let Some(my) = schema.mysql.as_ref() else {
+                return Ok(0);
+            };
+            let mut done = 0u64;
+            while let Some((t, rows)) = rx.recv().await {
+                let table = &my.tables[t].name;
+                let sql = crate::mysql::insert_sql(&my.tables[t], &rows)?;
+                let got = tx
+                    .execute(&Statement::new(sql))
+                    .await
+                    .map_err(|e| db(format!("loading table {table}"), e))?
+                    .rows_affected;
+                if got != rows.len() as u64 {
+                    return Err(BackupError::ManifestMismatch(format!(
+                        "table {table}: the server inserted {got} rows of a chunk of {}",
+                        rows.len()
+                    )));
+                }
+                done += got;
+            }
+            tx.commit()
+                .await
+                .map_err(|e| db("committing the load", e))?;
+            Ok::<_, BackupError>(done)
+        }
+    });
+    let (sent, loaded) = try_join(dispatch, try_join_all(loads)).await?;
+    let loaded: u64 = loaded.iter().sum();
+    if loaded != sent || loaded != verified.manifest.totals.rows {
+        return Err(BackupError::ManifestMismatch(format!(
+            "{loaded} rows loaded, {} listed",
+            verified.manifest.totals.rows
+        )));
+    }
+    Ok(loaded)
 }
 
 /// `ALTER DATABASE` giving `db` the source database's defaults.
