@@ -352,3 +352,92 @@ async fn mariadb_routes_reads_to_the_replica_and_sees_its_own_writes() {
     rep.close().await;
     r.close().await;
 }
+
+/// Keys land where PostgreSQL's own hash partitioning puts them, for
+/// integers across the whole range and for text, with several moduli.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_shard_hash_matches_satisfies_hash_partition() {
+    use covet_router::ShardKey;
+    let Some(c) = servers::pg() else { return };
+    let p = covet_adapter_pg::PgAdapter::connect(&c.url(c.primary).parse().unwrap())
+        .await
+        .unwrap();
+    for ddl in [
+        "CREATE TABLE shard_i (k bigint) PARTITION BY HASH (k)",
+        "CREATE TABLE shard_t (k text) PARTITION BY HASH (k)",
+    ] {
+        p.execute(&Statement::new(ddl)).await.unwrap();
+    }
+    let mut ints: Vec<i64> = vec![
+        0,
+        1,
+        -1,
+        42,
+        i64::MIN,
+        i64::MAX,
+        i64::from(i32::MIN),
+        i64::from(i32::MAX),
+        1 << 32,
+        -(1 << 32) - 7,
+    ];
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for _ in 0..150 {
+        // splitmix64: spread over the whole range, reproducibly.
+        x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ints.push((z ^ (z >> 31)) as i64 >> (x % 60));
+    }
+    let texts: Vec<String> = (0..120)
+        .map(|i| match i % 4 {
+            0 => String::new() + &"k".repeat(i),
+            1 => format!("user-{i}"),
+            2 => format!("ключ-{i}-été"),
+            _ => format!("{i:x}{}", "é".repeat(i % 13)),
+        })
+        .collect();
+    let check_int =
+        Statement::new("SELECT satisfies_hash_partition('shard_i'::regclass, $1, $2, $3::bigint)");
+    let check_text =
+        Statement::new("SELECT satisfies_hash_partition('shard_t'::regclass, $1, $2, $3::text)");
+    for n in [2_usize, 3, 8] {
+        for k in &ints {
+            let r = ShardKey::Int(*k).shard_of(n);
+            let stmt = check_int.clone().bind(n as i32).bind(r as i32).bind(*k);
+            let ok = p.query(&stmt).await.unwrap();
+            assert_eq!(
+                ok.rows[0].value(0).unwrap(),
+                &Value::Bool(true),
+                "bigint {k} mod {n}"
+            );
+        }
+        for k in &texts {
+            let r = ShardKey::Text(k).shard_of(n);
+            let stmt = check_text
+                .clone()
+                .bind(n as i32)
+                .bind(r as i32)
+                .bind(k.as_str());
+            let ok = p.query(&stmt).await.unwrap();
+            assert_eq!(
+                ok.rows[0].value(0).unwrap(),
+                &Value::Bool(true),
+                "text {k:?} mod {n}"
+            );
+        }
+    }
+    // Not vacuous: another remainder is refused.
+    let wrong = (ShardKey::Int(42).shard_of(8) + 1) % 8;
+    let stmt = check_int
+        .clone()
+        .bind(8_i32)
+        .bind(wrong as i32)
+        .bind(42_i64);
+    let ok = p.query(&stmt).await.unwrap();
+    assert_eq!(ok.rows[0].value(0).unwrap(), &Value::Bool(false));
+    p.execute(&Statement::new("DROP TABLE shard_i, shard_t"))
+        .await
+        .unwrap();
+    p.close().await;
+}

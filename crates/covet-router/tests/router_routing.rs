@@ -300,3 +300,30 @@ fn a_router_needs_a_primary_and_one_engine() {
     let e = Router::builder().build().unwrap_err();
     assert!(e.to_string().contains("needs a primary"), "{e}");
 }
+
+#[tokio::test]
+async fn a_shard_map_sends_a_key_to_its_shard_and_scatters_on_request() {
+    use covet_router::{ShardKey, ShardMap};
+    let mocks: Vec<_> = (0..3).map(|i| Mock::new(&format!("s{i}"), false)).collect();
+    let map = ShardMap::new(
+        mocks
+            .iter()
+            .map(|m| router(m, &[]).without_health_checks().build().unwrap())
+            .collect(),
+    )
+    .unwrap();
+    for k in 0..300_i64 {
+        let want = ShardKey::Int(k).shard_of(3);
+        assert_eq!(map.shard_of(k), want);
+        map.shard(k)
+            .execute(&Statement::new("INSERT"))
+            .await
+            .unwrap();
+    }
+    let per: Vec<u64> = mocks.iter().map(|m| m.writes()).collect();
+    assert_eq!(per.iter().sum::<u64>(), 300);
+    assert!(per.iter().all(|n| (70..130).contains(n)), "{per:?}");
+    let all = map.scatter_query(&select()).await.unwrap();
+    assert_eq!(all.len(), 3, "one row from each shard");
+    assert!(ShardMap::new(Vec::new()).is_err());
+}
