@@ -683,3 +683,148 @@ async fn each_named_defect_is_fixed() {
     }
     assert!(failed.is_empty(), "{failed:#?}");
 }
+
+/// A private MariaDB with the binary log on, stopped (by its own handle)
+/// and removed when dropped.
+struct BinlogServer {
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Drop for BinlogServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl BinlogServer {
+    fn start() -> Option<BinlogServer> {
+        let present = Command::new("mariadbd")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !present {
+            assert!(
+                std::env::var("COVET_REQUIRE_DB").as_deref() != Ok("1"),
+                "mariadbd is needed and COVET_REQUIRE_DB=1"
+            );
+            eprintln!("skipping: mariadbd is missing");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let out = Command::new("mariadb-install-db")
+            .args([
+                "--no-defaults",
+                "--user=root",
+                "--auth-root-authentication-method=normal",
+            ])
+            .arg(format!("--datadir={}", data.display()))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let p = |name: &str| dir.path().join(name).display().to_string();
+        let child = Command::new("mariadbd")
+            .args(["--no-defaults", "--user=root", "--bind-address=127.0.0.1"])
+            .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--port={port}"))
+            .arg(format!("--socket={}", p("s.sock")))
+            .arg(format!("--pid-file={}", p("s.pid")))
+            .arg(format!("--log-error={}", p("s.err")))
+            .arg(format!("--log-bin={}", p("bin")))
+            .args(["--server-id=1", "--binlog-format=ROW"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = BinlogServer {
+            child,
+            _dir: dir,
+            port,
+        };
+        for _ in 0..150 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(server);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("the private MariaDB did not start");
+    }
+}
+
+/// With the binary log on, the manifest records the snapshot's binlog
+/// file, position and GTID position (the shared server has it off, and
+/// records `unavailable`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binlog_position_is_recorded() {
+    if server_url("COVET_MYSQL_URL").is_none() {
+        return;
+    }
+    let Some(srv) = BinlogServer::start() else {
+        return;
+    };
+    let url: DatabaseUrl = format!("mysql://root@127.0.0.1:{}/app", srv.port)
+        .parse()
+        .unwrap();
+    let admin = connect(&url.with_database("mysql")).await;
+    for sql in [
+        "CREATE DATABASE app",
+        "CREATE TABLE app.t (id INT PRIMARY KEY)",
+        "INSERT INTO app.t VALUES (1), (2)",
+        "CREATE TABLE app.u (id INT PRIMARY KEY)",
+    ] {
+        admin
+            .execute(&covet_core::Statement::new(sql))
+            .await
+            .unwrap();
+    }
+    let rows = admin
+        .query(&covet_core::Statement::new(
+            "SELECT CAST(@@GLOBAL.gtid_binlog_pos AS CHAR)",
+        ))
+        .await
+        .unwrap();
+    let gtid_now: String = rows.rows[0].get(0).unwrap();
+    admin.close().await;
+    let a = connect(&url).await;
+    let dir = tempfile::tempdir().unwrap();
+    let sink = LocalDirSink::new(dir.path());
+    let entry = create_backup(
+        a.clone(),
+        "app",
+        &sink,
+        CreateOptions::new(WriteOptions::new(Encryption::None)),
+    )
+    .await
+    .unwrap();
+    a.close().await;
+    let m = verify(&sink, &entry.name, None).await.unwrap().manifest;
+    match &m.snapshot {
+        SnapshotPosition::MysqlBinlog {
+            file,
+            position,
+            gtid,
+        } => {
+            assert!(file.starts_with("bin."), "{file}");
+            assert!(*position > 0);
+            assert_eq!(gtid.as_deref(), Some(gtid_now.as_str()));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        !m.warnings.iter().any(|w| w.contains("one connection")),
+        "{:?}",
+        m.warnings
+    );
+}
