@@ -69,3 +69,8 @@ pub use scenario::Scenario;
 pub use setup::{DatasetCounts, SetupOptions, SetupOutcome, SetupProgressFn, ensure_dataset};
 pub use slo::{ErrorRateOutcome, MaxErrorRate, Slo, SloOutcome};
 pub use workload::{ParamGen, StatementKind, StatementSpec, Workload, point_select, seed_mix};
+
+/// The README's examples, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
