@@ -318,6 +318,14 @@ pub(crate) fn render(r: &Report) -> String {
         None,
     ));
     out.push_str("<h2>Throughput</h2>");
+    // With stages the target moves: it is drawn per second as a series,
+    // instead of one dashed line at the peak.
+    let staged = r.series.iter().any(|p| p.target.is_some());
+    let planned = Series {
+        name: "target",
+        color: "#999",
+        values: secs(|p| p.target.unwrap_or(0.0)),
+    };
     out.push_str(&line_chart(
         "statements per second",
         "/s",
@@ -337,8 +345,11 @@ pub(crate) fn render(r: &Report) -> String {
                 color: "#c22",
                 values: secs(|p| p.errors as f64),
             },
-        ],
-        Some(m.target_rate),
+        ]
+        .into_iter()
+        .chain(staged.then_some(planned))
+        .collect::<Vec<_>>(),
+        (!staged).then_some(m.target_rate),
     ));
     if r.series.iter().any(|p| p.rss_kb.is_some()) {
         out.push_str("<h2>Memory</h2>");
