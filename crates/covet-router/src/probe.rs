@@ -33,6 +33,13 @@ pub trait ReplicationProbe: Send + Sync + 'static {
     /// An error (or a server that is not a replica) fails the check.
     async fn replica_status(&self, replica: &dyn Adapter) -> Result<ReplicaStatus>;
 
+    /// Whether the server takes writes (for failover). The default says
+    /// yes, so a probe that does not know keeps the first target primary.
+    async fn is_writable(&self, server: &dyn Adapter) -> Result<bool> {
+        let _ = server;
+        Ok(true)
+    }
+
     /// Waits up to `timeout` for `replica` to replay `token`; `Ok(false)`
     /// when it did not. The default polls [`ReplicationProbe::replica_status`]
     /// every 5 ms.
@@ -104,6 +111,14 @@ impl ReplicationProbe for PgProbe {
         Ok(ConsistencyToken::Lsn(record_end(lsn, block)))
     }
 
+    async fn is_writable(&self, server: &dyn Adapter) -> Result<bool> {
+        let stmt = Statement::new("SELECT (NOT pg_is_in_recovery())::text")
+            .idempotent(true)
+            .label("covet_router_writable");
+        let row = first_row(server.query(&stmt).await?, "pg_is_in_recovery")?;
+        Ok(text(&row, 0)?.is_some_and(|v| v == "true"))
+    }
+
     async fn replica_status(&self, replica: &dyn Adapter) -> Result<ReplicaStatus> {
         let stmt = Statement::new(
             "SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()::text END, \
@@ -158,6 +173,17 @@ impl ReplicationProbe for MariaDbProbe {
         Ok(ConsistencyToken::Gtid(
             GtidPos::parse(&pos).map_err(Error::from)?,
         ))
+    }
+
+    async fn is_writable(&self, server: &dyn Adapter) -> Result<bool> {
+        let stmt = Statement::new("SELECT @@read_only")
+            .idempotent(true)
+            .label("covet_router_writable");
+        let row = first_row(server.query(&stmt).await?, "@@read_only")?;
+        Ok(
+            matches!(row.value(0)?, Value::I64(0) | Value::I32(0) | Value::I16(0))
+                || text(&row, 0)?.is_some_and(|v| v == "0"),
+        )
     }
 
     async fn replica_status(&self, replica: &dyn Adapter) -> Result<ReplicaStatus> {

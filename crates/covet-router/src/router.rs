@@ -1,6 +1,7 @@
 //! The router: an `Adapter` over a primary and its replicas.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -58,6 +59,9 @@ const READMIT_AFTER: u32 = 2;
 /// [`RouterSettings::max_lag`], not applying changes, or failing its check
 /// is ejected, and readmitted after two good checks.
 ///
+/// With [`RouterBuilder::failover`] (`router_failover=on`) any target may
+/// be the primary: the checks follow the one that says it is writable.
+///
 /// Cloning is cheap and shares everything.
 #[derive(Clone)]
 pub struct Router {
@@ -66,8 +70,13 @@ pub struct Router {
 
 pub(crate) struct Inner {
     engine: Engine,
-    primary: Arc<Target>,
-    replicas: Vec<Arc<Target>>,
+    /// Every host, in the order given; the primary is `targets[primary_at]`.
+    targets: Vec<Arc<Target>>,
+    primary_at: AtomicUsize,
+    /// Whether the health checks look for a new primary when the current
+    /// one stops taking writes.
+    failover: bool,
+    failovers: AtomicU64,
     settings: RouterSettings,
     probe: Option<Arc<dyn ReplicationProbe>>,
     /// Positions the primary reached and when it was first seen there,
@@ -89,12 +98,12 @@ impl std::fmt::Debug for Router {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Router")
             .field("engine", &self.inner.engine)
-            .field("primary", &self.inner.primary.name)
+            .field("primary", &self.inner.primary().name)
             .field(
-                "replicas",
+                "targets",
                 &self
                     .inner
-                    .replicas
+                    .targets
                     .iter()
                     .map(|r| &r.name)
                     .collect::<Vec<_>>(),
@@ -124,6 +133,7 @@ pub struct RouterBuilder {
     settings: RouterSettings,
     breaker: covet_resilience::breaker::CircuitBreakerBuilder,
     probe: Option<Option<Arc<dyn ReplicationProbe>>>,
+    failover: bool,
 }
 
 impl std::fmt::Debug for RouterBuilder {
@@ -151,6 +161,7 @@ impl Default for RouterBuilder {
                 .failure_threshold(3)
                 .open_duration(Duration::from_secs(2)),
             probe: None,
+            failover: false,
         }
     }
 }
@@ -222,6 +233,18 @@ impl RouterBuilder {
         self
     }
 
+    /// Lets any target become the primary: when the current primary stops
+    /// taking writes (unreachable, or read-only after a demotion), the
+    /// health checks ask every target whether it is writable
+    /// (`pg_is_in_recovery()`, `@@read_only`) and send writes to the first
+    /// that is. Off by default: the first target stays the primary. The
+    /// URL parameter is `router_failover=on`.
+    #[must_use]
+    pub fn failover(mut self, on: bool) -> Self {
+        self.failover = on;
+        self
+    }
+
     /// Turns the background health checks off (replicas are then never
     /// ejected for lag, only skipped while their breaker is open) and
     /// read-your-writes without a probe goes to the primary.
@@ -248,7 +271,13 @@ impl RouterBuilder {
             let weight = url.settings().weights.get(i).copied().unwrap_or(1);
             self = self.replica(name(r), adapter, weight);
         }
-        Ok(self.build()?)
+        self.failover = url.settings().failover;
+        let router = self.build()?;
+        if router.inner.failover {
+            // Find the writable host before the first write.
+            router.check_now().await;
+        }
+        Ok(router)
     }
 
     /// Builds the router and, inside a tokio runtime, starts its health
@@ -273,21 +302,15 @@ impl RouterBuilder {
                 .build()
                 .map_err(|_| RouterError::Setting("the circuit breaker settings are invalid"))
         };
-        let primary = Target::new(pname.clone(), Role::Primary, padapter, breaker(&pname)?, 1);
-        let mut replicas = Vec::new();
+        let primary = Target::new(pname.clone(), padapter, breaker(&pname)?, 1);
+        let mut targets = vec![primary];
         for (i, (name, adapter, weight)) in self.replicas.into_iter().enumerate() {
             let weight = if weight == 0 {
                 self.settings.weights.get(i).copied().unwrap_or(1)
             } else {
                 weight
             };
-            replicas.push(Target::new(
-                name.clone(),
-                Role::Replica,
-                adapter,
-                breaker(&name)?,
-                weight,
-            ));
+            targets.push(Target::new(name.clone(), adapter, breaker(&name)?, weight));
         }
         let probe = self.probe.unwrap_or_else(|| match engine {
             Engine::Postgres => Some(Arc::new(PgProbe) as Arc<dyn ReplicationProbe>),
@@ -296,15 +319,17 @@ impl RouterBuilder {
         });
         let inner = Arc::new(Inner {
             engine,
-            primary,
-            replicas,
+            targets,
+            primary_at: AtomicUsize::new(0),
+            failover: self.failover,
+            failovers: AtomicU64::new(0),
             settings: self.settings,
             probe,
             history: Mutex::new(VecDeque::new()),
             monitor: Mutex::new(None),
         });
         if inner.probe.is_some()
-            && !inner.replicas.is_empty()
+            && (inner.targets.len() > 1)
             && let Ok(rt) = tokio::runtime::Handle::try_current()
         {
             let weak = Arc::downgrade(&inner);
@@ -329,8 +354,11 @@ impl Inner {
     async fn check_round(&self) {
         let Some(probe) = &self.probe else { return };
         let bound = self.settings.check_interval.max(Duration::from_secs(1));
+        if self.failover {
+            self.find_primary(&**probe, bound).await;
+        }
         if let Ok(Ok(pos)) =
-            tokio::time::timeout(bound, probe.primary_position(&*self.primary.adapter)).await
+            tokio::time::timeout(bound, probe.primary_position(&*self.primary().adapter)).await
         {
             let now = Instant::now();
             let mut h = self.history.lock();
@@ -346,7 +374,8 @@ impl Inner {
                 h.pop_front();
             }
         }
-        let checks = self.replicas.iter().map(|r| async move {
+        let replicas = self.replicas();
+        let checks = replicas.iter().map(|(_, r)| async move {
             let status = tokio::time::timeout(bound, probe.replica_status(&*r.adapter)).await;
             (r, status)
         });
@@ -375,12 +404,67 @@ impl Inner {
         }
     }
 
-    fn eligible(&self, tried: &[usize]) -> Vec<(usize, Arc<Target>)> {
-        self.replicas
+    /// The primary now.
+    fn primary(&self) -> Arc<Target> {
+        self.targets[self.primary_at.load(Ordering::Acquire)].clone()
+    }
+
+    /// Every target but the primary, with its index.
+    fn replicas(&self) -> Vec<(usize, Arc<Target>)> {
+        let p = self.primary_at.load(Ordering::Acquire);
+        self.targets
             .iter()
             .enumerate()
+            .filter(|(i, _)| *i != p)
+            .map(|(i, t)| (i, t.clone()))
+            .collect()
+    }
+
+    /// With failover on: when the primary does not say it is writable,
+    /// makes the first target that does the primary.
+    async fn find_primary(&self, probe: &dyn ReplicationProbe, bound: Duration) {
+        let current = self.primary_at.load(Ordering::Acquire);
+        let writable = |t: Arc<Target>| async move {
+            matches!(
+                tokio::time::timeout(bound, probe.is_writable(&*t.adapter)).await,
+                Ok(Ok(true))
+            )
+        };
+        if writable(self.targets[current].clone()).await {
+            return;
+        }
+        for (i, t) in self.targets.iter().enumerate() {
+            if i != current && writable(t.clone()).await {
+                self.primary_at.store(i, Ordering::Release);
+                self.failovers.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!("covet_router_failovers_total").increment(1);
+                // The new primary's position history starts now.
+                self.history.lock().clear();
+                return;
+            }
+        }
+    }
+
+    /// Marks an error from the primary that a failover explains: a write
+    /// refused because the server is read-only did not run, so it may be
+    /// retried once the new primary is found.
+    fn primary_error(&self, e: Error) -> Error {
+        let read_only = matches!(
+            e.code(),
+            Some(covet_core::ServerCode::SqlState(s)) if &s == b"25006"
+        ) || matches!(e.code(), Some(covet_core::ServerCode::MySql(1290 | 1836)));
+        if self.failover && read_only {
+            e.with_retry_class(RetryClass::Reconnect)
+                .context("the primary is read-only (failover in progress?); retry")
+        } else {
+            e
+        }
+    }
+
+    fn eligible(&self, tried: &[usize]) -> Vec<(usize, Arc<Target>)> {
+        self.replicas()
+            .into_iter()
             .filter(|(i, r)| !tried.contains(i) && r.eligible())
-            .map(|(i, r)| (i, r.clone()))
             .collect()
     }
 
@@ -400,7 +484,7 @@ impl Inner {
         let Some(token) = token else {
             return Ok(match pick(&cands) {
                 Some((i, t)) => (Some(i), t),
-                None => (None, self.primary.clone()),
+                None => (None, self.primary()),
             });
         };
         let caught: Vec<_> = cands
@@ -412,12 +496,12 @@ impl Inner {
             return Ok((Some(i), t));
         }
         let (wait, fail) = match self.settings.read_your_writes {
-            ReadYourWrites::Primary => return Ok((None, self.primary.clone())),
+            ReadYourWrites::Primary => return Ok((None, self.primary())),
             ReadYourWrites::WaitThenPrimary(d) => (d, false),
             ReadYourWrites::WaitThenFail(d) => (d, true),
         };
         let (Some(probe), Some((i, t))) = (&self.probe, pick(&cands)) else {
-            return Ok((None, self.primary.clone()));
+            return Ok((None, self.primary()));
         };
         match probe.wait_for(&*t.adapter, token, wait).await {
             Ok(true) => {
@@ -431,7 +515,7 @@ impl Inner {
                     wait.as_millis()
                 ),
             )),
-            _ => Ok((None, self.primary.clone())),
+            _ => Ok((None, self.primary())),
         }
     }
 
@@ -486,11 +570,11 @@ impl Inner {
             .probe
             .as_ref()
             .ok_or_else(|| Error::unsupported(format!("consistency tokens on {}", self.engine)))?;
-        probe.primary_position(&*self.primary.adapter).await
+        probe.primary_position(&*self.primary().adapter).await
     }
 
     fn on_primary(&self) -> InFlight {
-        self.primary.start()
+        self.primary().start()
     }
 }
 
@@ -565,14 +649,23 @@ impl Router {
     /// The primary's adapter (behind its breaker), for code that must
     /// bypass routing.
     pub fn primary(&self) -> Arc<dyn Adapter> {
-        self.inner.primary.adapter.clone()
+        self.inner.primary().adapter.clone()
     }
 
-    /// Counts, health and breaker state of every target, primary first.
+    /// How many times failover moved the primary.
+    pub fn failovers(&self) -> u64 {
+        self.inner.failovers.load(Ordering::Relaxed)
+    }
+
+    /// Counts, health and breaker state of every target, in the order
+    /// given (URL order; the builder's primary first).
     pub fn stats(&self) -> Vec<TargetStats> {
-        std::iter::once(&self.inner.primary)
-            .chain(&self.inner.replicas)
-            .map(|t| t.stats())
+        let p = self.inner.primary_at.load(Ordering::Acquire);
+        self.inner
+            .targets
+            .iter()
+            .enumerate()
+            .map(|(i, t)| t.stats(if i == p { Role::Primary } else { Role::Replica }))
             .collect()
     }
 
@@ -614,29 +707,58 @@ impl Adapter for Router {
     }
     async fn execute(&self, stmt: &Statement) -> Result<ExecResult> {
         let _g = self.inner.on_primary();
-        self.inner.primary.adapter.execute(stmt).await
+        self.inner
+            .primary()
+            .adapter
+            .execute(stmt)
+            .await
+            .map_err(|e| self.inner.primary_error(e))
     }
     async fn query(&self, stmt: &Statement) -> Result<Rows> {
         let _g = self.inner.on_primary();
-        self.inner.primary.adapter.query(stmt).await
+        self.inner
+            .primary()
+            .adapter
+            .query(stmt)
+            .await
+            .map_err(|e| self.inner.primary_error(e))
     }
     async fn query_stream(&self, stmt: &Statement) -> Result<RowStream> {
         let g = self.inner.on_primary();
         Ok(hold_stream(
-            self.inner.primary.adapter.query_stream(stmt).await?,
+            self.inner
+                .primary()
+                .adapter
+                .query_stream(stmt)
+                .await
+                .map_err(|e| self.inner.primary_error(e))?,
             g,
         ))
     }
     async fn run(&self, stmt: &Statement) -> Result<Outcome> {
         let g = self.inner.on_primary();
-        Ok(hold_outcome(self.inner.primary.adapter.run(stmt).await?, g))
+        Ok(hold_outcome(
+            self.inner
+                .primary()
+                .adapter
+                .run(stmt)
+                .await
+                .map_err(|e| self.inner.primary_error(e))?,
+            g,
+        ))
     }
     async fn begin_with(&self, options: TxOptions) -> Result<Box<dyn Transaction>> {
         if options.read_only {
             return self.inner.begin_read(None, options).await;
         }
         let g = self.inner.on_primary();
-        let tx = self.inner.primary.adapter.begin_with(options).await?;
+        let tx = self
+            .inner
+            .primary()
+            .adapter
+            .begin_with(options)
+            .await
+            .map_err(|e| self.inner.primary_error(e))?;
         Ok(Box::new(RoutedTx {
             inner: tx,
             _guard: Some(g),
@@ -646,34 +768,34 @@ impl Adapter for Router {
     async fn bulk_insert(&self, table: &str, columns: &[String], rows: BulkRows) -> Result<u64> {
         let _g = self.inner.on_primary();
         self.inner
-            .primary
+            .primary()
             .adapter
             .bulk_insert(table, columns, rows)
             .await
+            .map_err(|e| self.inner.primary_error(e))
     }
     async fn schema(&self) -> Result<Schema> {
-        self.inner.primary.adapter.schema().await
+        self.inner.primary().adapter.schema().await
     }
     async fn ping(&self) -> Result<()> {
-        self.inner.primary.adapter.ping().await
+        self.inner.primary().adapter.ping().await
     }
     async fn server_version(&self) -> Result<String> {
-        self.inner.primary.adapter.server_version().await
+        self.inner.primary().adapter.server_version().await
     }
     fn default_timeout(&self) -> Option<Duration> {
-        self.inner.primary.adapter.default_timeout()
+        self.inner.primary().adapter.default_timeout()
     }
     fn pool_state(&self) -> Option<PoolState> {
-        self.inner.primary.adapter.pool_state()
+        self.inner.primary().adapter.pool_state()
     }
     /// Stops the health checks and closes every target.
     async fn close(&self) {
         if let Some(h) = self.inner.monitor.lock().take() {
             h.abort();
         }
-        self.inner.primary.adapter.close().await;
-        for r in &self.inner.replicas {
-            r.adapter.close().await;
+        for t in &self.inner.targets {
+            t.adapter.close().await;
         }
     }
 }
@@ -755,7 +877,7 @@ impl Adapter for Reader {
             .0)
     }
     fn default_timeout(&self) -> Option<Duration> {
-        self.inner.primary.adapter.default_timeout()
+        self.inner.primary().adapter.default_timeout()
     }
     fn engine(&self) -> Engine {
         self.inner.engine
@@ -773,14 +895,25 @@ impl Adapter for Reader {
     }
     async fn execute(&self, stmt: &Statement) -> Result<ExecResult> {
         let _g = self.inner.on_primary();
-        self.inner.primary.adapter.execute(stmt).await
+        self.inner
+            .primary()
+            .adapter
+            .execute(stmt)
+            .await
+            .map_err(|e| self.inner.primary_error(e))
     }
     async fn begin_with(&self, options: TxOptions) -> Result<Box<dyn Transaction>> {
         if options.read_only {
             return self.inner.begin_read(self.token.as_ref(), options).await;
         }
         let g = self.inner.on_primary();
-        let tx = self.inner.primary.adapter.begin_with(options).await?;
+        let tx = self
+            .inner
+            .primary()
+            .adapter
+            .begin_with(options)
+            .await
+            .map_err(|e| self.inner.primary_error(e))?;
         Ok(Box::new(RoutedTx {
             inner: tx,
             _guard: Some(g),
@@ -790,10 +923,11 @@ impl Adapter for Reader {
     async fn bulk_insert(&self, table: &str, columns: &[String], rows: BulkRows) -> Result<u64> {
         let _g = self.inner.on_primary();
         self.inner
-            .primary
+            .primary()
             .adapter
             .bulk_insert(table, columns, rows)
             .await
+            .map_err(|e| self.inner.primary_error(e))
     }
 }
 
@@ -852,7 +986,12 @@ impl Session {
     pub async fn write_query(&self, stmt: &Statement) -> Result<Rows> {
         let rows = {
             let _g = self.inner.on_primary();
-            self.inner.primary.adapter.query(stmt).await?
+            self.inner
+                .primary()
+                .adapter
+                .query(stmt)
+                .await
+                .map_err(|e| self.inner.primary_error(e))?
         };
         self.after_write().await;
         Ok(rows)
@@ -898,7 +1037,7 @@ impl Session {
     ) -> Result<(T, InFlight)> {
         if self.pinned_to_primary() {
             let g = self.inner.on_primary();
-            return Ok((call(self.inner.primary.adapter.clone()).await?, g));
+            return Ok((call(self.inner.primary().adapter.clone()).await?, g));
         }
         self.inner.read(token, idempotent, call).await
     }
@@ -937,25 +1076,36 @@ impl Adapter for Session {
             .0)
     }
     async fn ping(&self) -> Result<()> {
-        self.inner.primary.adapter.ping().await
+        self.inner.primary().adapter.ping().await
     }
     async fn server_version(&self) -> Result<String> {
-        self.inner.primary.adapter.server_version().await
+        self.inner.primary().adapter.server_version().await
     }
     fn default_timeout(&self) -> Option<Duration> {
-        self.inner.primary.adapter.default_timeout()
+        self.inner.primary().adapter.default_timeout()
     }
     async fn execute(&self, stmt: &Statement) -> Result<ExecResult> {
         let r = {
             let _g = self.inner.on_primary();
-            self.inner.primary.adapter.execute(stmt).await?
+            self.inner
+                .primary()
+                .adapter
+                .execute(stmt)
+                .await
+                .map_err(|e| self.inner.primary_error(e))?
         };
         self.after_write().await;
         Ok(r)
     }
     async fn run(&self, stmt: &Statement) -> Result<Outcome> {
         let g = self.inner.on_primary();
-        let out = self.inner.primary.adapter.run(stmt).await?;
+        let out = self
+            .inner
+            .primary()
+            .adapter
+            .run(stmt)
+            .await
+            .map_err(|e| self.inner.primary_error(e))?;
         self.after_write().await;
         Ok(hold_outcome(out, g))
     }
@@ -963,10 +1113,11 @@ impl Adapter for Session {
         let n = {
             let _g = self.inner.on_primary();
             self.inner
-                .primary
+                .primary()
                 .adapter
                 .bulk_insert(table, columns, rows)
-                .await?
+                .await
+                .map_err(|e| self.inner.primary_error(e))?
         };
         self.after_write().await;
         Ok(n)
@@ -975,7 +1126,13 @@ impl Adapter for Session {
         if options.read_only {
             if self.pinned_to_primary() {
                 let g = self.inner.on_primary();
-                let tx = self.inner.primary.adapter.begin_with(options).await?;
+                let tx = self
+                    .inner
+                    .primary()
+                    .adapter
+                    .begin_with(options)
+                    .await
+                    .map_err(|e| self.inner.primary_error(e))?;
                 return Ok(Box::new(RoutedTx {
                     inner: tx,
                     _guard: Some(g),
@@ -988,7 +1145,13 @@ impl Adapter for Session {
                 .await;
         }
         let g = self.inner.on_primary();
-        let tx = self.inner.primary.adapter.begin_with(options).await?;
+        let tx = self
+            .inner
+            .primary()
+            .adapter
+            .begin_with(options)
+            .await
+            .map_err(|e| self.inner.primary_error(e))?;
         Ok(Box::new(RoutedTx {
             inner: tx,
             _guard: Some(g),

@@ -59,7 +59,6 @@ pub(crate) struct Health {
 
 pub(crate) struct Target {
     pub(crate) name: String,
-    pub(crate) role: Role,
     /// The adapter behind this target's breaker.
     pub(crate) adapter: Arc<dyn Adapter>,
     pub(crate) breaker: Arc<CircuitBreaker>,
@@ -77,7 +76,6 @@ pub(crate) struct Target {
 impl Target {
     pub(crate) fn new(
         name: String,
-        role: Role,
         raw: Arc<dyn Adapter>,
         breaker: CircuitBreaker,
         weight: u32,
@@ -87,18 +85,14 @@ impl Target {
             raw,
             breaker.clone() as Arc<dyn Breaker>,
         ));
-        let role_label = match role {
-            Role::Primary => "primary",
-            Role::Replica => "replica",
-        };
-        let labels = [("target", name.clone()), ("role", role_label.to_owned())];
+        // Labelled by target only: with failover a target's role changes.
+        let labels = [("target", name.clone())];
         Arc::new(Target {
             m_routed: metrics::counter!("covet_router_routed_total", &labels),
             m_ejections: metrics::counter!("covet_router_ejections_total", &labels),
             m_lag: metrics::gauge!("covet_router_replica_lag_seconds", &labels),
             m_ejected: metrics::gauge!("covet_router_replica_ejected", &labels),
             name,
-            role,
             adapter,
             breaker,
             weight: weight.max(1),
@@ -187,11 +181,11 @@ impl Target {
         });
     }
 
-    pub(crate) fn stats(&self) -> TargetStats {
+    pub(crate) fn stats(&self, role: Role) -> TargetStats {
         let h = self.health.lock();
         TargetStats {
             name: self.name.clone(),
-            role: self.role,
+            role,
             routed: self.routed.load(Ordering::Relaxed),
             outstanding: self.outstanding.load(Ordering::Relaxed),
             ejected: h.ejected,

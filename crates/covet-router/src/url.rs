@@ -42,6 +42,9 @@ pub struct RouterSettings {
     /// The read-your-writes policy (`router_ryw=primary|wait|fail`, with
     /// `router_ryw_wait=1s` the bound for the last two).
     pub read_your_writes: ReadYourWrites,
+    /// Whether any host may become the primary (`router_failover=on`; see
+    /// [`crate::RouterBuilder::failover`]).
+    pub failover: bool,
 }
 
 impl Default for RouterSettings {
@@ -51,6 +54,7 @@ impl Default for RouterSettings {
             check_interval: Duration::from_millis(500),
             weights: Vec::new(),
             read_your_writes: ReadYourWrites::default(),
+            failover: false,
         }
     }
 }
@@ -148,6 +152,18 @@ impl RouterUrl {
                     settings.check_interval = duration("router_check_interval", v)?;
                 }
                 "router_ryw_wait" => ryw_wait = duration("router_ryw_wait", v)?,
+                "router_failover" => {
+                    settings.failover = match v {
+                        "on" | "true" => true,
+                        "off" | "false" => false,
+                        _ => {
+                            return Err(RouterError::Param {
+                                name: "router_failover",
+                                reason: "must be on or off",
+                            });
+                        }
+                    };
+                }
                 "router_ryw" => {
                     ryw = match v {
                         "primary" => "primary",
@@ -174,7 +190,7 @@ impl RouterUrl {
                 _ => {
                     return Err(RouterError::Param {
                         name: "router_*",
-                        reason: "is not one of router_max_lag, router_check_interval, router_weights, router_ryw, router_ryw_wait",
+                        reason: "is not one of router_max_lag, router_check_interval, router_weights, router_ryw, router_ryw_wait, router_failover",
                     });
                 }
             }
@@ -290,6 +306,9 @@ mod tests {
         );
         assert_eq!(u.replicas()[1].param("ssl_mode"), Some("disabled"));
         assert_eq!(u.replicas()[1].param("router_weights"), None);
+        assert!(!u.settings().failover);
+        let u = RouterUrl::parse("postgres://a,b/db?router_failover=on").unwrap();
+        assert!(u.settings().failover);
     }
 
     #[test]
@@ -312,6 +331,7 @@ mod tests {
             ),
             ("postgres://a,b/db?router_bogus=1", "router_*"),
             ("postgres://a,b/db?router_ryw=maybe", "router_ryw"),
+            ("postgres://a,b/db?router_failover=yes", "router_failover"),
         ] {
             let e = RouterUrl::parse(bad).unwrap_err().to_string();
             assert!(e.contains(want), "{bad}: {e}");

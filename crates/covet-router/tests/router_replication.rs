@@ -104,7 +104,7 @@ async fn pg_reads_spread_over_replicas_and_writes_stay_on_the_primary() {
         *ports.entry(p).or_default() += 1;
     }
     assert_eq!(ports.get(&i64::from(c.primary)), None, "{ports:?}");
-    for rep in c.replicas {
+    for &rep in &c.replicas {
         let n = ports.get(&i64::from(rep)).copied().unwrap_or(0);
         assert!(
             (120..=280).contains(&n),
@@ -440,4 +440,63 @@ async fn pg_shard_hash_matches_satisfies_hash_partition() {
         .await
         .unwrap();
     p.close().await;
+}
+
+/// With several candidate primaries, writes follow a promotion: the old
+/// primary stops, the replica is promoted, and the router finds it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_writes_follow_a_promoted_replica() {
+    let Some(c) = servers::pg_pair() else { return };
+    let r = Router::builder()
+        .breaker(
+            covet_resilience::CircuitBreaker::builder()
+                .failure_threshold(2)
+                .open_duration(Duration::from_millis(300)),
+        )
+        .connect(&c.router_url("router_failover=on&router_check_interval=100ms&max_connections=4&acquire_timeout=1s&connect_timeout=1s"))
+        .await
+        .unwrap();
+    let port = "SELECT inet_server_port()";
+    assert_eq!(first_int(&r, port).await, i64::from(c.primary));
+    r.execute(&Statement::new("CREATE TABLE fo (id int PRIMARY KEY)"))
+        .await
+        .unwrap();
+    r.execute(&Statement::new("INSERT INTO fo VALUES (1)"))
+        .await
+        .unwrap();
+    settle(&r).await;
+
+    c.stop_primary();
+    c.promote(0);
+    let start = Instant::now();
+    let mut failed = 0;
+    let mut id = 2;
+    loop {
+        match r
+            .execute(&Statement::new("INSERT INTO fo VALUES ($1)").bind(id))
+            .await
+        {
+            Ok(_) => break,
+            Err(e) => {
+                failed += 1;
+                eprintln!("write during the switch: {e} ({:?})", e.retry_class());
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no new primary: {:?}",
+            r.stats()
+        );
+        id += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!(
+        "writes moved after {:?}, {failed} failed meanwhile",
+        start.elapsed()
+    );
+    assert_eq!(first_int(&r, port).await, i64::from(c.replicas[0]));
+    assert_eq!(r.failovers(), 1);
+    assert_eq!(r.stats()[1].role, covet_router::Role::Primary);
+    assert_eq!(first_int(&r, "SELECT count(*) FROM fo").await, 2);
+    r.close().await;
 }

@@ -85,7 +85,7 @@ fn run(cmd: &mut Command, what: &str) {
 pub struct PgCluster {
     pub dir: PathBuf,
     pub primary: u16,
-    pub replicas: [u16; 2],
+    pub replicas: Vec<u16>,
     as_pg: bool,
 }
 
@@ -98,12 +98,35 @@ impl PgCluster {
         format!("postgres://postgres@127.0.0.1:{port}/postgres")
     }
 
-    /// `postgres://postgres@127.0.0.1:P,127.0.0.1:R1,127.0.0.1:R2/postgres?params`.
+    /// `postgres://postgres@127.0.0.1:P,127.0.0.1:R0,.../postgres?params`.
     pub fn router_url(&self, params: &str) -> String {
-        format!(
-            "postgres://postgres@127.0.0.1:{},127.0.0.1:{},127.0.0.1:{}/postgres?{params}",
-            self.primary, self.replicas[0], self.replicas[1]
-        )
+        let hosts: Vec<String> = std::iter::once(self.primary)
+            .chain(self.replicas.iter().copied())
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect();
+        format!("postgres://postgres@{}/postgres?{params}", hosts.join(","))
+    }
+
+    /// Stops the primary (fast shutdown).
+    pub fn stop_primary(&self) {
+        run(
+            self.cmd("pg_ctl")
+                .arg("-D")
+                .arg(self.dir.join("p"))
+                .args(["-m", "fast", "-w", "stop"]),
+            "pg_ctl stop primary",
+        );
+    }
+
+    /// Promotes replica `i` to a primary.
+    pub fn promote(&self, i: usize) {
+        run(
+            self.cmd("pg_ctl")
+                .arg("-D")
+                .arg(self.dir.join(format!("r{i}")))
+                .args(["-w", "promote"]),
+            "pg_ctl promote",
+        );
     }
 
     /// Stops replica `i` at once (as a crash would).
@@ -152,24 +175,36 @@ pub fn pg() -> Option<&'static PgCluster> {
             if !Path::new(PG_BIN).join("initdb").exists() {
                 skip(&format!("{PG_BIN}/initdb is not installed"))?;
             }
-            Some(start_pg())
+            Some(start_pg("pg", 2))
         })
         .as_ref()
 }
 
-fn start_pg() -> PgCluster {
+/// A fresh primary with one replica, for a test that breaks it (promotion);
+/// `None` (skip) as [`pg`].
+pub fn pg_pair() -> Option<PgCluster> {
+    if !Path::new(PG_BIN).join("initdb").exists() {
+        skip(&format!("{PG_BIN}/initdb is not installed"))?;
+    }
+    Some(start_pg("pgpair", 1))
+}
+
+fn start_pg(tag: &str, replicas: usize) -> PgCluster {
     let as_pg = is_root();
-    let dir = temp_dir("pg");
+    let dir = temp_dir(tag);
     if as_pg {
         run(Command::new("chown").arg("postgres").arg(&dir), "chown");
     }
     let c = PgCluster {
         primary: free_port(),
-        replicas: [free_port(), free_port()],
+        replicas: (0..replicas).map(|_| free_port()).collect(),
         dir: dir.clone(),
         as_pg,
     };
-    let stop: Vec<String> = ["p", "r0", "r1"]
+    let names: Vec<String> = std::iter::once("p".to_owned())
+        .chain((0..replicas).map(|i| format!("r{i}")))
+        .collect();
+    let stop: Vec<String> = names
         .iter()
         .map(|n| {
             format!(
