@@ -312,7 +312,7 @@ async fn mariadb_routes_reads_to_the_replica_and_sees_its_own_writes() {
         );
     }
     let session = r.session();
-    for i in 1..=300_i64 {
+    for i in 1..=1000_i64 {
         session
             .execute(&Statement::new("UPDATE kv SET v = ? WHERE id = 1").bind(i))
             .await
