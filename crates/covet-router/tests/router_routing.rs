@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use covet_core::{Adapter, ErrorKind, Statement, TxOptions};
 use covet_resilience::BreakerState;
-use covet_router::{ConsistencyToken, ReadYourWrites, Router};
+use covet_router::{ConsistencyToken, ReadYourWrites, Role, Router};
 use support::mock::Mock;
 
 fn select() -> Statement {
@@ -326,4 +326,51 @@ async fn a_shard_map_sends_a_key_to_its_shard_and_scatters_on_request() {
     let all = map.scatter_query(&select()).await.unwrap();
     assert_eq!(all.len(), 3, "one row from each shard");
     assert!(ShardMap::new(Vec::new()).is_err());
+}
+
+#[tokio::test]
+async fn with_failover_writes_follow_the_writable_target() {
+    let p = Mock::new("p", false);
+    let (a, b) = (Mock::new("a", true), Mock::new("b", true));
+    let r = router(&p, &[(&a, 1), (&b, 1)])
+        .check_interval(Duration::from_secs(3600))
+        .failover(true)
+        .build()
+        .unwrap();
+    r.check_now().await;
+    assert_eq!(r.failovers(), 0, "the first target is writable");
+    // p is demoted, b promoted. A write before the checks notice is
+    // refused as read-only, marked as safe to retry.
+    p.in_recovery.store(true, Ordering::Relaxed);
+    b.in_recovery.store(false, Ordering::Relaxed);
+    let e = r.execute(&Statement::new("INSERT")).await.unwrap_err();
+    assert_eq!(e.retry_class(), covet_core::RetryClass::Reconnect, "{e}");
+    r.check_now().await;
+    assert_eq!(r.failovers(), 1);
+    r.execute(&Statement::new("INSERT")).await.unwrap();
+    assert_eq!((p.writes(), b.writes()), (0, 1));
+    let roles: Vec<_> = r.stats().iter().map(|s| s.role).collect();
+    assert_eq!(roles, [Role::Replica, Role::Replica, Role::Primary]);
+    // Reads now go to p and a, never to the new primary b.
+    for _ in 0..20 {
+        r.reader().query(&select()).await.unwrap();
+    }
+    assert_eq!(b.reads(), 0);
+
+    // Without failover the first target stays the primary.
+    let fixed = router(&p, &[(&b, 1)])
+        .check_interval(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    fixed.check_now().await;
+    assert_eq!(fixed.failovers(), 0);
+    let e = fixed.execute(&Statement::new("INSERT")).await.unwrap_err();
+    assert_ne!(
+        e.retry_class(),
+        covet_core::RetryClass::Reconnect,
+        "no failover: not retried"
+    );
+    p.in_recovery.store(false, Ordering::Relaxed);
+    fixed.execute(&Statement::new("INSERT")).await.unwrap();
+    assert_eq!(p.writes(), 1);
 }

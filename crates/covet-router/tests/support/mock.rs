@@ -23,6 +23,8 @@ pub struct Mock {
     pub paused: AtomicBool,
     pub down: AtomicBool,
     pub replica: bool,
+    /// What `pg_is_in_recovery()` answers (false: writable).
+    pub in_recovery: AtomicBool,
     pub delay: Mutex<Duration>,
 }
 
@@ -37,6 +39,7 @@ impl Mock {
             paused: AtomicBool::new(false),
             down: AtomicBool::new(false),
             replica,
+            in_recovery: AtomicBool::new(replica),
             delay: Mutex::new(Duration::ZERO),
         })
     }
@@ -86,11 +89,23 @@ impl Adapter for Mock {
     }
     async fn execute(&self, _stmt: &Statement) -> covet_core::Result<ExecResult> {
         self.refuse()?;
+        if self.in_recovery.load(Ordering::Relaxed) {
+            // What PostgreSQL says to a write on a standby.
+            return Err(Error::new(
+                ErrorKind::Database,
+                "cannot execute INSERT in a read-only transaction",
+            )
+            .with_code(covet_core::ServerCode::sqlstate("25006").unwrap()));
+        }
         self.writes.fetch_add(1, Ordering::Relaxed);
         Ok(ExecResult::default())
     }
     async fn query(&self, stmt: &Statement) -> covet_core::Result<Rows> {
         self.refuse()?;
+        if stmt.sql().contains("NOT pg_is_in_recovery()") {
+            let writable = !self.in_recovery.load(Ordering::Relaxed);
+            return Ok(self.one(vec![Value::Text(writable.to_string())]));
+        }
         if stmt.sql().contains("pg_current_wal_insert_lsn") {
             return Ok(self.one(vec![
                 Value::Text(self.lsn_text()),
