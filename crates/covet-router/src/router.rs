@@ -77,6 +77,7 @@ pub(crate) struct Inner {
     /// one stops taking writes.
     failover: bool,
     failovers: AtomicU64,
+    m_failovers: metrics::Counter,
     settings: RouterSettings,
     probe: Option<Arc<dyn ReplicationProbe>>,
     /// Positions the primary reached and when it was first seen there,
@@ -323,6 +324,7 @@ impl RouterBuilder {
             primary_at: AtomicUsize::new(0),
             failover: self.failover,
             failovers: AtomicU64::new(0),
+            m_failovers: metrics::counter!("covet_router_failovers_total"),
             settings: self.settings,
             probe,
             history: Mutex::new(VecDeque::new()),
@@ -437,7 +439,7 @@ impl Inner {
             if i != current && writable(t.clone()).await {
                 self.primary_at.store(i, Ordering::Release);
                 self.failovers.fetch_add(1, Ordering::Relaxed);
-                metrics::counter!("covet_router_failovers_total").increment(1);
+                self.m_failovers.increment(1);
                 // The new primary's position history starts now.
                 self.history.lock().clear();
                 return;
