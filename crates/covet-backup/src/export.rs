@@ -286,7 +286,7 @@ async fn mysql_snapshot(tx: &mut dyn Transaction) -> Result<Snapshot> {
 /// Takes MySQL's global read lock on a connection of its own, waiting at
 /// most a few seconds for running statements (a long one would otherwise
 /// hold every writer of the server back behind the waiting lock).
-async fn mysql_global_lock(adapter: &dyn Adapter) -> Result<Box<dyn Transaction>> {
+async fn mysql_global_lock(adapter: &dyn Adapter) -> Result<GlobalLock> {
     let mut tx = adapter
         .begin()
         .await
@@ -299,11 +299,39 @@ async fn mysql_global_lock(adapter: &dyn Adapter) -> Result<Box<dyn Transaction>
     }
     .await;
     match r {
-        Ok(_) => Ok(tx),
+        Ok(_) => Ok(GlobalLock(Some(tx))),
         Err(e) => {
             unlock(tx.as_mut()).await;
             let _ = tx.rollback().await;
             Err(db_err("FLUSH TABLES WITH READ LOCK", e))
+        }
+    }
+}
+
+/// The connection holding MySQL's global read lock. Released by
+/// [`GlobalLock::release`]; dropped before that (the export was cancelled
+/// mid-way), a task releases it, since a pooled connection would keep
+/// every writer of the server waiting.
+struct GlobalLock(Option<Box<dyn Transaction>>);
+
+impl GlobalLock {
+    async fn release(mut self) {
+        if let Some(mut tx) = self.0.take() {
+            unlock(tx.as_mut()).await;
+            let _ = tx.rollback().await;
+        }
+    }
+}
+
+impl Drop for GlobalLock {
+    fn drop(&mut self) {
+        if let Some(mut tx) = self.0.take()
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            rt.spawn(async move {
+                unlock(tx.as_mut()).await;
+                let _ = tx.rollback().await;
+            });
         }
     }
 }
@@ -614,16 +642,15 @@ async fn create_backup_unmetered(
         Ok::<_, BackupError>((main, my_snap))
     }
     .await;
-    if let Some(mut lock) = mysql_lock {
-        // No `?` between the lock and here: the lock must always go.
+    if let Some(lock) = mysql_lock {
+        // No `?` between the lock and here: the lock goes at once.
         if let Ok((_, Some(_))) = &begun {
             match mysql_workers(adapter.as_ref(), opts.parallelism - 1).await {
                 Ok(txs) => mysql_extra = txs,
                 Err(e) => lock_warning = Some(format!("exported on one connection: {e}")),
             }
         }
-        unlock(lock.as_mut()).await;
-        let _ = lock.rollback().await;
+        lock.release().await;
     }
     let (mut main, my_snap) = begun?;
     // Introspected after the snapshot began: DDL racing with the backup is
