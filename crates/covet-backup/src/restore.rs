@@ -1054,7 +1054,47 @@ async fn restore_mysql(
         adapter.close().await;
         let (rows, plan) = r?;
         if let Some(my) = &verified.schema.mysql {
-            mysql_objects(connector, target, my, opts, created).await?;
+            let mut made = Vec::new();
+            if let Err(e) = mysql_objects(connector, target, my, opts, created, &mut made).await {
+                // The target goes back as it was: what was created in it
+                // is dropped and the swap reversed (a target the restore
+                // created is dropped whole by the caller).
+                let undo = async {
+                    let a = connector
+                        .connect(target)
+                        .await
+                        .map_err(|e| db("connecting to the target", e))?;
+                    let r = async {
+                        let mut tx = a.begin().await.map_err(|e| db("beginning the undo", e))?;
+                        for &i in made.iter().rev() {
+                            exec(tx.as_mut(), &crate::mysql::drop_statement(&my.objects[i]))
+                                .await?;
+                        }
+                        let mut pairs = Vec::new();
+                        for t in &verified.schema.tables {
+                            let n = d.quote_ident(&t.table.name);
+                            let (tgt, stg) = (d.quote_ident(&target_db), d.quote_ident(&staging));
+                            pairs.push(format!("{tgt}.{n} TO {stg}.{n}"));
+                        }
+                        for t in &drop_set {
+                            let n = d.quote_ident(t);
+                            let (o, tgt) = (d.quote_ident(&old), d.quote_ident(&target_db));
+                            pairs.push(format!("{o}.{n} TO {tgt}.{n}"));
+                        }
+                        if !pairs.is_empty() {
+                            exec(tx.as_mut(), &format!("RENAME TABLE {}", pairs.join(", "))).await?;
+                        }
+                        tx.commit().await.map_err(|e| db("committing the undo", e))
+                    }
+                    .await;
+                    a.close().await;
+                    r
+                };
+                if !created && let Err(u) = undo.await {
+                    tracing::error!(error = %u, "could not put the target back after a failed restore");
+                }
+                return Err(e);
+            }
         }
         Ok((rows, plan))
     }
@@ -1206,6 +1246,7 @@ async fn mysql_objects(
     my: &crate::mysql::MysqlCatalog,
     opts: &RestoreOptions,
     created: bool,
+    made: &mut Vec<usize>,
 ) -> Result<()> {
     if my.objects.is_empty() && !created {
         return Ok(());
@@ -1223,13 +1264,14 @@ async fn mysql_objects(
             exec(tx.as_mut(), &database_defaults(name, my)).await?;
         }
         exec(tx.as_mut(), crate::mysql::LOAD_SESSION).await?;
-        for o in &my.objects {
+        for (i, o) in my.objects.iter().enumerate() {
             if opts.replace {
                 exec(tx.as_mut(), &crate::mysql::drop_statement(o)).await?;
             }
             for s in crate::mysql::object_statements(o, opts.keep_definers) {
                 exec_named(tx.as_mut(), &s, o).await?;
             }
+            made.push(i);
             exec(tx.as_mut(), crate::mysql::RESET_SESSION).await?;
         }
         tx.commit()

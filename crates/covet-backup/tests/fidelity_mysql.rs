@@ -941,3 +941,59 @@ fn generated_values_restore_exactly() {
         })
         .unwrap();
 }
+
+/// A restore whose views, routines or triggers the target refuses after
+/// the tables were swapped in (here: the target already holds a procedure
+/// of the same name) fails and leaves the target as it was: no tables,
+/// nothing of the backup's created, its own procedure untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_object_creation_leaves_the_target_as_it_was() {
+    let Some(server) = server_url("COVET_MYSQL_URL") else {
+        return;
+    };
+    if !tools_present() {
+        return;
+    }
+    let mut dbs = Dbs {
+        tool: Tool::from_env(),
+        names: Vec::new(),
+    };
+    let src = dbs.add(&unique("covet_fid_undo"));
+    let dst = dbs.add(&format!("{src}_target"));
+    dbs.tool.mysql("", &format!("CREATE DATABASE `{src}`"));
+    dbs.tool.mysql(
+        &src,
+        "CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t VALUES (1);
+         CREATE FUNCTION f() RETURNS INT DETERMINISTIC RETURN 1;
+         CREATE PROCEDURE pr() SELECT 'backup';
+         CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW SET NEW.id = NEW.id;",
+    );
+    dbs.tool.mysql("", &format!("CREATE DATABASE `{dst}`"));
+    dbs.tool
+        .mysql(&dst, "CREATE PROCEDURE pr() SELECT 'target';");
+    let dir = tempfile::tempdir().unwrap();
+    let sink = LocalDirSink::new(dir.path());
+    let a = connect(&server.with_database(&src)).await;
+    let opts = CreateOptions::new(WriteOptions::new(Encryption::None));
+    let entry = create_backup(a.clone(), &src, &sink, opts).await.unwrap();
+    a.close().await;
+    let e = restore(
+        &sink,
+        &entry.name,
+        &server.with_database(&dst),
+        &Adapters,
+        &RestoreOptions::default(),
+    )
+    .await
+    .unwrap_err();
+    assert!(e.to_string().contains("procedure pr"), "{e}");
+    let state = String::from_utf8(dbs.tool.mysql(
+        &dst,
+        "SELECT (SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()),
+                (SELECT GROUP_CONCAT(ROUTINE_NAME) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE()),
+                (SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE());
+         CALL pr();",
+    ))
+    .unwrap();
+    assert_eq!(state, "0\tpr\t0\ntarget\n");
+}
