@@ -51,7 +51,7 @@ async fn pg_router(c: &servers::PgCluster) -> Router {
                 .open_duration(Duration::from_millis(500)),
         )
         .connect(&c.router_url(
-            "router_max_lag=1s&router_check_interval=100ms&router_ryw_wait=2s&max_connections=8",
+            "router_max_lag=1s&router_check_interval=100ms&router_ryw_wait=2s&max_connections=8&acquire_timeout=500ms&connect_timeout=500ms",
         ))
         .await
         .unwrap()
@@ -251,18 +251,24 @@ async fn pg_reads_move_on_from_a_killed_replica_and_come_back() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     c.kill_replica(1);
     let killed_at = ok.load(Ordering::Relaxed);
-    wait_until(
-        "ejection of the killed replica",
-        Duration::from_secs(3),
-        || r.stats()[2].ejected,
-    )
+    let mut breaker_opened = false;
+    wait_until("ejection, breaker open", Duration::from_secs(3), || {
+        let s = &r.stats()[2];
+        breaker_opened |= s.breaker == covet_resilience::BreakerState::Open;
+        s.ejected && breaker_opened
+    })
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(ok.load(Ordering::Relaxed) > killed_at + 50, "reads went on");
     c.start_replica(1);
-    wait_until("readmission after restart", Duration::from_secs(10), || {
-        !r.stats()[2].ejected
-    })
+    wait_until(
+        "readmission, breaker closed",
+        Duration::from_secs(10),
+        || {
+            let s = &r.stats()[2];
+            !s.ejected && s.breaker == covet_resilience::BreakerState::Closed
+        },
+    )
     .await;
     let before = r.stats()[2].routed;
     tokio::time::sleep(Duration::from_millis(300)).await;
