@@ -14,7 +14,9 @@
 //!
 //! Options: --secs N (measured seconds per database run, default 10),
 //! --capacity-secs N (default 3), --rounds N (honesty rounds, default 1),
-//! --only capacity|honesty|seed. Needs COVET_PG_URL / COVET_MYSQL_URL for
+//! --only capacity|honesty|seed, --wire (honesty: also capture each run on
+//! the loopback port with dumpcap and report the latency seen on the wire,
+//! an independent measure of which tool's figures are right). Needs COVET_PG_URL / COVET_MYSQL_URL for
 //! parts 2 and 3 (skipped with a message otherwise) and pgbench for part 2.
 #![allow(missing_docs)]
 
@@ -74,6 +76,7 @@ struct Opts {
     capacity_secs: u64,
     rounds: usize,
     only: Option<String>,
+    wire: bool,
 }
 
 fn opts() -> Opts {
@@ -82,6 +85,7 @@ fn opts() -> Opts {
         capacity_secs: 3,
         rounds: 1,
         only: None,
+        wire: false,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -94,6 +98,11 @@ fn opts() -> Opts {
             }
             "--rounds" => o.rounds = v.parse().expect("--rounds takes a number"),
             "--only" => o.only = Some(v),
+            "--wire" => {
+                o.wire = true;
+                i += 1;
+                continue;
+            }
             // cargo bench passes --bench; nothing else is expected.
             _ => {
                 i += 1;
@@ -292,6 +301,84 @@ fn pgbench(url: &str, rate: f64, secs: u64, dir: &Path) -> Option<(f64, f64, f64
     ))
 }
 
+/// A packet capture of one run on the loopback interface.
+struct Capture {
+    child: std::process::Child,
+    file: std::path::PathBuf,
+    port: u16,
+}
+
+/// Starts dumpcap on `lo` for TCP `port`, writing to `dir/tag.pcap`.
+fn capture_start(dir: &Path, tag: &str, port: u16) -> Option<Capture> {
+    let file = dir.join(format!("{tag}.pcap"));
+    let _ = std::fs::remove_file(&file);
+    let child = Command::new("dumpcap")
+        .args(["-q", "-i", "lo", "-f", &format!("tcp port {port}"), "-w"])
+        .arg(&file)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    // dumpcap needs a moment to open the interface; packets before that
+    // are lost, and the warm-up is dropped anyway.
+    std::thread::sleep(Duration::from_millis(500));
+    Some(Capture { child, file, port })
+}
+
+/// Stops the capture and returns the latencies seen on the wire, in ms:
+/// per connection, from the first client-to-server segment carrying data
+/// to the first server-to-client segment carrying data after it. With one
+/// statement in flight per connection (both tools here) that is the
+/// server's time plus loopback transit, excluding everything either
+/// client does before sending or after receiving. The first 2 s after the
+/// first packet are dropped, as both tools drop their warm-up.
+fn capture_stop(mut c: Capture) -> Option<Vec<f64>> {
+    let _ = Command::new("kill")
+        .args(["-INT", &c.child.id().to_string()])
+        .status();
+    let _ = c.child.wait();
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(&c.file)
+        .args(["-T", "fields", "-E", "separator=,"])
+        .args(["-e", "frame.time_epoch", "-e", "tcp.stream"])
+        .args(["-e", "tcp.dstport", "-e", "tcp.len"])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut pending: std::collections::HashMap<u64, f64> = std::collections::HashMap::new();
+    let mut lat = Vec::new();
+    let mut first = None;
+    for line in text.lines() {
+        let f: Vec<&str> = line.split(',').collect();
+        if f.len() < 4 {
+            continue;
+        }
+        let (Ok(t), Ok(stream), Ok(dst), Ok(len)) = (
+            f[0].parse::<f64>(),
+            f[1].parse::<u64>(),
+            f[2].parse::<u16>(),
+            f[3].parse::<u64>(),
+        ) else {
+            continue;
+        };
+        let t0 = *first.get_or_insert(t);
+        if len == 0 {
+            continue;
+        }
+        if dst == c.port {
+            pending.entry(stream).or_insert(t);
+        } else if let Some(sent) = pending.remove(&stream)
+            && sent >= t0 + 2.0
+        {
+            lat.push((t - sent) * 1e3);
+        }
+    }
+    let _ = std::fs::remove_file(&c.file);
+    lat.sort_by(f64::total_cmp);
+    (!lat.is_empty()).then_some(lat)
+}
+
 async fn honesty(o: &Opts) {
     println!(
         "\n## 2. honesty check: covet loadtest vs pgbench -R (point_select, Poisson arrivals, 8 connections, prepared)\n"
@@ -317,18 +404,44 @@ async fn honesty(o: &Opts) {
     let dir = tempfile::tempdir().expect("tempdir");
     println!("| rate/s | tool | achieved/s | p50 ms | p95 ms | p99 ms |");
     println!("|---|---|---|---|---|---|");
+    let port: u16 = covet::DatabaseUrl::parse(&url)
+        .map(|u| u.port())
+        .unwrap_or(5432);
+    let wire = o.wire && Command::new("dumpcap").arg("--version").output().is_ok();
+    if o.wire && !wire {
+        println!("(--wire ignored: dumpcap is not installed; Debian package tshark)");
+    }
     let mut ratios = Vec::new();
+    let mut wire_rows = Vec::new();
     for rate in [1_000.0, 5_000.0] {
         let (mut c, mut p) = (Vec::new(), Vec::new());
+        let (mut cw, mut pw) = (Vec::new(), Vec::new());
+        let quartet = |v: &[f64], n: f64| (pct(v, 0.5), pct(v, 0.95), pct(v, 0.99), n);
         for _ in 0..o.rounds {
+            let cap = wire
+                .then(|| capture_start(dir.path(), "covet", port))
+                .flatten();
             let r = covet_run(&url, point_select(1.0), rate, o.secs, Arrival::Poisson)
                 .await
                 .expect("covet run");
+            if let Some(w) = cap.and_then(capture_stop) {
+                cw.push(quartet(&w, w.len() as f64 / o.secs as f64));
+            }
             let l = r.overall.latency;
             c.push((l.p50_ms, l.p95_ms, l.p99_ms, r.summary.achieved_rate));
-            if let Some(x) = pgbench(&url, rate, o.secs, dir.path()) {
+            let cap = wire
+                .then(|| capture_start(dir.path(), "pgbench", port))
+                .flatten();
+            let x = pgbench(&url, rate, o.secs, dir.path());
+            if let Some(w) = cap.and_then(capture_stop) {
+                pw.push(quartet(&w, w.len() as f64 / o.secs as f64));
+            }
+            if let Some(x) = x {
                 p.push(x);
             }
+        }
+        if !cw.is_empty() && !pw.is_empty() {
+            wire_rows.push((rate, cw, pw));
         }
         let m = |v: &Vec<(f64, f64, f64, f64)>, k: usize| {
             median(v.iter().map(|t| [t.0, t.1, t.2, t.3][k]).collect())
@@ -357,6 +470,27 @@ async fn honesty(o: &Opts) {
             r[0], r[1], r[2]
         );
         ratios.extend(r);
+    }
+    if !wire_rows.is_empty() {
+        println!(
+            "\n### on the wire (dumpcap on lo: request segment to first response segment, per connection)\n"
+        );
+        println!("| rate/s | run of | statements/s seen | p50 ms | p95 ms | p99 ms |");
+        println!("|---|---|---|---|---|---|");
+        for (rate, cw, pw) in &wire_rows {
+            let m = |v: &Vec<(f64, f64, f64, f64)>, k: usize| {
+                median(v.iter().map(|t| [t.0, t.1, t.2, t.3][k]).collect())
+            };
+            for (tool, v) in [("covet", cw), ("pgbench -R", pw)] {
+                println!(
+                    "| {rate:.0} | {tool} | {:.0} | {:.3} | {:.3} | {:.3} |",
+                    m(v, 3),
+                    m(v, 0),
+                    m(v, 1),
+                    m(v, 2)
+                );
+            }
+        }
     }
     let worst = ratios.iter().map(|r| (r - 1.0).abs()).fold(0.0, f64::max);
     println!(
