@@ -340,6 +340,7 @@ mod tests {
             UNREACHABLE,
             SLO_MISSED,
             ERROR_RATE,
+            REGRESSION,
             INTERRUPTED,
         ]
         .into();
