@@ -63,7 +63,8 @@ pub use report::{
 };
 pub use rng::Rng;
 pub use runner::{
-    Arrival, Mode, Overload, Pacer, Progress, ProgressFn, RunConfig, Schedule, Stage, Stop, run,
+    Arrival, MeasureStartFn, Mode, Overload, Pacer, Progress, ProgressFn, RunConfig, Schedule,
+    Stage, Stop, run,
 };
 pub use scenario::Scenario;
 pub use setup::{DatasetCounts, SetupOptions, SetupOutcome, SetupProgressFn, ensure_dataset};

@@ -1,6 +1,7 @@
 //! What shapes one run: arrival spacing, overload policy, pacer, mode and
 //! the [`RunConfig`] that holds them, with its validation.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::progress::ProgressFn;
@@ -60,6 +61,9 @@ pub enum Mode {
     },
 }
 
+/// Called once when the measured period starts.
+pub type MeasureStartFn = Arc<dyn Fn() + Send + Sync>;
+
 /// Everything that shapes one run.
 #[derive(Clone)]
 pub struct RunConfig {
@@ -103,6 +107,10 @@ pub struct RunConfig {
     pub progress: Option<ProgressFn>,
     /// Ends the run early when triggered (Ctrl-C), keeping the figures.
     pub stop: Option<Stop>,
+    /// Called once at the end of the warm-up (at the start when there is
+    /// none), so counters kept outside the runner (a layer's retries, a
+    /// breaker's openings) can be read over the measured period only.
+    pub on_measure_start: Option<MeasureStartFn>,
     /// After a stop, how long statements in flight may take to finish
     /// before they are counted unfinished.
     pub interrupt_drain: Duration,
@@ -146,6 +154,7 @@ impl Default for RunConfig {
             sample_memory: true,
             progress: None,
             stop: None,
+            on_measure_start: None,
             interrupt_drain: Duration::from_secs(2),
         }
     }

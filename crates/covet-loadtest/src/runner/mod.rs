@@ -40,7 +40,7 @@ mod recorder;
 mod schedule;
 mod stop;
 
-pub use config::{Arrival, Mode, Overload, Pacer, RunConfig};
+pub use config::{Arrival, MeasureStartFn, Mode, Overload, Pacer, RunConfig};
 pub use progress::{Progress, ProgressFn};
 pub use schedule::{Schedule, Stage};
 pub use stop::Stop;
@@ -105,6 +105,12 @@ pub async fn run(adapter: Arc<dyn Adapter>, workload: Workload, cfg: RunConfig) 
         ))
     });
 
+    let marker = cfg.on_measure_start.clone().map(|f| {
+        tokio::spawn(async move {
+            tokio::time::sleep_until(measure_from).await;
+            f();
+        })
+    });
     let sem = Arc::new(Semaphore::new(cfg.max_in_flight));
     dispatch::drive(&shared, &sem, workload, &cfg, start, end).await?;
     // When a stop ended scheduling, the measured period ends there and the
@@ -126,6 +132,10 @@ pub async fn run(adapter: Arc<dyn Adapter>, workload: Workload, cfg: RunConfig) 
     done.store(true, Ordering::Relaxed);
     if let Some(t) = ticker {
         t.abort();
+    }
+    // A run stopped during its warm-up never reached its measured period.
+    if let Some(m) = marker {
+        m.abort();
     }
     let samples = match sampler {
         Some(s) => s.await.unwrap_or_default(),
