@@ -149,6 +149,15 @@ impl CountingLayer {
     }
 }
 
+/// Counter values at the start of the measured period.
+#[derive(Default, Clone)]
+struct Baseline {
+    outer: u64,
+    below_retry: u64,
+    openings: u64,
+    trips: Vec<BreakerTrip>,
+}
+
 /// The adapter a run uses and the counters behind its layer report.
 pub(crate) struct Stack {
     top: Arc<dyn Adapter>,
@@ -158,6 +167,9 @@ pub(crate) struct Stack {
     openings: Arc<AtomicU64>,
     trips: Arc<Trips>,
     breaker: Option<BreakerSettings>,
+    /// The counters at the start of the measured period (retries below and
+    /// above, openings, trips), subtracted in [`Stack::report`].
+    baseline: Arc<Mutex<Baseline>>,
     /// The slow-query log layer (kept alive with the stack) and its
     /// threshold.
     slow: Option<(Arc<SlowQueryLogger>, std::time::Duration)>,
@@ -174,6 +186,7 @@ impl Stack {
             openings: Arc::new(AtomicU64::new(0)),
             trips: Arc::default(),
             breaker: None,
+            baseline: Arc::default(),
             slow: None,
         }
     }
@@ -233,6 +246,7 @@ impl Stack {
             openings,
             trips,
             breaker: Some(settings),
+            baseline: Arc::default(),
             slow: Some((logger, slow)),
         })
     }
@@ -265,18 +279,52 @@ impl Stack {
         layers
     }
 
-    /// The layers' own counters (retries, breaker openings), with no slow
-    /// statement counted.
+    /// For [`RunConfig::on_measure_start`](covet_loadtest::RunConfig):
+    /// records the counters when the measured period starts, so the report
+    /// leaves out the warm-up's retries and breaker openings.
+    pub(crate) fn measure_start_hook(&self) -> covet_loadtest::MeasureStartFn {
+        let (outer, below) = (self.outer.clone(), self.below_retry.clone());
+        let (openings, trips) = (Arc::clone(&self.openings), Arc::clone(&self.trips));
+        let baseline = Arc::clone(&self.baseline);
+        Arc::new(move || {
+            let now = Baseline {
+                outer: outer.as_ref().map_or(0, CountingLayer::calls),
+                below_retry: below.as_ref().map_or(0, CountingLayer::calls),
+                openings: openings.load(Ordering::Relaxed),
+                trips: trips.snapshot(),
+            };
+            *baseline
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = now;
+        })
+    }
+
+    /// The layers' own counters (retries, breaker openings) since the
+    /// measured period started, with no slow statement counted.
     fn counters(&self) -> LayerReport {
+        let base = self
+            .baseline
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
         let retries = match (&self.outer, &self.below_retry) {
-            (Some(o), Some(b)) => b.calls().saturating_sub(o.calls()),
+            (Some(o), Some(b)) => {
+                (b.calls() - base.below_retry).saturating_sub(o.calls() - base.outer)
+            }
             _ => 0,
         };
+        let mut trips = self.trips.snapshot();
+        for t in &mut trips {
+            if let Some(b) = base.trips.iter().find(|b| b.kind == t.kind) {
+                t.count -= b.count.min(t.count);
+            }
+        }
+        trips.retain(|t| t.count > 0);
         LayerReport {
             stack: self.names.clone(),
             retries,
-            breaker_openings: self.openings.load(Ordering::Relaxed),
-            breaker_opened_by: self.trips.snapshot(),
+            breaker_openings: self.openings.load(Ordering::Relaxed) - base.openings,
+            breaker_opened_by: trips,
             breaker: self.breaker.map(|b| b.describe()),
             slow_statements: 0,
             slow_by_statement: Vec::new(),
@@ -395,6 +443,50 @@ mod tests {
         assert!(layers.slow_by_statement.is_empty(), "{layers:?}");
         let text = report.to_text();
         assert!(text.contains("slow statements 0 (over 100 ms)"), "{text}");
+    }
+
+    /// The warm-up's breaker openings and retries are not in the report:
+    /// an outage during the warm-up only showed as "breaker openings 1".
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_outage_during_the_warm_up_is_not_counted() {
+        let mock = MockAdapter::new().without_history();
+        let backend: Arc<dyn Adapter> = Arc::new(mock.clone());
+        let stack = Stack::resilient(
+            Arc::clone(&backend),
+            Duration::from_secs(1),
+            BreakerSettings {
+                failures: 5,
+                open_for: Duration::from_millis(300),
+            },
+        )
+        .unwrap();
+        let workload = Workload::new("ps", point_select(1.0), backend.dialect(), 1).unwrap();
+        let cfg = RunConfig {
+            rate: 200.0,
+            duration: Duration::from_secs(1),
+            warmup: Duration::from_secs(1),
+            sample_memory: false,
+            on_measure_start: Some(stack.measure_start_hook()),
+            ..RunConfig::default()
+        };
+        let outage = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            mock.set_down(true);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            mock.set_down(false);
+        });
+        let mut report = covet_loadtest::run(stack.adapter(), workload, cfg)
+            .await
+            .unwrap();
+        outage.await.unwrap();
+        // The breaker did open, in the warm-up.
+        assert!(stack.openings.load(Ordering::Relaxed) >= 1);
+        report.layers = Some(stack.report(&report));
+        let layers = report.layers.as_ref().unwrap();
+        assert_eq!(layers.breaker_openings, 0, "{layers:?}");
+        assert!(layers.breaker_opened_by.is_empty(), "{layers:?}");
+        assert_eq!(layers.retries, 0, "{layers:?}");
+        assert_eq!(report.summary.errors, 0);
     }
 
     /// A slow measured statement is counted and named.
