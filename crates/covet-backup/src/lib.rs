@@ -45,7 +45,7 @@ pub use mysql::{MysqlCatalog, MysqlColumn, MysqlObject, MysqlTable, ValueForm};
 pub use pg::{PgCatalog, PgCopyTable, PgObject};
 pub use restore::{
     Connector, DrillReport, DrillTable, DropFn, DropPlan, RestoreOptions, RestoreReport, drill,
-    drill_cancellable, export_sql, export_sql_to_file, restore, table_checksum,
+    drill_cancellable, export_sql, export_sql_to_file, restore, schema_differences, table_checksum,
 };
 pub use sink::{
     BackupEntry, BackupRead, BackupSink, LocalDirSink, MemorySink, SinkWriter, index_name,

@@ -18,7 +18,7 @@ use crate::leftovers::{
     DRILL_PREFIX, Leftovers, OLD_PREFIX, STAGE_PREFIX, clean_leftovers, leftover_suffix,
 };
 use crate::manifest::Manifest;
-use crate::pg::{self, PgCopyTable, PgObject};
+use crate::pg::{self, PgCatalog, PgCopyTable, PgObject};
 use crate::sink::BackupSink;
 use crate::verify::{Checker, VerifyReport, verify};
 
@@ -1402,12 +1402,10 @@ pub struct DrillReport {
     pub tables: Vec<DrillTable>,
     /// The measured recovery time: verify plus restore.
     pub rto: Duration,
-    /// MySQL: where the restored schema differs from the backup's (each
-    /// table's `SHOW CREATE TABLE`, and each view, routine, trigger and
-    /// event with its context, DEFINER aside); empty when equal, and for
-    /// the other engines.
+    /// Where the restored schema differs from the backup's (see
+    /// [`schema_differences`]); empty when equal.
     pub schema_differences: Vec<String>,
-    /// Whether every table matched (and, on MySQL, the schema).
+    /// Whether every table matched and the schema was equal.
     pub passed: bool,
     /// Scratch databases of crashed drills found on the server first.
     pub leftovers: Leftovers,
@@ -1529,6 +1527,159 @@ async fn mysql_checksum(
         n += 1;
     }
     Ok((n, sum))
+}
+
+/// Where the schema of the database `adapter` is connected to differs from
+/// the one `schema` holds, read the way a backup reads it, one line per
+/// object: on PostgreSQL every catalog object's statement (in the backup's
+/// schemas: types, tables, constraints, indexes, views, routines, triggers,
+/// policies, comments, sequence positions, ...), on SQLite every
+/// `sqlite_master` statement, `sqlite_sequence`, `user_version` and
+/// `application_id`, on MySQL each table's `SHOW CREATE TABLE` and each
+/// view, routine, trigger and event with its context (DEFINERs aside).
+/// Empty when equal, and for version 1 backups, which hold no catalog.
+/// Run right after a restore (as [`drill`] does): the application's
+/// writes move sequence positions.
+pub async fn schema_differences(
+    adapter: &dyn Adapter,
+    schema: &BackupSchema,
+) -> Result<Vec<String>> {
+    if let Some(my) = &schema.mysql {
+        return mysql_schema_differences(adapter, my).await;
+    }
+    if let Some(pg) = &schema.postgres {
+        return pg_schema_differences(adapter, pg).await;
+    }
+    if let Some(sq) = &schema.sqlite {
+        return sqlite_schema_differences(adapter, sq).await;
+    }
+    Ok(Vec::new())
+}
+
+/// Lines naming each `(kind, name)` whose statements differ between
+/// `want` (the backup) and `got` (the database). Compared as sets: the
+/// order among independent objects is the server's and may differ.
+fn object_differences<'a>(
+    want: impl Iterator<Item = (&'a str, &'a str, &'a str)>,
+    got: impl Iterator<Item = (&'a str, &'a str, &'a str)>,
+) -> Vec<String> {
+    use std::collections::BTreeMap;
+    type Objects<'a> = BTreeMap<(&'a str, &'a str), Vec<&'a str>>;
+    let collect = |it: &mut dyn Iterator<Item = (&'a str, &'a str, &'a str)>| {
+        let mut m: Objects<'a> = BTreeMap::new();
+        for (kind, name, sql) in it {
+            m.entry((kind, name)).or_default().push(sql);
+        }
+        for v in m.values_mut() {
+            v.sort_unstable();
+        }
+        m
+    };
+    let (mut want, mut got) = (want, got);
+    let (want, got) = (collect(&mut want), collect(&mut got));
+    let mut out = Vec::new();
+    for ((kind, name), sql) in &want {
+        match got.get(&(kind, name)) {
+            None => out.push(format!("{kind} {name} missing")),
+            Some(g) if g != sql => out.push(format!("{kind} {name} differs")),
+            Some(_) => {}
+        }
+    }
+    for (kind, name) in got.keys().filter(|k| !want.contains_key(*k)) {
+        out.push(format!("{kind} {name} not in the backup"));
+    }
+    out
+}
+
+/// The name `quote_ident` gave.
+fn unquote_ident(s: &str) -> String {
+    match s.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+        Some(inner) => inner.replace("\"\"", "\""),
+        None => s.to_owned(),
+    }
+}
+
+/// PostgreSQL: the database's catalog in the backup's schemas against the
+/// backup's, read the same way (under the same pinned session settings).
+async fn pg_schema_differences(adapter: &dyn Adapter, pg: &PgCatalog) -> Result<Vec<String>> {
+    // A new database has its own public schema: only the backup's count.
+    let schemas: Vec<String> = pg
+        .pre_data
+        .iter()
+        .filter(|o| o.kind == "schema")
+        .map(|o| unquote_ident(&o.name))
+        .collect();
+    let mut tx = adapter
+        .begin()
+        .await
+        .map_err(|e| db("beginning a read transaction", e))?;
+    let got = async {
+        pg::pin_session(tx.as_mut()).await?;
+        pg::read_catalog(
+            tx.as_mut(),
+            &pg::CatalogOptions {
+                schemas,
+                exclude: Vec::new(),
+            },
+        )
+        .await
+    }
+    .await;
+    let _ = tx.rollback().await;
+    let got = got?;
+    fn items(c: &PgCatalog) -> impl Iterator<Item = (&str, &str, &str)> {
+        c.pre_data
+            .iter()
+            .chain(&c.post_data)
+            .map(|o| (o.kind.as_str(), o.name.as_str(), o.sql.as_str()))
+    }
+    Ok(object_differences(items(pg), items(&got)))
+}
+
+/// SQLite: `sqlite_master`, `sqlite_sequence` and the two header fields
+/// against the backup's.
+async fn sqlite_schema_differences(
+    adapter: &dyn Adapter,
+    want: &crate::sqlite::SqliteCatalog,
+) -> Result<Vec<String>> {
+    let mut tx = adapter
+        .begin()
+        .await
+        .map_err(|e| db("beginning a read transaction", e))?;
+    let got = crate::sqlite::read_catalog(tx.as_mut()).await;
+    let _ = tx.rollback().await;
+    let got = got?;
+    fn items(c: &crate::sqlite::SqliteCatalog) -> impl Iterator<Item = (&str, &str, &str)> {
+        c.objects
+            .iter()
+            .map(|o| (o.kind.as_str(), o.name.as_str(), o.sql.as_str()))
+    }
+    let mut out = object_differences(items(want), items(&got));
+    let sorted = |c: &crate::sqlite::SqliteCatalog| {
+        let mut s = c.sequences.clone();
+        s.sort();
+        s
+    };
+    if sorted(want) != sorted(&got) {
+        out.push(format!(
+            "sqlite_sequence {:?} (backup: {:?})",
+            sorted(&got),
+            sorted(want)
+        ));
+    }
+    if got.user_version != want.user_version {
+        out.push(format!(
+            "user_version {} (backup: {})",
+            got.user_version, want.user_version
+        ));
+    }
+    if got.application_id != want.application_id {
+        out.push(format!(
+            "application_id {} (backup: {})",
+            got.application_id, want.application_id
+        ));
+    }
+    Ok(out)
 }
 
 /// MySQL: the restored database's catalog against the backup's, read the
@@ -1732,10 +1883,7 @@ pub async fn drill_cancellable(
                 let tables =
                     compare_with_manifest(adapter.as_ref(), &verified_schema, &report.manifest)
                         .await?;
-                let diffs = match &verified_schema.mysql {
-                    Some(my) => mysql_schema_differences(adapter.as_ref(), my).await?,
-                    None => Vec::new(),
-                };
+                let diffs = schema_differences(adapter.as_ref(), &verified_schema).await?;
                 Ok::<_, BackupError>((tables, diffs))
             }
             .await;

@@ -180,6 +180,13 @@ async fn check(server: &DatabaseUrl, src: &str, inserts: &[&str]) {
     drop_db(server, &via_sql).await;
 
     let r = connect(&server.with_database(&dst)).await;
+    // The catalog read back as a backup reads it is the backup's (before
+    // the inserts move the sequences).
+    let backup_schema = verify(&sink, &entry.name, Some(&key)).await.unwrap().schema;
+    let diffs = schema_differences(r.as_ref(), &backup_schema)
+        .await
+        .unwrap();
+    assert!(diffs.is_empty(), "{diffs:?}");
     for s in inserts {
         r.execute(&Statement::new(*s))
             .await
@@ -190,7 +197,8 @@ async fn check(server: &DatabaseUrl, src: &str, inserts: &[&str]) {
     let d = drill(&sink, &entry.name, server, &Adapters, Some(&key))
         .await
         .unwrap();
-    assert!(d.passed, "{:?}", d.tables);
+    assert!(d.passed, "{:?} {:?}", d.tables, d.schema_differences);
+    assert!(d.schema_differences.is_empty());
     assert_eq!(
         d.tables.len() as u64,
         entry_tables(&sink, &entry.name, &key).await
@@ -448,5 +456,74 @@ async fn chinook_restores_exactly() {
         ],
     )
     .await;
+    drop_db(&server, &src).await;
+}
+
+/// A drill whose restore does not give back the backup's schema fails,
+/// naming the objects: the backup here says an index is `app.t_a` while
+/// its statement makes `app.t_other` (before the drill compared the
+/// catalog, only the tables' rows were checked and this drill passed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drill_fails_on_a_changed_schema() {
+    let Some(server) = server_url("COVET_PG_URL") else {
+        return;
+    };
+    if !tools_present() {
+        return;
+    }
+    let src = unique("covet_fid_changed");
+    create_db(&server, &src).await;
+    psql(
+        &src,
+        "CREATE SCHEMA app; CREATE TABLE app.t (a integer); CREATE INDEX t_a ON app.t (a);",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let sink = LocalDirSink::new(dir.path());
+    let a = connect(&server.with_database(&src)).await;
+    let entry = create_backup(
+        a.clone(),
+        &src,
+        &sink,
+        CreateOptions::new(WriteOptions::new(Encryption::None)),
+    )
+    .await
+    .unwrap();
+    a.close().await;
+    let good = drill(&sink, &entry.name, &server, &Adapters, None)
+        .await
+        .unwrap();
+    assert!(good.passed, "{:?}", good.schema_differences);
+
+    let mut schema = (*verify(&sink, &entry.name, None).await.unwrap().schema).clone();
+    let cat = schema.postgres.as_mut().unwrap();
+    let index = cat
+        .post_data
+        .iter_mut()
+        .find(|o| o.kind == "index")
+        .expect("the index is in the backup");
+    assert_eq!(index.name, "app.t_a");
+    index.sql = index.sql.replace("INDEX t_a", "INDEX t_other");
+    let w = BackupWriter::create(
+        &sink,
+        "changed",
+        schema,
+        SourceInfo::now("postgresql", &src),
+        WriteOptions::new(Encryption::None),
+    )
+    .await
+    .unwrap();
+    let changed = w.finish().await.unwrap();
+    let d = drill(&sink, &changed.name, &server, &Adapters, None)
+        .await
+        .unwrap();
+    assert!(!d.passed);
+    assert!(d.tables.iter().all(|t| t.checksum_equal));
+    assert_eq!(
+        d.schema_differences,
+        [
+            "index app.t_a missing",
+            "index app.t_other not in the backup"
+        ]
+    );
     drop_db(&server, &src).await;
 }
