@@ -8,7 +8,8 @@ use std::time::Duration;
 use crate::value::Value;
 
 /// One SQL statement with its bound parameters and the facts the layers act
-/// on: whether it is safe to repeat, its own timeout and a label.
+/// on: whether it is safe to repeat, whether it only reads, its own timeout
+/// and a label.
 ///
 /// Layers read these fields; they never parse the SQL to guess. Cloning is
 /// cheap: the SQL and the parameters are shared (`Arc`), so a layer that
@@ -38,6 +39,7 @@ pub struct Statement {
     /// allocates nothing for them.
     params: Option<Arc<Vec<Value>>>,
     idempotent: bool,
+    read_only: bool,
     timeout: Option<Duration>,
     label: Option<Cow<'static, str>>,
 }
@@ -49,6 +51,7 @@ impl Statement {
             sql: sql.into(),
             params: None,
             idempotent: false,
+            read_only: false,
             timeout: None,
             label: None,
         }
@@ -73,6 +76,18 @@ impl Statement {
     #[must_use]
     pub fn idempotent(mut self, yes: bool) -> Self {
         self.idempotent = yes;
+        self
+    }
+
+    /// Marks the statement as one that only reads, so that a router
+    /// (covet-router) may send it, outside a transaction, to a read
+    /// replica. The caller states the intent; nothing parses the SQL to
+    /// check it, and a statement so marked that writes fails on a
+    /// read-only replica. Adapters and the other layers ignore the mark,
+    /// and inside a transaction it changes nothing.
+    #[must_use]
+    pub fn read_only(mut self, yes: bool) -> Self {
+        self.read_only = yes;
         self
     }
 
@@ -123,6 +138,11 @@ impl Statement {
         self.idempotent
     }
 
+    /// Whether the caller marked the statement as one that only reads.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
     /// This statement's own timeout, if any.
     pub fn timeout_duration(&self) -> Option<Duration> {
         self.timeout
@@ -143,6 +163,7 @@ impl fmt::Debug for Statement {
                 &format_args!("[{} redacted]", self.params().len()),
             )
             .field("idempotent", &self.idempotent)
+            .field("read_only", &self.read_only)
             .field("timeout", &self.timeout)
             .field("label", &self.label)
             .finish()

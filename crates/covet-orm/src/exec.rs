@@ -42,17 +42,19 @@ pub trait Executor: Send {
     }
 }
 
-/// A QuerySet read: on the executor's reader unless `primary` (the
-/// QuerySet's [`using_primary`](crate::QuerySet::using_primary)).
+/// A QuerySet read: on the executor's reader, and marked
+/// [read-only](Statement::read_only) so that an adapter that is itself a
+/// router sends it to a replica, unless `primary` (the QuerySet's
+/// [`using_primary`](crate::QuerySet::using_primary)).
 pub(crate) async fn read_rows<E: Executor>(
     ex: &mut E,
     primary: bool,
-    stmt: &Statement,
+    stmt: Statement,
 ) -> Result<Rows> {
     if primary {
-        ex.query(stmt).await
+        ex.query(&stmt).await
     } else {
-        ex.read(stmt).await
+        ex.read(&stmt.read_only(true)).await
     }
 }
 

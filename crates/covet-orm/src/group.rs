@@ -436,7 +436,7 @@ impl<M: Model> Grouped<M> {
     ) -> impl Future<Output = OrmResult<Vec<GroupRow<M>>>> + Send {
         crate::site::at_caller(async move {
             let stmt = self.sql(ex.dialect())?;
-            let rows = crate::exec::read_rows(&mut ex, self.base.on_primary(), &stmt).await?;
+            let rows = crate::exec::read_rows(&mut ex, self.base.on_primary(), stmt).await?;
             let layout = Arc::new(Layout {
                 keys: self.keys.iter().map(|k| k.0).collect(),
                 names: self.annotations.iter().map(|a| a.name.clone()).collect(),

@@ -151,7 +151,7 @@ impl<M: Model> Only<M> {
     ) -> impl Future<Output = OrmResult<Vec<Partial<M>>>> + Send {
         crate::site::at_caller(async move {
             let stmt = self.sql(ex.dialect())?;
-            let rows = crate::exec::read_rows(&mut ex, self.base.on_primary(), &stmt).await?;
+            let rows = crate::exec::read_rows(&mut ex, self.base.on_primary(), stmt).await?;
             Ok(rows
                 .rows
                 .into_iter()

@@ -371,7 +371,7 @@ impl<M: Model> QuerySet<M> {
         crate::site::at_caller(async move {
             let run = async {
                 let stmt = self.sql(ex.dialect());
-                let rows = crate::exec::read_rows(&mut ex, self.primary, &stmt).await?;
+                let rows = crate::exec::read_rows(&mut ex, self.primary, stmt).await?;
                 let mut out = Vec::with_capacity(rows.len());
                 for row in &rows {
                     out.push(M::from_row(row)?);
@@ -516,7 +516,7 @@ impl<M: Model> QuerySet<M> {
     pub fn count<E: Executor>(&self, mut ex: E) -> impl Future<Output = OrmResult<u64>> + Send {
         crate::site::at_caller(async move {
             let stmt = self.count_sql(ex.dialect());
-            let rows = crate::exec::read_rows(&mut ex, self.primary, &stmt).await?;
+            let rows = crate::exec::read_rows(&mut ex, self.primary, stmt).await?;
             let row = rows
                 .rows
                 .first()
@@ -561,7 +561,7 @@ impl<M: Model> QuerySet<M> {
     ) -> OrmResult<Option<R>> {
         let d = ex.dialect();
         let stmt = self.aggregate_sql(d, func, col, cast(d.engine));
-        let rows = crate::exec::read_rows(&mut ex, self.primary, &stmt).await?;
+        let rows = crate::exec::read_rows(&mut ex, self.primary, stmt).await?;
         let row = rows
             .rows
             .first()
@@ -617,7 +617,7 @@ impl<M: Model> QuerySet<M> {
     pub fn exists<E: Executor>(&self, mut ex: E) -> impl Future<Output = OrmResult<bool>> + Send {
         crate::site::at_caller(async move {
             let stmt = self.exists_sql(ex.dialect());
-            Ok(!crate::exec::read_rows(&mut ex, self.primary, &stmt)
+            Ok(!crate::exec::read_rows(&mut ex, self.primary, stmt)
                 .await?
                 .is_empty())
         })

@@ -186,7 +186,7 @@ impl<M: Model, R: Model> SelectRelated<M, R> {
     ) -> impl Future<Output = OrmResult<Vec<(M, R)>>> + Send {
         crate::site::at_caller(async move {
             let stmt = self.sql(ex.dialect())?;
-            let rows = crate::exec::read_rows(&mut ex, self.base.on_primary(), &stmt).await?;
+            let rows = crate::exec::read_rows(&mut ex, self.base.on_primary(), stmt).await?;
             let offset = M::meta().columns.len();
             let mut out = Vec::with_capacity(rows.len());
             for row in &rows {
@@ -246,7 +246,7 @@ impl<M: Model, R: Model, S: Model> SelectRelated2<M, R, S> {
     ) -> impl Future<Output = OrmResult<Vec<(M, R, S)>>> + Send {
         crate::site::at_caller(async move {
             let stmt = self.sql(ex.dialect())?;
-            let rows = crate::exec::read_rows(&mut ex, self.first.base.on_primary(), &stmt).await?;
+            let rows = crate::exec::read_rows(&mut ex, self.first.base.on_primary(), stmt).await?;
             let r_at = M::meta().columns.len();
             let s_at = r_at + R::meta().columns.len();
             let mut out = Vec::with_capacity(rows.len());
@@ -743,7 +743,7 @@ impl<M: Model, J: Model, T: Model> PrefetchThrough<M, J, T> {
             let width = T::meta().columns.len();
             for chunk in keys.chunks(per) {
                 let stmt = self.chunk_sql(dialect, chunk)?;
-                let rows = crate::exec::read_rows(&mut ex, self.base.on_primary(), &stmt).await?;
+                let rows = crate::exec::read_rows(&mut ex, self.base.on_primary(), stmt).await?;
                 for row in &rows {
                     let target = T::from_row_at(row, 0)?;
                     if let Some(&i) = key_of_ref(&row.value_ref(width)?).and_then(|k| index.get(&k))

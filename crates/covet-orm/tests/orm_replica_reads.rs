@@ -1,7 +1,8 @@
 //! `Db::with_reader`: QuerySet reads go to the reader, writes and
-//! `using_primary()` reads to the main adapter. Two SQLite databases stand
-//! in for a primary and a replica, with different rows so each answer shows
-//! where it was read.
+//! `using_primary()` reads to the main adapter; over a covet-router
+//! `Router`, QuerySet reads are marked read-only and go to its replica
+//! without a reader. Two SQLite databases stand in for a primary and a
+//! replica, with different rows so each answer shows where it was read.
 
 mod support;
 
@@ -77,4 +78,40 @@ async fn reads_go_to_the_reader_unless_using_primary() {
     // Without a reader every read is on the one adapter.
     let plain = Db::new(primary).await.unwrap();
     assert_eq!(Tag::objects().count(&plain).await.unwrap(), 2);
+}
+
+/// A `Db` over a router needs no reader: QuerySet reads carry the
+/// read-only mark, so the router sends them to a replica, and
+/// `using_primary()` reads and writes stay on the primary.
+#[tokio::test]
+async fn over_a_router_queryset_reads_go_to_a_replica() {
+    let dir = tempfile::tempdir().unwrap();
+    let primary = sqlite(dir.path(), "primary.db", &["on-primary"]).await;
+    let replica = sqlite(dir.path(), "replica.db", &["on-replica"]).await;
+    let router = covet_router::Router::builder()
+        .primary("primary", primary)
+        .replica("replica", replica, 1)
+        .without_health_checks()
+        .build()
+        .unwrap();
+    let db = Db::new(Arc::new(router)).await.unwrap();
+
+    assert_eq!(
+        names(Tag::objects().all(&db).await.unwrap()),
+        ["on-replica"]
+    );
+    assert_eq!(Tag::objects().count(&db).await.unwrap(), 1);
+    assert_eq!(
+        names(Tag::objects().using_primary().all(&db).await.unwrap()),
+        ["on-primary"]
+    );
+    Tag {
+        id: 0,
+        name: "written".into(),
+    }
+    .insert(&db)
+    .await
+    .unwrap();
+    assert_eq!(Tag::objects().using_primary().count(&db).await.unwrap(), 2);
+    assert_eq!(Tag::objects().count(&db).await.unwrap(), 1);
 }

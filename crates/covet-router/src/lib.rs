@@ -3,8 +3,10 @@
 //!
 //! A [`Router`] is itself an `Adapter`, so every layer (timeout, retry,
 //! metrics) and the ORM work over it unchanged. It routes by intent, never
-//! by reading the SQL: calls on the router go to the primary, read-only
-//! transactions and calls on a [`Reader`] go to replicas, and a
+//! by reading the SQL: statements marked
+//! [`read_only`](covet_core::Statement::read_only), read-only transactions
+//! and calls on a [`Reader`] go to replicas, other calls on the router to
+//! the primary, and a
 //! [`Session`] or [`Router::reader_at`] reads at least a
 //! [`ConsistencyToken`] taken after a write. Each target has its own
 //! adapter and pool behind its own circuit breaker; replicas are balanced

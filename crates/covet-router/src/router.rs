@@ -32,7 +32,10 @@ const READMIT_AFTER: u32 = 2;
 ///
 /// Routing follows the caller's intent, never the SQL text:
 ///
-/// - every call on the router itself (`execute`, `query`, `run`,
+/// - a statement marked [`Statement::read_only`] passed to the router's
+///   `query`, `query_stream` or `run` goes to a replica (covet-orm marks
+///   its QuerySet reads so; a load test marks the reads of its mix);
+/// - every other call on the router itself (`execute`, `query`, `run`,
 ///   `bulk_insert`, read-write transactions, ...) goes to the primary;
 /// - a transaction begun with `TxOptions { read_only: true, .. }` goes to a
 ///   replica;
@@ -717,6 +720,9 @@ impl Adapter for Router {
             .map_err(|e| self.inner.primary_error(e))
     }
     async fn query(&self, stmt: &Statement) -> Result<Rows> {
+        if stmt.is_read_only() {
+            return self.reader().query(stmt).await;
+        }
         let _g = self.inner.on_primary();
         self.inner
             .primary()
@@ -726,6 +732,9 @@ impl Adapter for Router {
             .map_err(|e| self.inner.primary_error(e))
     }
     async fn query_stream(&self, stmt: &Statement) -> Result<RowStream> {
+        if stmt.is_read_only() {
+            return self.reader().query_stream(stmt).await;
+        }
         let g = self.inner.on_primary();
         Ok(hold_stream(
             self.inner
@@ -738,6 +747,9 @@ impl Adapter for Router {
         ))
     }
     async fn run(&self, stmt: &Statement) -> Result<Outcome> {
+        if stmt.is_read_only() {
+            return self.reader().run(stmt).await;
+        }
         let g = self.inner.on_primary();
         Ok(hold_outcome(
             self.inner

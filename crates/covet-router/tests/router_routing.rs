@@ -66,6 +66,34 @@ async fn reads_spread_by_weight_and_writes_stay_on_the_primary() {
     assert_eq!(stats.iter().skip(1).map(|s| s.routed).sum::<u64>(), 4_000);
 }
 
+/// The intent rides on the statement: a read-only mark sends the router's
+/// own `query`, `query_stream` and `run` to replicas, and nothing else.
+#[tokio::test]
+async fn statements_marked_read_only_go_to_replicas() {
+    let p = Mock::new("p", false);
+    let a = Mock::new("a", true);
+    let r = router(&p, &[(&a, 1)])
+        .without_health_checks()
+        .build()
+        .unwrap();
+    for _ in 0..10 {
+        r.query(&select().read_only(true)).await.unwrap();
+        r.query_stream(&select().read_only(true)).await.unwrap();
+        r.run(&select().read_only(true)).await.unwrap();
+        r.query(&select()).await.unwrap();
+    }
+    assert_eq!(a.reads(), 30, "marked reads reach the replica");
+    assert_eq!(p.reads(), 10, "unmarked reads stay on the primary");
+    r.execute(&Statement::new("UPDATE t SET x = 1").read_only(true))
+        .await
+        .unwrap();
+    assert_eq!(
+        (p.writes(), a.writes()),
+        (1, 0),
+        "execute is never routed to a replica"
+    );
+}
+
 #[tokio::test]
 async fn a_slow_replica_gets_fewer_reads() {
     let p = Mock::new("p", false);

@@ -131,10 +131,14 @@ impl Adapter for Mock {
         Ok(self.one(vec![Value::Text(self.name.clone())]))
     }
     async fn query_stream(&self, _stmt: &Statement) -> covet_core::Result<RowStream> {
-        Err(Error::unsupported("mock streams"))
+        self.refuse()?;
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        Ok(Box::pin(NoRows))
     }
     async fn run(&self, _stmt: &Statement) -> covet_core::Result<Outcome> {
-        Err(Error::unsupported("mock run"))
+        self.refuse()?;
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        Ok(Outcome::Done(ExecResult::default()))
     }
     async fn begin_with(&self, _options: TxOptions) -> covet_core::Result<Box<dyn Transaction>> {
         self.refuse()?;
@@ -158,5 +162,18 @@ impl Adapter for Mock {
     }
     async fn server_version(&self) -> covet_core::Result<String> {
         Ok("mock".to_owned())
+    }
+}
+
+/// An empty row stream.
+struct NoRows;
+
+impl futures_core::Stream for NoRows {
+    type Item = covet_core::Result<covet_core::Row>;
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        std::task::Poll::Ready(None)
     }
 }
