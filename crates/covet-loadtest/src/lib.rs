@@ -59,7 +59,7 @@ pub use find_max::{FindMaxConfig, FindMaxReport, FindMaxStep, StepFn, find_max};
 pub use histogram::{LatencyHistogram, Percentiles};
 pub use report::{
     BreakerTrip, ErrorCount, LayerReport, MemoryReport, Report, RunMeta, SecondPoint,
-    SlowStatement, StageReport, StatementReport, Summary,
+    SlowStatement, StageReport, StatementReport, Summary, TargetReport,
 };
 pub use rng::Rng;
 pub use runner::{

@@ -253,6 +253,19 @@ pub struct LayerReport {
     pub stack: Vec<String>,
 }
 
+/// One server of a replicated database (a router URL naming several hosts)
+/// and what it was sent during the run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TargetReport {
+    /// The server (`host:port`).
+    pub name: String,
+    /// `primary` or `replica`.
+    pub role: String,
+    /// Statements and transactions routed to it from the start of the
+    /// measured period to the end of the run (the drain included).
+    pub routed: u64,
+}
+
 /// Everything one run produced.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -276,6 +289,9 @@ pub struct Report {
     pub memory: Option<MemoryReport>,
     /// Layer counters, when the run went through layers.
     pub layers: Option<LayerReport>,
+    /// Per-server routing, when the database was a primary with replicas
+    /// (filled by the caller; empty otherwise).
+    pub targets: Vec<TargetReport>,
     /// SLO checks, when asked for.
     pub slo: Vec<SloOutcome>,
     /// The run's error rate against its bound, when one was checked.
@@ -445,6 +461,17 @@ impl Report {
                 "memory (VmRSS): {} KiB after warm-up, {} KiB at end, peak {} KiB, growth {:+} KiB ({:+.1}%)",
                 mem.after_warmup_kb, mem.end_kb, mem.peak_kb, mem.growth_kb, mem.growth_pct
             );
+        }
+        if !self.targets.is_empty() {
+            let width = self
+                .targets
+                .iter()
+                .map(|t| t.name.len())
+                .fold("target".len(), usize::max);
+            let _ = writeln!(out, "{:<width$}  {:<7}  {:>10}", "target", "role", "routed");
+            for t in &self.targets {
+                let _ = writeln!(out, "{:<width$}  {:<7}  {:>10}", t.name, t.role, t.routed);
+            }
         }
         if let Some(l) = &self.layers {
             let _ = writeln!(

@@ -13,8 +13,14 @@
 //! name = "by_age"
 //! sql = "SELECT id, name FROM users WHERE age BETWEEN $1 AND $2 LIMIT 20"
 //! weight = 40
+//! read = true                    # only reads: a replica may serve it
 //! params = [{ int32 = [10, 40] }, { int32 = [41, 80] }]
 //! ```
+//!
+//! `read = true` is the author's word that a statement only reads (nothing
+//! parses the SQL): over a multi-host URL its executions go to a replica.
+//! Built-in reads (`read_users`, `complex_join`, `point_select`) are reads
+//! already; `read = false` sends one to the primary.
 //!
 //! Parameter generators, one per `$n` in order:
 //! `{ int = [min, max] }` (BIGINT), `{ int32 = [min, max] }` (INTEGER),
@@ -52,6 +58,7 @@ struct StmtDoc {
     builtin: Option<Spanned<String>>,
     weight: Option<Spanned<f64>>,
     kind: Option<Spanned<String>>,
+    read: Option<bool>,
     params: Option<Vec<Spanned<toml::Value>>>,
 }
 
@@ -173,6 +180,9 @@ impl Scenario {
                         ));
                     }
                 };
+            }
+            if let Some(read) = st.read {
+                spec.read = read;
             }
             if let Some(params) = st.params {
                 spec.params = params

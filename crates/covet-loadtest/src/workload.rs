@@ -91,6 +91,11 @@ pub struct StatementSpec {
     pub params: Vec<ParamGen>,
     /// Query or execute.
     pub kind: StatementKind,
+    /// The workload author's word that the statement only reads: its
+    /// executions are marked [`Statement::read_only`], so a router sends
+    /// them to a replica. Nothing parses the SQL to decide this; a
+    /// statement that writes must not set it.
+    pub read: bool,
 }
 
 impl StatementSpec {
@@ -103,7 +108,16 @@ impl StatementSpec {
             sql,
             weight,
             params: Vec::new(),
+            read: false,
         }
+    }
+
+    /// Declares whether the statement only reads (the `read` field): a read
+    /// is sent to a replica when the adapter is a router.
+    #[must_use]
+    pub fn read(mut self, read: bool) -> Self {
+        self.read = read;
+        self
     }
 
     /// Appends a parameter generator.
@@ -124,6 +138,7 @@ pub(crate) fn builtin_statement(name: &str, scale: f64) -> Option<StatementSpec>
             "SELECT id, name, email, age FROM users WHERE age > $1 LIMIT 100",
             80.0,
         )
+        .read(true)
         .param(ParamGen::Const(Value::I32(18))),
         "write_user" => StatementSpec::new(
             "write_user",
@@ -148,6 +163,7 @@ pub(crate) fn builtin_statement(name: &str, scale: f64) -> Option<StatementSpec>
              GROUP BY u.id, u.name HAVING COUNT(p.id) > 10",
             5.0,
         )
+        .read(true)
         .param(ParamGen::IntRange {
             min: 1,
             max: users - 99,
@@ -158,6 +174,7 @@ pub(crate) fn builtin_statement(name: &str, scale: f64) -> Option<StatementSpec>
             "SELECT id, name, email, age FROM users WHERE id = $1",
             1.0,
         )
+        .read(true)
         .param(ParamGen::IntRange {
             min: 1,
             max: users,
@@ -397,6 +414,7 @@ impl Workload {
         Statement::new(Arc::clone(&p.sql))
             .with_params(values)
             .idempotent(p.spec.kind == StatementKind::Query)
+            .read_only(p.spec.read)
             .label(p.label)
     }
 
@@ -508,6 +526,20 @@ mod tests {
             e.to_string(),
             "unknown statement `read_user`; this workload has: read_users, write_user, complex_join"
         );
+    }
+
+    #[test]
+    fn builtin_reads_are_marked_read_only_and_the_write_is_not() {
+        let mut specs = seed_mix(1.0);
+        specs.extend(point_select(1.0));
+        let mut w = Workload::new("all", specs, Dialect::POSTGRES, 1).unwrap();
+        for (idx, name) in w.names().into_iter().enumerate() {
+            let read_only = w.build(idx).is_read_only();
+            assert_eq!(read_only, name != "write_user", "{name}");
+        }
+        let plain = StatementSpec::new("x", "SELECT 1", 1.0);
+        let mut w = Workload::new("w", vec![plain], Dialect::SQLITE, 1).unwrap();
+        assert!(!w.build(0).is_read_only(), "read intent is opt-in");
     }
 
     #[test]

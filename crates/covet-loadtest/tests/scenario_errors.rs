@@ -119,3 +119,48 @@ fn each_mistake_names_its_line_and_what_is_wrong() {
         err("[[statement]]\nname = \"a\"\nsql = \"SELECT 1\"\ncolour = 1\n").contains("colour")
     );
 }
+
+#[test]
+fn read_intent_comes_from_the_author_not_the_sql() {
+    let s = Scenario::parse(
+        "s.toml",
+        r#"
+[[statement]]
+name = "reads"
+builtin = "read_users"
+
+[[statement]]
+name = "reads_on_primary"
+builtin = "point_select"
+read = false
+
+[[statement]]
+name = "by_age"
+sql = "SELECT id FROM users WHERE age > $1"
+read = true
+params = [{ int32 = [10, 40] }]
+
+[[statement]]
+name = "unmarked"
+sql = "SELECT 1"
+"#,
+        1.0,
+    )
+    .unwrap();
+    let read: Vec<(String, bool)> = s
+        .statements
+        .iter()
+        .map(|st| (st.name.clone(), st.read))
+        .collect();
+    assert_eq!(
+        read,
+        [
+            ("reads".to_string(), true),
+            ("reads_on_primary".to_string(), false),
+            ("by_age".to_string(), true),
+            ("unmarked".to_string(), false),
+        ]
+    );
+    let e = err("[[statement]]\nname = \"x\"\nsql = \"SELECT 1\"\nread = \"yes\"\n");
+    assert!(e.starts_with("s.toml:4:"), "{e}");
+}

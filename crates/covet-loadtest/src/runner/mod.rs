@@ -281,6 +281,7 @@ pub async fn run(adapter: Arc<dyn Adapter>, workload: Workload, cfg: RunConfig) 
         stages,
         memory,
         layers: None,
+        targets: Vec::new(),
         slo: Vec::new(),
         error_rate: None,
     })
