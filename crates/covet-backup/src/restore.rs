@@ -49,9 +49,12 @@ pub struct RestoreOptions {
     pub drop_others: bool,
     /// Called with what is about to be dropped, before anything is.
     pub on_drop: Option<DropFn>,
-    /// MySQL: tables loaded at once, each over a connection of its own
-    /// (0 means two). The target's pool must allow this many connections
-    /// plus one.
+    /// Tables loaded at once, each over a connection of its own (0 means
+    /// two). MySQL: always (into its staging database). PostgreSQL: into a
+    /// database the restore creates, where the keys and indexes are then
+    /// built over as many connections too (a restore into an existing
+    /// database runs in one transaction, so a failure leaves it as it
+    /// was). The target's pool must allow this many connections plus one.
     pub parallelism: usize,
     /// MySQL: create views, triggers, routines and events with the
     /// `DEFINER` the source had (the restoring user needs the privilege to
@@ -632,7 +635,8 @@ pub async fn restore(
     let work = async {
         match target.engine() {
             Engine::Postgres => {
-                restore_postgres(sink, name, target, connector, opts, &verified).await
+                let created = existed == Some(false);
+                restore_postgres(sink, name, target, connector, opts, &verified, created).await
             }
             // The temporary file is removed by the future's own guard.
             Engine::Sqlite => restore_sqlite(sink, name, target, connector, opts, &verified).await,
@@ -684,6 +688,213 @@ pub async fn restore(
     })
 }
 
+/// Whether a PostgreSQL post-data statement only builds a key or an
+/// index on one table (so such statements can run side by side): an index,
+/// or a PRIMARY KEY, UNIQUE or EXCLUDE constraint (not a foreign key or a
+/// check, which read other tables or must follow the keys they use).
+fn pg_builds_key_or_index(o: &PgObject) -> bool {
+    if o.kind == "index" {
+        return true;
+    }
+    if o.kind != "constraint" {
+        return false;
+    }
+    // `ALTER TABLE ... ADD CONSTRAINT <ident> <definition>`.
+    let Some(i) = o.sql.find(" ADD CONSTRAINT ") else {
+        return false;
+    };
+    let rest = &o.sql[i + " ADD CONSTRAINT ".len()..];
+    let def = if let Some(q) = rest.strip_prefix('"') {
+        // A quoted name ends at a quote not followed by another.
+        let b = q.as_bytes();
+        let mut j = 0;
+        loop {
+            match b.get(j) {
+                None => return false,
+                Some(b'"') if b.get(j + 1) == Some(&b'"') => j += 2,
+                Some(b'"') => break &q[j + 1..],
+                Some(_) => j += 1,
+            }
+        }
+    } else {
+        match rest.split_once(' ') {
+            Some((_, d)) => d,
+            None => return false,
+        }
+    };
+    let def = def.trim_start();
+    def.starts_with("PRIMARY KEY") || def.starts_with("UNIQUE") || def.starts_with("EXCLUDE")
+}
+
+/// Restores a PostgreSQL catalog backup into a new, empty database over
+/// `n` connections: the pre-data in one transaction; the rows over `n`
+/// connections (the stream read once, in order, each table's chunks to one
+/// connection, so tables load side by side and memory stays a few chunks
+/// per connection); the keys and indexes over `n` connections, one
+/// transaction each (one table's statements wait for each other on its
+/// lock); then foreign keys,
+/// triggers, policies, comments, sequence positions and materialized view
+/// refreshes in one transaction, in the catalog's order. Each phase
+/// commits, so the caller drops the database if any fails.
+async fn restore_postgres_parallel(
+    adapter: &dyn Adapter,
+    sink: &dyn BackupSink,
+    name: &str,
+    opts: &RestoreOptions,
+    verified: &VerifyReport,
+    pg: &PgCatalog,
+    n: usize,
+) -> Result<u64> {
+    use futures_util::future::try_join_all;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let mut tx = adapter
+        .begin()
+        .await
+        .map_err(|e| db("beginning the restore transaction", e))?;
+    pg::pin_session(tx.as_mut()).await?;
+    run_objects(tx.as_mut(), &pg.pre_data).await?;
+    tx.commit()
+        .await
+        .map_err(|e| db("committing the schema", e))?;
+
+    let rows = pg_parallel_load(adapter, sink, name, opts, verified, pg, n).await?;
+
+    let split = pg
+        .post_data
+        .iter()
+        .position(|o| !pg_builds_key_or_index(o))
+        .unwrap_or(pg.post_data.len());
+    let (build, rest) = pg.post_data.split_at(split);
+    let next = AtomicUsize::new(0);
+    // One transaction per statement: a worker holding one table's lock
+    // while it waits for another's would deadlock with its neighbours.
+    let workers = (0..n.min(build.len())).map(|_| async {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(o) = build.get(i) else { break };
+            let mut tx = adapter
+                .begin()
+                .await
+                .map_err(|e| db("beginning an index build", e))?;
+            pg::pin_session(tx.as_mut()).await?;
+            run_objects(tx.as_mut(), std::slice::from_ref(o)).await?;
+            tx.commit()
+                .await
+                .map_err(|e| db(format!("committing {} {}", o.kind, o.name), e))?;
+        }
+        Ok::<_, BackupError>(())
+    });
+    try_join_all(workers).await?;
+
+    let mut tx = adapter
+        .begin()
+        .await
+        .map_err(|e| db("beginning the restore transaction", e))?;
+    pg::pin_session(tx.as_mut()).await?;
+    run_objects(tx.as_mut(), rest).await?;
+    tx.commit()
+        .await
+        .map_err(|e| db("committing the restore", e))?;
+    Ok(rows)
+}
+
+/// Loads a PostgreSQL backup's COPY chunks into its (committed) tables over
+/// `n` connections, as [`mysql_parallel_load`] does for MySQL.
+async fn pg_parallel_load(
+    adapter: &dyn Adapter,
+    sink: &dyn BackupSink,
+    name: &str,
+    opts: &RestoreOptions,
+    verified: &VerifyReport,
+    pg: &PgCatalog,
+    n: usize,
+) -> Result<u64> {
+    use futures_util::future::{try_join, try_join_all};
+    use tokio::sync::mpsc;
+    let schema = verified.schema.clone();
+    let n = n.clamp(1, pg.tables.len().max(1));
+    let mut txs = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut tx = adapter
+            .begin()
+            .await
+            .map_err(|e| db("beginning a load connection", e))?;
+        pg::pin_session(tx.as_mut()).await?;
+        txs.push(tx);
+    }
+    type Piece = (usize, Vec<u8>, u32);
+    let (senders, receivers): (Vec<mpsc::Sender<Piece>>, Vec<mpsc::Receiver<Piece>>) =
+        (0..n).map(|_| mpsc::channel::<Piece>(2)).unzip();
+    let dispatch = async {
+        let senders = senders;
+        let r = sink.open(name).await?;
+        let mut reader = StreamReader::open(r, opts.key.as_ref()).await?;
+        let mut checker = Checker::new(false);
+        let mut sent = 0u64;
+        while let Some(chunk) = reader.next().await? {
+            if chunk.kind == ChunkKind::Manifest {
+                break;
+            }
+            if let Some((t, _)) = checker.on_chunk(&chunk, false)? {
+                sent += u64::from(chunk.rows);
+                if senders[t % n]
+                    .send((t, chunk.payload, chunk.rows))
+                    .await
+                    .is_err()
+                {
+                    // Its connection failed; the load's error says why.
+                    return Ok(sent);
+                }
+                if let Some(p) = &opts.progress {
+                    p(&Progress {
+                        phase: "restore",
+                        rows: sent,
+                        rows_total: Some(verified.manifest.totals.rows),
+                        bytes: reader.stored,
+                        tables_done: 0,
+                        tables: schema.tables.len() as u64,
+                    });
+                }
+            }
+        }
+        if reader.file_sha256() != verified.sha256 {
+            return Err(BackupError::IndexMismatch {
+                name: name.to_owned(),
+                reason: "the backup changed between verification and loading".into(),
+            });
+        }
+        Ok(sent)
+    };
+    let loads = txs.into_iter().zip(receivers).map(|(mut tx, mut rx)| {
+        let schema = schema.clone();
+        async move {
+            let mut done = 0u64;
+            while let Some((t, payload, rows)) = rx.recv().await {
+                let label = &schema.tables[t].table.name;
+                done += copy_chunk(tx.as_mut(), &pg.tables[t], label, payload, rows).await?;
+            }
+            tx.commit()
+                .await
+                .map_err(|e| db("committing the load", e))?;
+            Ok::<_, BackupError>(done)
+        }
+    });
+    let (sent, loaded) = try_join(dispatch, try_join_all(loads)).await?;
+    let loaded: u64 = loaded.iter().sum();
+    if loaded != sent || loaded != verified.manifest.totals.rows {
+        return Err(BackupError::ManifestMismatch(format!(
+            "{loaded} rows loaded, {} listed",
+            verified.manifest.totals.rows
+        )));
+    }
+    Ok(loaded)
+}
+
+/// Restores into PostgreSQL. Into a database this restore created (which
+/// it drops again if it fails, so a failure still leaves the server as it
+/// was), a catalog backup loads over [`RestoreOptions::parallelism`]
+/// connections (see [`restore_postgres_parallel`]); into an existing
+/// database, everything runs in one transaction.
 async fn restore_postgres(
     sink: &dyn BackupSink,
     name: &str,
@@ -691,6 +902,7 @@ async fn restore_postgres(
     connector: &dyn Connector,
     opts: &RestoreOptions,
     verified: &VerifyReport,
+    created: bool,
 ) -> Result<(u64, DropPlan)> {
     ensure_database(connector, target).await?;
     let adapter = connector
@@ -701,6 +913,21 @@ async fn restore_postgres(
         let existing = existing_tables(adapter.as_ref()).await?;
         if !existing.is_empty() && !opts.replace {
             return Err(not_empty(&existing));
+        }
+        let n = if opts.parallelism == 0 {
+            2
+        } else {
+            opts.parallelism
+        };
+        if let Some(pg) = verified.schema.postgres.as_ref()
+            && created
+            && existing.is_empty()
+            && n > 1
+        {
+            let rows =
+                restore_postgres_parallel(adapter.as_ref(), sink, name, opts, verified, pg, n)
+                    .await?;
+            return Ok((rows, DropPlan::default()));
         }
         let mut tx = adapter
             .begin()
@@ -2130,6 +2357,66 @@ mod tests {
     use crate::format::{Encryption, TableSchema};
     use crate::sink::MemorySink;
     use crate::writer::{BackupWriter, SourceInfo, WriteOptions};
+
+    #[test]
+    fn key_and_index_builds_are_told_from_checks_and_foreign_keys() {
+        let o = |kind: &str, sql: &str| PgObject {
+            kind: kind.into(),
+            name: "x".into(),
+            sql: sql.into(),
+        };
+        for (kind, sql, want) in [
+            ("index", "CREATE INDEX i ON s.t USING btree (a)", true),
+            (
+                "constraint",
+                "ALTER TABLE ONLY s.t ADD CONSTRAINT t_pkey PRIMARY KEY (a)",
+                true,
+            ),
+            (
+                "constraint",
+                "ALTER TABLE ONLY s.t ADD CONSTRAINT u UNIQUE (a)",
+                true,
+            ),
+            (
+                "constraint",
+                "ALTER TABLE ONLY s.t ADD CONSTRAINT e EXCLUDE USING gist (r WITH &&)",
+                true,
+            ),
+            // A quoted name that reads like a key.
+            (
+                "constraint",
+                "ALTER TABLE ONLY s.t ADD CONSTRAINT \"x \"\" PRIMARY KEY\" FOREIGN KEY (a) REFERENCES s.u(a)",
+                false,
+            ),
+            (
+                "constraint",
+                "ALTER TABLE ONLY s.t ADD CONSTRAINT \"UNIQUE \"\"\" UNIQUE (a)",
+                true,
+            ),
+            (
+                "constraint",
+                "ALTER TABLE ONLY s.t ADD CONSTRAINT c CHECK ((a > 0)) NOT VALID",
+                false,
+            ),
+            (
+                "constraint",
+                "ALTER TABLE s.t ADD CONSTRAINT f FOREIGN KEY (a) REFERENCES s.u(a)",
+                false,
+            ),
+            (
+                "trigger",
+                "CREATE TRIGGER x AFTER INSERT ON s.t EXECUTE FUNCTION f()",
+                false,
+            ),
+            (
+                "index partition",
+                "ALTER INDEX s.i ATTACH PARTITION s.j",
+                false,
+            ),
+        ] {
+            assert_eq!(pg_builds_key_or_index(&o(kind, sql)), want, "{sql}");
+        }
+    }
     use covet_core::Value;
 
     async fn backup(sink: &MemorySink) {

@@ -131,19 +131,28 @@ async fn check(server: &DatabaseUrl, src: &str, inserts: &[&str]) {
     let entry = create_backup(a.clone(), src, &sink, opts).await.unwrap();
     a.close().await;
 
-    let ropts = RestoreOptions {
-        key: Some(key.clone()),
-        ..Default::default()
-    };
-    restore(
-        &sink,
-        &entry.name,
-        &server.with_database(&dst),
-        &Adapters,
-        &ropts,
-    )
-    .await
-    .unwrap();
+    // Over four connections (a database the restore creates), and over
+    // one, in one transaction: the same database.
+    let dst1 = format!("{src}_restored_serial");
+    for (db, parallelism) in [(&dst, 4), (&dst1, 1)] {
+        let ropts = RestoreOptions {
+            key: Some(key.clone()),
+            parallelism,
+            ..Default::default()
+        };
+        restore(
+            &sink,
+            &entry.name,
+            &server.with_database(db),
+            &Adapters,
+            &ropts,
+        )
+        .await
+        .unwrap();
+    }
+    assert!(schema_text(&dst) == schema_text(&dst1));
+    assert!(data_lines(&dst) == data_lines(&dst1));
+    drop_db(server, &dst1).await;
 
     let (sd, dd) = (data_lines(src), data_lines(&dst));
     assert!(sd.len() > 10, "too little data to compare: {sd:?}");
