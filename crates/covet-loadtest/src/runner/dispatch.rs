@@ -34,9 +34,9 @@ async fn run_one(
     intended: Instant,
     permit: Option<OwnedSemaphorePermit>,
 ) {
-    // Through the trait object itself: method lookup on the `Arc` would
-    // pick covet-core's `impl Adapter for Arc<A>`, whose async wrapper
-    // boxes a second future for every statement.
+    // Through the trait object itself, not covet-core's `impl Adapter for
+    // Arc<A>`: that impl used to box a second future per call and now
+    // forwards the first, but the direct call does not depend on it.
     let db: &dyn Adapter = &*shared.adapter;
     let start = Instant::now();
     // The rows are dropped unread: nothing here converts or reads a value.
