@@ -1,22 +1,30 @@
-//! `cargo xtask bench backup`: covet backup create / restore against
-//! pg_dump -Fc / pg_restore -j 2 / pg_dump | gzip on PostgreSQL and against
-//! mysqldump --single-transaction | gzip and its reload on MariaDB, side by
-//! side and interleaved, on the standard workload.
+//! `cargo xtask bench backup [--size-mb 1024] [--rounds 3] [--only pg|mariadb]`:
+//! covet backup create / restore against the engines' own tools at about
+//! `--size-mb` MB of row data (1 GB by default), interleaved in one run.
 //!
-//! Settings (environment): COVET_BENCH_BACKUP_SCALE (workload scale factor,
-//! default 0.5: 5,000 users, about 50,000 posts), COVET_BENCH_ROUNDS
-//! (default 3), COVET_PG_URL, COVET_MYSQL_URL (the standard test URLs by
-//! default). Throughput is the source's encoded row bytes (the backup
-//! manifest's raw_bytes, the same numerator for every tool) per second.
-//! Peak RSS: covet's own process (VmHWM, reset before each operation); the
-//! external tools' largest process, from GNU time.
+//! PostgreSQL: create against `pg_dump -Fc` and `pg_dump -Fd -j 2`, restore
+//! against `pg_restore -j 2` (from the -Fd dump). MariaDB: create against
+//! `mysqldump --single-transaction` and `mydumper -t 2`, restore against
+//! `myloader -t 2`. The source is generated on the server (PostgreSQL:
+//! `INSERT ... SELECT FROM generate_series`; MariaDB: its Sequence engine's
+//! `seq_1_to_N` tables), into three tables with text, numeric, timestamp
+//! and bytea / blob columns, primary keys and two secondary indexes.
+//!
+//! Throughput is the source's row bytes (the covet backup manifest's
+//! raw_bytes, the same numerator for every tool) per second. Peak RSS:
+//! covet's own process (VmHWM, reset before each operation; the data is
+//! generated server-side, so the process holds no copy of it); the
+//! external tools' largest process, from GNU time. Settings: COVET_PG_URL
+//! and COVET_MYSQL_URL (the standard test URLs by default),
+//! COVET_BENCH_ROUNDS (default 3, `--rounds` wins), TMPDIR for the dumps
+//! (several times the row data).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
 
-use covet::{Adapter, DatabaseUrl, Engine, Statement, Value};
+use covet::{Adapter, DatabaseUrl, Engine, Statement};
 use covet_backup::{
     Compression, Connector, CreateOptions, Encryption, KeySource, LocalDirSink, RestoreOptions,
     WriteOptions,
@@ -31,199 +39,92 @@ impl Connector for Facade {
     }
 }
 
-struct Rng(u64);
+/// Rows per generating statement: one statement per batch keeps each
+/// transaction (and MariaDB's undo log) a bounded size.
+const BATCH: u64 = 500_000;
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo + 1)
-    }
+/// Rough row bytes of each table, to size the source: `items` about
+/// 150 bytes a row, `events` about 110, `blobs` about 1 KiB.
+fn row_counts(size_mb: u64) -> (u64, u64, u64) {
+    let bytes = size_mb * 1_000_000;
+    (
+        (bytes * 45 / 100 / 150).max(1000),
+        (bytes * 45 / 100 / 110).max(1000),
+        (bytes / 10 / 1024).max(100),
+    )
 }
 
-fn text(rng: &mut Rng, len: usize) -> String {
-    const WORDS: &[&str] = &[
-        "lorem",
-        "ipsum",
-        "dolor",
-        "sit",
-        "amet",
-        "consectetur",
-        "adipiscing",
-        "elit",
-        "sed",
-        "do",
-        "eiusmod",
-        "tempor",
-        "incididunt",
-        "labore",
-        "magna",
-        "aliqua",
-    ];
-    let mut s = String::with_capacity(len + 12);
-    while s.len() < len {
-        s.push_str(WORDS[(rng.next() % WORDS.len() as u64) as usize]);
-        s.push(' ');
-    }
-    s.truncate(len);
-    s
-}
-
-fn cols(c: &[&str]) -> Vec<String> {
-    c.iter().map(|s| (*s).to_owned()).collect()
-}
-
-/// The standard workload (shared/workload.md) at `users` users.
-async fn load(a: &dyn Adapter, users: u64) {
+/// Creates and fills the source on the server; returns seconds taken.
+async fn generate(a: &dyn Adapter, size_mb: u64) -> f64 {
+    let t = Instant::now();
+    let (items, events, blobs) = row_counts(size_mb);
     let my = a.engine() == Engine::MySql;
-    let id = if my {
-        "BIGINT AUTO_INCREMENT PRIMARY KEY"
+    let (bytes, ts) = if my {
+        ("LONGBLOB", "DATETIME(6)")
     } else {
-        "BIGSERIAL PRIMARY KEY"
+        ("bytea", "timestamptz")
     };
-    let ts = if my { "DATETIME" } else { "TIMESTAMP" };
     for s in [
         format!(
-            "CREATE TABLE users (id {id}, name VARCHAR(100) NOT NULL, email VARCHAR(255) NOT NULL UNIQUE, age INT NOT NULL, hair_color VARCHAR(50) NULL, created_at {ts} NOT NULL)"
+            "CREATE TABLE items (id BIGINT PRIMARY KEY, name VARCHAR(200) NOT NULL, price NUMERIC(12,2) NOT NULL, created {ts} NOT NULL, payload {bytes})"
         ),
-        "CREATE INDEX users_age ON users (age)".into(),
+        "CREATE INDEX items_created ON items (created)".to_owned(),
         format!(
-            "CREATE TABLE posts (id {id}, user_id BIGINT NOT NULL REFERENCES users(id), title VARCHAR(200) NOT NULL, body TEXT NULL, created_at {ts} NOT NULL)"
+            "CREATE TABLE events (id BIGINT PRIMARY KEY, item_id BIGINT NOT NULL, kind VARCHAR(20) NOT NULL, amount NUMERIC(18,6), at {ts} NOT NULL, note TEXT)"
         ),
-        "CREATE INDEX posts_user ON posts (user_id)".into(),
-        format!("CREATE TABLE comments (id {id}, post_id BIGINT NOT NULL REFERENCES posts(id), text TEXT NOT NULL)"),
-        "CREATE INDEX comments_post ON comments (post_id)".into(),
-        format!("CREATE TABLE tags (id {id}, name VARCHAR(50) NOT NULL UNIQUE)"),
-        "CREATE TABLE post_tags (post_id BIGINT NOT NULL REFERENCES posts(id), tag_id BIGINT NOT NULL REFERENCES tags(id), PRIMARY KEY (post_id, tag_id))".into(),
+        "CREATE INDEX events_item ON events (item_id)".to_owned(),
+        format!("CREATE TABLE blobs (id BIGINT PRIMARY KEY, data {bytes} NOT NULL)"),
     ] {
         a.execute(&Statement::new(s)).await.unwrap();
     }
-    let mut rng = Rng(0x5eed);
-    let t0 = chrono::NaiveDate::from_ymd_opt(2024, 1, 1)
-        .unwrap()
-        .and_hms_opt(0, 0, 0)
-        .unwrap();
-    let at = |i: u64| t0 + chrono::Duration::seconds(i as i64 * 37);
-    let hair = ["black", "brown", "blond", "red"];
-    let mut batch = Vec::new();
-    for i in 1..=users {
-        batch.push(vec![
-            Value::I64(i as i64),
-            Value::Text(format!("user {i}")),
-            Value::Text(format!("user{i}@example.com")),
-            Value::I32(rng.range(10, 80) as i32),
-            if i % 5 == 0 {
-                Value::Null
-            } else {
-                Value::Text(hair[(i % 4) as usize].into())
-            },
-            Value::Timestamp(at(i)),
-        ]);
-        if batch.len() == 2000 {
-            a.bulk_insert(
-                "users",
-                &cols(&["id", "name", "email", "age", "hair_color", "created_at"]),
-                std::mem::take(&mut batch).into(),
-            )
-            .await
-            .unwrap();
+    // Each statement fills rows lo..=hi of one table; `{n}` is the row
+    // number (generate_series's or the Sequence engine's column).
+    let fill = |table: &str, lo: u64, hi: u64| -> String {
+        let (select, from) = match (table, my) {
+            ("items", false) => (
+                "g, 'item ' || g || ' ' || md5(g::text), (g % 100000) / 100.0,                  timestamptz '2024-01-01 00:00:00+00' + g * interval '1 second',                  decode(md5(g::text) || md5((g + 1)::text) || md5((g + 2)::text), 'hex')",
+                format!("generate_series({lo}, {hi}) g"),
+            ),
+            ("events", false) => (
+                "g, g % 100000 + 1, (ARRAY['view', 'click', 'buy', 'refund'])[g % 4 + 1],                  (g % 1000003) / 1000.0, timestamp '2024-01-01' + g * interval '7 seconds',                  'note ' || md5((g * 7)::text) || ' ' || md5((g * 11)::text)",
+                format!("generate_series({lo}, {hi}) g"),
+            ),
+            ("blobs", false) => (
+                "g, decode(repeat(md5(g::text), 64), 'hex')",
+                format!("generate_series({lo}, {hi}) g"),
+            ),
+            ("items", true) => (
+                "seq, CONCAT('item ', seq, ' ', MD5(seq)), (seq % 100000) / 100.0,                  TIMESTAMP '2024-01-01 00:00:00' + INTERVAL seq SECOND,                  UNHEX(CONCAT(MD5(seq), MD5(seq + 1), MD5(seq + 2)))",
+                format!("seq_{lo}_to_{hi}"),
+            ),
+            ("events", true) => (
+                "seq, seq % 100000 + 1, ELT(seq % 4 + 1, 'view', 'click', 'buy', 'refund'),                  (seq % 1000003) / 1000.0, TIMESTAMP '2024-01-01 00:00:00' + INTERVAL (seq * 7) SECOND,                  CONCAT('note ', MD5(seq * 7), ' ', MD5(seq * 11))",
+                format!("seq_{lo}_to_{hi}"),
+            ),
+            (_, true) => (
+                "seq, UNHEX(REPEAT(MD5(seq), 64))",
+                format!("seq_{lo}_to_{hi}"),
+            ),
+            _ => unreachable!(),
+        };
+        format!("INSERT INTO {table} SELECT {select} FROM {from}")
+    };
+    for (table, rows) in [("items", items), ("events", events), ("blobs", blobs)] {
+        let mut lo = 1;
+        while lo <= rows {
+            let hi = (lo + BATCH - 1).min(rows);
+            a.execute(&Statement::new(fill(table, lo, hi)))
+                .await
+                .unwrap_or_else(|e| {
+                    panic!("generating {table} (MariaDB needs its Sequence engine): {e}")
+                });
+            lo = hi + 1;
         }
     }
-    a.bulk_insert(
-        "users",
-        &cols(&["id", "name", "email", "age", "hair_color", "created_at"]),
-        batch.into(),
-    )
-    .await
-    .unwrap();
-    let tags: Vec<_> = (1..=50)
-        .map(|i| vec![Value::I64(i), Value::Text(format!("tag{i}"))])
-        .collect();
-    a.bulk_insert("tags", &cols(&["id", "name"]), tags.into())
-        .await
-        .unwrap();
-    let (mut posts, mut comments, mut pt) = (Vec::new(), Vec::new(), Vec::new());
-    let mut post = 0i64;
-    for u in 1..=users {
-        for _ in 0..(u % 21) {
-            post += 1;
-            let len = rng.range(200, 2000) as usize;
-            posts.push(vec![
-                Value::I64(post),
-                Value::I64(u as i64),
-                Value::Text(format!("post {post}")),
-                Value::Text(text(&mut rng, len)),
-                Value::Timestamp(at(post as u64)),
-            ]);
-            for c in 0..2 {
-                comments.push(vec![
-                    Value::I64(post * 2 - 1 + c),
-                    Value::I64(post),
-                    Value::Text(text(&mut rng, 60)),
-                ]);
-            }
-            let first = rng.range(1, 48) as i64;
-            for t in 0..3 {
-                pt.push(vec![Value::I64(post), Value::I64(first + t)]);
-            }
-            if posts.len() >= 2000 {
-                a.bulk_insert(
-                    "posts",
-                    &cols(&["id", "user_id", "title", "body", "created_at"]),
-                    std::mem::take(&mut posts).into(),
-                )
-                .await
-                .unwrap();
-                a.bulk_insert(
-                    "comments",
-                    &cols(&["id", "post_id", "text"]),
-                    std::mem::take(&mut comments).into(),
-                )
-                .await
-                .unwrap();
-                a.bulk_insert(
-                    "post_tags",
-                    &cols(&["post_id", "tag_id"]),
-                    std::mem::take(&mut pt).into(),
-                )
-                .await
-                .unwrap();
-            }
-        }
-    }
-    a.bulk_insert(
-        "posts",
-        &cols(&["id", "user_id", "title", "body", "created_at"]),
-        posts.into(),
-    )
-    .await
-    .unwrap();
-    a.bulk_insert(
-        "comments",
-        &cols(&["id", "post_id", "text"]),
-        comments.into(),
-    )
-    .await
-    .unwrap();
-    a.bulk_insert("post_tags", &cols(&["post_id", "tag_id"]), pt.into())
-        .await
-        .unwrap();
     if !my {
-        for t in ["users", "posts", "comments", "tags"] {
-            a.execute(&Statement::new(format!(
-                "SELECT setval(pg_get_serial_sequence('{t}', 'id'), (SELECT max(id) FROM {t}))"
-            )))
-            .await
-            .unwrap();
-        }
         a.execute(&Statement::new("VACUUM ANALYZE")).await.ok();
     }
+    t.elapsed().as_secs_f64()
 }
 
 async fn admin_exec(server: &DatabaseUrl, sql: &str) {
@@ -256,12 +157,9 @@ fn status_mb(field: &str) -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-/// Resets the peak to the current RSS and returns that baseline: heap the
-/// allocator kept from loading the data counts in the peak, so the table
-/// shows it beside the peak.
-fn reset_hwm() -> f64 {
+/// Resets the peak (VmHWM) to the current RSS.
+fn reset_hwm() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
-    status_mb("VmRSS:")
 }
 
 /// Runs a shell pipeline under GNU time: (seconds, peak RSS MB).
@@ -297,41 +195,6 @@ fn timed_shell(script: &str, env: &[(&str, String)]) -> (f64, f64) {
     (secs, kb / 1024.0)
 }
 
-fn size_mb(p: &Path) -> f64 {
-    std::fs::metadata(p).map_or(0.0, |m| m.len() as f64 / 1e6)
-}
-
-fn dir_size_mb(p: &Path) -> f64 {
-    std::fs::read_dir(p)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok())
-                .filter(|e| !e.file_name().to_string_lossy().ends_with(".json"))
-                .map(|e| e.metadata().map_or(0, |m| m.len()))
-                .sum::<u64>() as f64
-                / 1e6
-        })
-        .unwrap_or(0.0)
-}
-
-#[derive(Default)]
-struct Series {
-    secs: Vec<f64>,
-    out_mb: f64,
-    rss_mb: Vec<f64>,
-    base_mb: Vec<f64>,
-}
-
-impl Series {
-    fn median(&self) -> f64 {
-        let mut v = self.secs.clone();
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    }
-    fn rss(&self) -> f64 {
-        self.rss_mb.iter().copied().fold(0.0, f64::max)
-    }
-}
-
 fn pg_env(url: &DatabaseUrl) -> Vec<(&'static str, String)> {
     let mut env = vec![
         ("PGHOST", url.host().to_owned()),
@@ -361,27 +224,27 @@ async fn covet_create(
     src: &Arc<dyn Adapter>,
     db: &str,
     dir: &Path,
-    compression: Compression,
     key: &KeySource,
-) -> (f64, f64, String, u64, f64) {
+) -> (f64, f64, String, u64) {
     let _ = std::fs::remove_dir_all(dir);
     let sink = LocalDirSink::new(dir);
     let mut opts = CreateOptions::new(WriteOptions {
-        compression,
+        compression: Compression::Zstd3,
         encryption: Encryption::Key(key.clone()),
         chunk_size: 1 << 20,
     });
     opts.parallelism = 2;
-    let base = reset_hwm();
+    reset_hwm();
     let t = Instant::now();
     let e = covet_backup::create_backup(src.clone(), db, &sink, opts)
         .await
         .unwrap();
     let secs = t.elapsed().as_secs_f64();
+    let rss = vm_hwm_mb();
     let r = covet_backup::verify(&sink, &e.name, Some(key))
         .await
         .unwrap();
-    (secs, vm_hwm_mb(), e.name, r.manifest.totals.raw_bytes, base)
+    (secs, rss, e.name, r.manifest.totals.raw_bytes)
 }
 
 async fn covet_restore(
@@ -389,9 +252,9 @@ async fn covet_restore(
     name: &str,
     target: &DatabaseUrl,
     key: &KeySource,
-) -> (f64, f64, f64) {
+) -> (f64, f64) {
     let sink = LocalDirSink::new(dir);
-    let base = reset_hwm();
+    reset_hwm();
     let t = Instant::now();
     covet_backup::restore(
         &sink,
@@ -400,60 +263,255 @@ async fn covet_restore(
         &Facade,
         &RestoreOptions {
             key: Some(key.clone()),
+            parallelism: 2,
             ..Default::default()
         },
     )
     .await
     .unwrap();
-    (t.elapsed().as_secs_f64(), vm_hwm_mb(), base)
+    (t.elapsed().as_secs_f64(), vm_hwm_mb())
 }
 
+/// One measured tool and operation.
 struct Row {
     engine: &'static str,
     tool: &'static str,
-    s: Series,
+    op: &'static str,
+    secs: Vec<f64>,
+    rss_mb: Vec<f64>,
 }
 
+impl Row {
+    fn new(engine: &'static str, tool: &'static str, op: &'static str) -> Self {
+        Row {
+            engine,
+            tool,
+            op,
+            secs: Vec::new(),
+            rss_mb: Vec::new(),
+        }
+    }
+    fn push(&mut self, (secs, rss): (f64, f64)) {
+        self.secs.push(secs);
+        self.rss_mb.push(rss);
+    }
+    fn median(&self) -> f64 {
+        let mut v = self.secs.clone();
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+    }
+    fn rss(&self) -> f64 {
+        self.rss_mb.iter().copied().fold(0.0, f64::max)
+    }
+}
+
+/// The markdown table; the ratio is the tool's median time over covet's
+/// for the same operation and engine (above 1: covet is faster).
 fn print_table(rows: &[Row], raw_mb: f64) {
-    println!(
-        "\n{:<8} {:<40} {:>9} {:>9} {:>10} {:>12} {:>12}",
-        "engine", "tool", "median s", "MB/s", "output MB", "peak RSS MB", "baseline MB"
-    );
+    println!();
+    println!("| tool | operation | engine | seconds | MB/s | peak RSS MB | ratio to covet |");
+    println!("|---|---|---|---:|---:|---:|---:|");
     for r in rows {
-        let m = r.s.median();
+        let m = r.median();
+        let covet = rows
+            .iter()
+            .find(|c| c.engine == r.engine && c.op == r.op && c.tool.starts_with("covet"))
+            .map_or(f64::NAN, Row::median);
         println!(
-            "{:<8} {:<40} {:>9.2} {:>9.1} {:>10} {:>12.1} {:>12}",
-            r.engine,
+            "| {} | {} | {} | {:.2} | {:.1} | {:.1} | {:.2} |",
             r.tool,
+            r.op,
+            r.engine,
             m,
             raw_mb / m,
-            if r.s.out_mb > 0.0 {
-                format!("{:.1}", r.s.out_mb)
-            } else {
-                "-".into()
-            },
-            r.s.rss(),
-            if r.s.base_mb.is_empty() {
-                "-".to_string()
-            } else {
-                format!("{:.1}", r.s.base_mb.iter().copied().fold(0.0, f64::max))
-            }
+            r.rss(),
+            m / covet
         );
     }
 }
 
+struct Args {
+    size_mb: u64,
+    rounds: usize,
+    pg: bool,
+    mariadb: bool,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        size_mb: 1024,
+        rounds: std::env::var("COVET_BENCH_ROUNDS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(3),
+        pg: true,
+        mariadb: true,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(x) = it.next() {
+        match x.as_str() {
+            "--size-mb" => {
+                a.size_mb = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .filter(|n| *n > 0)
+                    .expect("--size-mb takes a positive number of megabytes");
+            }
+            "--rounds" => {
+                a.rounds = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--rounds takes a number");
+            }
+            "--only" => match it.next().as_deref() {
+                Some("pg" | "postgres") => a.mariadb = false,
+                Some("mariadb" | "mysql") => a.pg = false,
+                other => panic!("--only takes pg or mariadb, not {other:?}"),
+            },
+            // cargo bench passes --bench.
+            _ => {}
+        }
+    }
+    a.rounds = a.rounds.max(1);
+    a
+}
+
+async fn bench_pg(pg: &DatabaseUrl, a: &Args, work: &Path, key: &KeySource) {
+    let src_name = "covet_bench_backup_src";
+    drop_db(pg, src_name).await;
+    admin_exec(pg, &format!("CREATE DATABASE {src_name}")).await;
+    let src_url = pg.with_database(src_name);
+    let src = covet::connect(src_url.clone()).await.unwrap();
+    let secs = generate(src.as_ref(), a.size_mb).await;
+    println!("PostgreSQL source generated in {secs:.1} s");
+    let env = pg_env(&src_url);
+    let mut rows = vec![
+        Row::new(
+            "postgresql",
+            "covet (zstd, encrypted, 2 connections)",
+            "create",
+        ),
+        Row::new("postgresql", "pg_dump -Fc", "create"),
+        Row::new("postgresql", "pg_dump -Fd -j 2", "create"),
+        Row::new(
+            "postgresql",
+            "covet (verify + load, 2 connections)",
+            "restore",
+        ),
+        Row::new("postgresql", "pg_restore -j 2 (from -Fd)", "restore"),
+    ];
+    let cdir = work.join("covet-pg");
+    let fc = work.join("pg.dump");
+    let fd = work.join("pg.dir");
+    let mut raw = 0;
+    for round in 0..a.rounds {
+        let (s, rss, name, r) = covet_create(&src, src_name, &cdir, key).await;
+        raw = r;
+        rows[0].push((s, rss));
+        rows[1].push(timed_shell(
+            &format!("pg_dump -d {src_name} -Fc -f {}", fc.display()),
+            &env,
+        ));
+        let _ = std::fs::remove_dir_all(&fd);
+        rows[2].push(timed_shell(
+            &format!("pg_dump -d {src_name} -Fd -j 2 -f {}", fd.display()),
+            &env,
+        ));
+        let tgt = format!("covet_bench_backup_r{round}");
+        drop_db(pg, &tgt).await;
+        rows[3].push(covet_restore(&cdir, &name, &pg.with_database(&tgt), key).await);
+        drop_db(pg, &tgt).await;
+        admin_exec(pg, &format!("CREATE DATABASE {tgt}")).await;
+        rows[4].push(timed_shell(
+            &format!("pg_restore -j 2 -d {tgt} {}", fd.display()),
+            &env,
+        ));
+        drop_db(pg, &tgt).await;
+        eprintln!("postgresql round {} done", round + 1);
+    }
+    src.close().await;
+    drop_db(pg, src_name).await;
+    let raw_mb = raw as f64 / 1e6;
+    println!("PostgreSQL row data (manifest raw_bytes): {raw_mb:.1} MB");
+    print_table(&rows, raw_mb);
+}
+
+async fn bench_mariadb(my: &DatabaseUrl, a: &Args, work: &Path, key: &KeySource) {
+    let src_name = "covet_bench_backup_src";
+    drop_db(my, src_name).await;
+    admin_exec(my, &format!("CREATE DATABASE {src_name}")).await;
+    let src = covet::connect(my.with_database(src_name)).await.unwrap();
+    let secs = generate(src.as_ref(), a.size_mb).await;
+    println!("MariaDB source generated in {secs:.1} s");
+    let margs = my_args(my);
+    let (host, port, user) = (
+        my.host().to_owned(),
+        my.port(),
+        my.user().unwrap_or("root").to_owned(),
+    );
+    let pass = my
+        .password()
+        .map(|p| format!(" -p '{}'", p.expose()))
+        .unwrap_or_default();
+    let mut rows = vec![
+        Row::new(
+            "mariadb",
+            "covet (zstd, encrypted, 2 connections)",
+            "create",
+        ),
+        Row::new("mariadb", "mysqldump --single-transaction", "create"),
+        Row::new("mariadb", "mydumper -t 2", "create"),
+        Row::new("mariadb", "covet (verify + load, 2 connections)", "restore"),
+        Row::new("mariadb", "myloader -t 2", "restore"),
+    ];
+    let cdir = work.join("covet-my");
+    let sql = work.join("my.sql");
+    let mdir = work.join("my.mydumper");
+    let mut raw = 0;
+    for round in 0..a.rounds {
+        let (s, rss, name, r) = covet_create(&src, src_name, &cdir, key).await;
+        raw = r;
+        rows[0].push((s, rss));
+        rows[1].push(timed_shell(
+            &format!(
+                "mysqldump {margs} --single-transaction {src_name} > {}",
+                sql.display()
+            ),
+            &[],
+        ));
+        let _ = std::fs::remove_dir_all(&mdir);
+        rows[2].push(timed_shell(
+            &format!(
+                "mydumper -h {host} -P {port} -u {user}{pass} -B {src_name} -t 2 -o {}",
+                mdir.display()
+            ),
+            &[],
+        ));
+        let tgt = format!("covet_bench_backup_r{round}");
+        drop_db(my, &tgt).await;
+        rows[3].push(covet_restore(&cdir, &name, &my.with_database(&tgt), key).await);
+        drop_db(my, &tgt).await;
+        admin_exec(my, &format!("CREATE DATABASE {tgt}")).await;
+        rows[4].push(timed_shell(
+            &format!(
+                "myloader -h {host} -P {port} -u {user}{pass} -B {tgt} -t 2 -d {}",
+                mdir.display()
+            ),
+            &[],
+        ));
+        drop_db(my, &tgt).await;
+        eprintln!("mariadb round {} done", round + 1);
+    }
+    src.close().await;
+    drop_db(my, src_name).await;
+    let raw_mb = raw as f64 / 1e6;
+    println!("MariaDB row data (manifest raw_bytes): {raw_mb:.1} MB");
+    print_table(&rows, raw_mb);
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let scale: f64 = std::env::var("COVET_BENCH_BACKUP_SCALE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0.5);
-    let rounds: usize = std::env::var("COVET_BENCH_ROUNDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3)
-        .max(1);
-    let users = ((10_000.0 * scale) as u64).max(100);
+    let a = args();
     let pg: DatabaseUrl = std::env::var("COVET_PG_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
         .parse()
@@ -467,215 +525,13 @@ async fn main() {
     covet_backup::generate_key_file(&key_path).unwrap();
     let key = KeySource::File(key_path);
     println!(
-        "backup bench: scale {scale} ({users} users), {rounds} rounds, interleaved; covet encrypts (AES-256-GCM), the others do not"
+        "backup bench: about {} MB of row data per engine, {} rounds, interleaved; covet compresses (zstd 3) and encrypts (AES-256-GCM), pg_dump -Fc/-Fd compress (gzip), mysqldump and mydumper do neither",
+        a.size_mb, a.rounds
     );
-
-    // PostgreSQL.
-    let src_name = "covet_bench_backup_src";
-    drop_db(&pg, src_name).await;
-    admin_exec(&pg, &format!("CREATE DATABASE {src_name}")).await;
-    let src_url = pg.with_database(src_name);
-    let src = covet::connect(src_url.clone()).await.unwrap();
-    let t = Instant::now();
-    load(src.as_ref(), users).await;
-    let size = src
-        .query(&Statement::new(
-            "SELECT pg_database_size(current_database())",
-        ))
-        .await
-        .unwrap();
-    let db_mb = size.rows[0].get::<i64>(0).unwrap() as f64 / 1e6;
-    println!(
-        "PostgreSQL source loaded in {:.1} s: {db_mb:.0} MB on disk",
-        t.elapsed().as_secs_f64()
-    );
-    let env = pg_env(&src_url);
-    let mut rows = vec![
-        Row {
-            engine: "pg",
-            tool: "covet create (zstd, encrypted)",
-            s: Series::default(),
-        },
-        Row {
-            engine: "pg",
-            tool: "covet create (gzip, encrypted)",
-            s: Series::default(),
-        },
-        Row {
-            engine: "pg",
-            tool: "pg_dump -Fc",
-            s: Series::default(),
-        },
-        Row {
-            engine: "pg",
-            tool: "pg_dump | gzip",
-            s: Series::default(),
-        },
-        Row {
-            engine: "pg",
-            tool: "covet restore (verify + load, zstd)",
-            s: Series::default(),
-        },
-        Row {
-            engine: "pg",
-            tool: "pg_restore -j 2",
-            s: Series::default(),
-        },
-    ];
-    let mut raw_bytes = 0;
-    let zdir: PathBuf = work.path().join("covet-zstd");
-    let gdir: PathBuf = work.path().join("covet-gzip");
-    let dump = work.path().join("pg.dump");
-    let sqlgz = work.path().join("pg.sql.gz");
-    for round in 0..rounds {
-        let (s, rss, zname, raw, base) =
-            covet_create(&src, src_name, &zdir, Compression::Zstd3, &key).await;
-        rows[0].s.base_mb.push(base);
-        raw_bytes = raw;
-        rows[0].s.secs.push(s);
-        rows[0].s.rss_mb.push(rss);
-        rows[0].s.out_mb = dir_size_mb(&zdir);
-        let (s, rss) = timed_shell(
-            &format!("pg_dump -d {src_name} -Fc -f {}", dump.display()),
-            &env,
-        );
-        rows[2].s.secs.push(s);
-        rows[2].s.rss_mb.push(rss);
-        rows[2].s.out_mb = size_mb(&dump);
-        let (s, rss, _, _, base) =
-            covet_create(&src, src_name, &gdir, Compression::Gzip(6), &key).await;
-        rows[1].s.base_mb.push(base);
-        rows[1].s.secs.push(s);
-        rows[1].s.rss_mb.push(rss);
-        rows[1].s.out_mb = dir_size_mb(&gdir);
-        let (s, rss) = timed_shell(
-            &format!("pg_dump -d {src_name} | gzip > {}", sqlgz.display()),
-            &env,
-        );
-        rows[3].s.secs.push(s);
-        rows[3].s.rss_mb.push(rss);
-        rows[3].s.out_mb = size_mb(&sqlgz);
-        // Restores into fresh databases.
-        let tgt = format!("covet_bench_backup_r{round}");
-        drop_db(&pg, &tgt).await;
-        let (s, rss, base) = covet_restore(&zdir, &zname, &pg.with_database(&tgt), &key).await;
-        rows[4].s.base_mb.push(base);
-        rows[4].s.secs.push(s);
-        rows[4].s.rss_mb.push(rss);
-        drop_db(&pg, &tgt).await;
-        admin_exec(&pg, &format!("CREATE DATABASE {tgt}")).await;
-        let (s, rss) = timed_shell(
-            &format!("pg_restore -j 2 -d {tgt} {}", dump.display()),
-            &env,
-        );
-        rows[5].s.secs.push(s);
-        rows[5].s.rss_mb.push(rss);
-        drop_db(&pg, &tgt).await;
-        eprintln!("pg round {} done", round + 1);
+    if a.pg {
+        bench_pg(&pg, &a, work.path(), &key).await;
     }
-    src.close().await;
-    let raw_mb = raw_bytes as f64 / 1e6;
-    println!("row data (manifest raw_bytes): {raw_mb:.1} MB");
-    print_table(&rows, raw_mb);
-    let m = |i: usize| rows[i].s.median();
-    println!(
-        "\npg create throughput: covet zstd / pg_dump -Fc = {:.2}x (target >= 2x); covet gzip / pg_dump -Fc = {:.2}x",
-        m(2) / m(0),
-        m(2) / m(1)
-    );
-    println!(
-        "pg restore time: covet / pg_restore -j 2 = {:.2} (target <= 1.0; covet's includes a full verification pass)",
-        m(4) / m(5)
-    );
-    println!(
-        "covet peak RSS: create {:.1} MB, restore {:.1} MB (target < 100 MB)",
-        rows[0].s.rss().max(rows[1].s.rss()),
-        rows[4].s.rss()
-    );
-    drop_db(&pg, src_name).await;
-
-    // MariaDB.
-    let msrc = "covet_bench_backup_src";
-    drop_db(&my, msrc).await;
-    admin_exec(&my, &format!("CREATE DATABASE {msrc}")).await;
-    let msrc_url = my.with_database(msrc);
-    let src = covet::connect(msrc_url.clone()).await.unwrap();
-    let t = Instant::now();
-    load(src.as_ref(), users).await;
-    println!(
-        "\nMariaDB source loaded in {:.1} s",
-        t.elapsed().as_secs_f64()
-    );
-    let margs = my_args(&my);
-    let mut mrows = vec![
-        Row {
-            engine: "mariadb",
-            tool: "covet create (zstd, encrypted)",
-            s: Series::default(),
-        },
-        Row {
-            engine: "mariadb",
-            tool: "mysqldump --single-transaction | gzip",
-            s: Series::default(),
-        },
-        Row {
-            engine: "mariadb",
-            tool: "covet restore (verify + load)",
-            s: Series::default(),
-        },
-        Row {
-            engine: "mariadb",
-            tool: "gunzip | mysql (reload)",
-            s: Series::default(),
-        },
-    ];
-    let mdir = work.path().join("covet-my");
-    let mgz = work.path().join("my.sql.gz");
-    let mut mraw = 0;
-    for round in 0..rounds {
-        let (s, rss, name, raw, base) =
-            covet_create(&src, msrc, &mdir, Compression::Zstd3, &key).await;
-        mrows[0].s.base_mb.push(base);
-        mraw = raw;
-        mrows[0].s.secs.push(s);
-        mrows[0].s.rss_mb.push(rss);
-        mrows[0].s.out_mb = dir_size_mb(&mdir);
-        let (s, rss) = timed_shell(
-            &format!(
-                "mysqldump {margs} --single-transaction {msrc} | gzip > {}",
-                mgz.display()
-            ),
-            &[],
-        );
-        mrows[1].s.secs.push(s);
-        mrows[1].s.rss_mb.push(rss);
-        mrows[1].s.out_mb = size_mb(&mgz);
-        let tgt = format!("covet_bench_backup_r{round}");
-        drop_db(&my, &tgt).await;
-        let (s, rss, base) = covet_restore(&mdir, &name, &my.with_database(&tgt), &key).await;
-        mrows[2].s.base_mb.push(base);
-        mrows[2].s.secs.push(s);
-        mrows[2].s.rss_mb.push(rss);
-        drop_db(&my, &tgt).await;
-        admin_exec(&my, &format!("CREATE DATABASE {tgt}")).await;
-        let (s, rss) = timed_shell(
-            &format!("gunzip -c {} | mysql {margs} {tgt}", mgz.display()),
-            &[],
-        );
-        mrows[3].s.secs.push(s);
-        mrows[3].s.rss_mb.push(rss);
-        drop_db(&my, &tgt).await;
-        eprintln!("mariadb round {} done", round + 1);
+    if a.mariadb {
+        bench_mariadb(&my, &a, work.path(), &key).await;
     }
-    src.close().await;
-    drop_db(&my, msrc).await;
-    let mraw_mb = mraw as f64 / 1e6;
-    println!("row data (manifest raw_bytes): {mraw_mb:.1} MB");
-    print_table(&mrows, mraw_mb);
-    let mm = |i: usize| mrows[i].s.median();
-    println!(
-        "\nmariadb: create covet / mysqldump|gzip throughput = {:.2}x; restore time covet / reload = {:.2}",
-        mm(1) / mm(0),
-        mm(2) / mm(3)
-    );
 }
