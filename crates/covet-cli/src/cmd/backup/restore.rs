@@ -38,6 +38,12 @@ pub(super) struct Args {
     /// definer).
     #[arg(long)]
     keep_definers: bool,
+    /// Tables loaded at once, each over a connection of its own (MySQL;
+    /// PostgreSQL into a database the restore creates, where keys and
+    /// indexes are built as many at once too). The target URL's
+    /// max_connections must allow one more.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..))]
+    parallel: u16,
     #[command(flatten)]
     key: KeyArgs,
 }
@@ -51,6 +57,7 @@ pub(super) async fn run(args: Args, json_out: bool) -> Result<(), Failure> {
         replace,
         drop_others,
         keep_definers,
+        parallel,
         key,
     } = args;
     let url = resolve_url(&db, &password)?;
@@ -61,6 +68,7 @@ pub(super) async fn run(args: Args, json_out: bool) -> Result<(), Failure> {
         replace,
         drop_others,
         keep_definers,
+        parallelism: usize::from(parallel),
         cancel: Some(cancel),
         ..Default::default()
     };
