@@ -77,6 +77,7 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
             "covet-monitor",
             "covet-backup",
             "covet-migrate",
+            "covet-router",
         ],
     ),
     // The router opens its targets through the adapters (features `pg`,

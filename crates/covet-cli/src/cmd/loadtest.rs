@@ -12,7 +12,7 @@ use covet_loadtest::{
     point_select, seed_mix,
 };
 
-use super::{DbArgs, Failure, connect, exit};
+use super::{DbArgs, DbTarget, Failure, connect_target, exit};
 
 /// Arguments of `covet loadtest`.
 #[derive(Debug, clap::Args)]
@@ -329,7 +329,7 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
         .iter()
         .map(|s| s.parse::<Slo>())
         .collect::<Result<_, _>>()?;
-    let url = args.db.resolve()?;
+    let url = args.db.resolve_target()?;
     let (specs, name, setup) = match &args.scenario {
         Some(path) => {
             let s = Scenario::from_file(path, args.scale)?;
@@ -437,7 +437,7 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
         .validate()
         .map_err(|e| Failure::usage(format!("circuit breaker: {e}")))?;
 
-    let (adapter, _) = connect(&url).await?;
+    let (adapter, router) = connect_target(&url).await?;
     eprintln!("covet loadtest: {} ({})", url, adapter.engine());
     if setup {
         let say: covet_loadtest::SetupProgressFn = Arc::new(|m: &str| eprintln!("setup: {m}"));
@@ -471,8 +471,18 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
         layers::Stack::resilient(Arc::clone(&adapter), args.slow, breaker)?
     };
     let runner_adapter: Arc<dyn Adapter> = stack.adapter();
+    let routed_at_start = Arc::new(routed_snapshot::Snapshot::default());
     let cfg = RunConfig {
-        on_measure_start: Some(stack.measure_start_hook()),
+        on_measure_start: Some({
+            let layers = stack.measure_start_hook();
+            let (router, at_start) = (router.clone(), Arc::clone(&routed_at_start));
+            Arc::new(move || {
+                layers();
+                if let Some(r) = &router {
+                    at_start.set(routed(r));
+                }
+            })
+        }),
         ..cfg
     };
     if let Some(fm) = find_max {
@@ -518,6 +528,9 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
     report.meta.database = url.to_string();
     report.meta.scale = setup.then_some(args.scale);
     report.layers = Some(stack.report(&report));
+    if let Some(r) = &router {
+        report.targets = target_reports(r, &routed_at_start.get());
+    }
     report.slo = slos.iter().map(|s| s.check(&report)).collect();
     report.error_rate = Some(args.max_error_rate.check(&report));
     adapter.close().await;
@@ -572,7 +585,7 @@ pub(crate) async fn run(args: Args) -> Result<(), Failure> {
 /// `--find-max`: the search, its table and its verdict.
 async fn run_find_max(
     args: &Args,
-    url: &covet::DatabaseUrl,
+    url: &DbTarget,
     scale: Option<f64>,
     cfg: FindMaxConfig,
     runner: Arc<dyn Adapter>,
@@ -632,6 +645,59 @@ async fn run_find_max(
 }
 
 pub(crate) mod layers;
+
+/// Each target's routed count now, in the router's order.
+fn routed(router: &covet_router::Router) -> Vec<u64> {
+    router.stats().iter().map(|t| t.routed).collect()
+}
+
+/// Each target's share of the run: what it was routed since `at_start`
+/// (the measured period's start; empty when the run never got there, so
+/// the counts then cover the whole run).
+fn target_reports(
+    router: &covet_router::Router,
+    at_start: &[u64],
+) -> Vec<covet_loadtest::TargetReport> {
+    router
+        .stats()
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| covet_loadtest::TargetReport {
+            role: match t.role {
+                covet_router::Role::Primary => "primary",
+                _ => "replica",
+            }
+            .to_string(),
+            routed: t.routed - at_start.get(i).copied().unwrap_or(0).min(t.routed),
+            name: t.name,
+        })
+        .collect()
+}
+
+/// The routed counts taken when the measured period starts (set from the
+/// runner's hook, read after the run).
+mod routed_snapshot {
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    pub(super) struct Snapshot(Mutex<Vec<u64>>);
+
+    impl Snapshot {
+        pub(super) fn set(&self, v: Vec<u64>) {
+            *self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = v;
+        }
+
+        pub(super) fn get(&self) -> Vec<u64> {
+            self.0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone()
+        }
+    }
+}
 
 /// Ctrl-C and SIGTERM during a run: the first stops it (and the report is
 /// still written), a second one exits at once.
@@ -756,5 +822,103 @@ mod interrupts {
         async fn next(&mut self) -> Option<Signal> {
             tokio::signal::ctrl_c().await.ok().map(|()| Signal::Int)
         }
+    }
+}
+
+#[cfg(test)]
+mod replica_tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use covet::Adapter;
+    use covet_loadtest::{RunConfig, SetupOptions, Workload, ensure_dataset, seed_mix};
+    use covet_router::Router;
+
+    /// The seed mix over a router whose primary and replica are two
+    /// adapters on one SQLite file (SQLite has no replication; sharing the
+    /// file lets the replica see the seeded rows): the reads go to the
+    /// replica, the writes to the primary, and the report's table says so.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_seed_mix_reads_from_the_replica_and_the_report_counts_each_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let url =
+            covet::DatabaseUrl::parse(&format!("sqlite://{}", dir.path().join("lt.db").display()))
+                .unwrap();
+        let none = covet::PasswordSources::default();
+        let open = || covet::connect_with(&url, &none);
+        let router = Arc::new(
+            Router::builder()
+                .primary("primary.db", open().await.unwrap())
+                .replica("replica.db", open().await.unwrap(), 1)
+                .without_health_checks()
+                .build()
+                .unwrap(),
+        );
+        let adapter: Arc<dyn Adapter> = Arc::clone(&router) as Arc<dyn Adapter>;
+        ensure_dataset(
+            &*adapter,
+            &SetupOptions {
+                scale: 0.01,
+                ..SetupOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+        let at_start = Arc::new(super::routed_snapshot::Snapshot::default());
+        let cfg = RunConfig {
+            rate: 200.0,
+            duration: Duration::from_secs(2),
+            warmup: Duration::from_millis(300),
+            sample_memory: false,
+            on_measure_start: Some({
+                let (router, at_start) = (Arc::clone(&router), Arc::clone(&at_start));
+                Arc::new(move || at_start.set(super::routed(&router)))
+            }),
+            ..RunConfig::default()
+        };
+        let workload = Workload::new("seed mix", seed_mix(0.01), adapter.dialect(), 7).unwrap();
+        let mut report = covet_loadtest::run(Arc::clone(&adapter), workload, cfg)
+            .await
+            .unwrap();
+        assert!(!at_start.get().is_empty(), "the hook ran");
+        report.targets = super::target_reports(&router, &at_start.get());
+        let count = |name: &str| {
+            report
+                .statements
+                .iter()
+                .find(|s| s.name == name)
+                .map_or(0, |s| s.count)
+        };
+        let reads = count("read_users") + count("complex_join");
+        let writes = count("write_user");
+        let [primary, replica] = &report.targets[..] else {
+            panic!("{:?}", report.targets)
+        };
+        assert_eq!(
+            (primary.name.as_str(), primary.role.as_str()),
+            ("primary.db", "primary")
+        );
+        assert_eq!(
+            (replica.name.as_str(), replica.role.as_str()),
+            ("replica.db", "replica")
+        );
+        assert!(reads > 200 && writes > 20, "{reads} reads, {writes} writes");
+        // The routed counts run to the end of the drain, the statement
+        // counts cover statements due in the measured period: near, not equal.
+        assert!(
+            replica.routed.abs_diff(reads) <= reads / 20 + 5,
+            "{replica:?} vs {reads} reads"
+        );
+        assert!(
+            primary.routed.abs_diff(writes) <= writes / 10 + 5,
+            "{primary:?} vs {writes} writes"
+        );
+        let text = report.to_text();
+        assert!(text.contains("target      role         routed"), "{text}");
+        assert!(
+            text.contains(&format!("replica.db  replica  {:>10}", replica.routed)),
+            "{text}"
+        );
+        adapter.close().await;
     }
 }

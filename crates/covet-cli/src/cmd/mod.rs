@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use covet::{Adapter, DatabaseUrl, ErrorKind, PasswordSources};
+use covet_router::{Router, RouterError, RouterUrl};
 
 pub(crate) mod backup;
 pub(crate) mod fingerprint;
@@ -136,6 +137,106 @@ impl DbArgs {
     pub(crate) fn resolve(&self) -> Result<DatabaseUrl, Failure> {
         resolve_url(&self.db, &self.password)
     }
+
+    /// The URL, which may name a primary and its replicas (see
+    /// [`DbTarget`]); passwords are found per host when connecting.
+    pub(crate) fn resolve_target(&self) -> Result<DbTarget, Failure> {
+        match router_url(&self.db) {
+            Some(url) => Ok(DbTarget::Replicated(url?, self.password.clone())),
+            None => self.resolve().map(DbTarget::One),
+        }
+    }
+}
+
+/// What `--db` names: one server, or a primary and its replicas (a host
+/// list, `postgres://app@db1,db2:5433,db3/shop`). `Display` never shows a
+/// password.
+#[derive(Debug)]
+pub(crate) enum DbTarget {
+    /// One server.
+    One(DatabaseUrl),
+    /// A primary and its replicas, reached through a [`Router`].
+    Replicated(RouterUrl, PasswordArgs),
+}
+
+impl fmt::Display for DbTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DbTarget::One(u) => u.fmt(f),
+            DbTarget::Replicated(u, _) => u.fmt(f),
+        }
+    }
+}
+
+/// `Some` when `raw` is a router URL naming more than one host, or is
+/// malformed in a way only a router URL can be (a bad later host, a bad
+/// `router_*` parameter); `None` leaves it to [`DatabaseUrl`]. Router
+/// errors are fixed text that never repeats the URL.
+pub(crate) fn router_url(raw: &str) -> Option<Result<RouterUrl, Failure>> {
+    match RouterUrl::parse(raw) {
+        Ok(u) if !u.replicas().is_empty() => Some(Ok(u)),
+        Ok(_) => None,
+        Err(e @ RouterError::Host { index, .. }) if index >= 2 => {
+            Some(Err(Failure::usage(one_line(&e.to_string()))))
+        }
+        Err(e @ RouterError::Param { .. }) => Some(Err(Failure::usage(one_line(&e.to_string())))),
+        Err(_) => None,
+    }
+}
+
+/// Connects to what `--db` names: one server as [`connect`] does, or every
+/// host of a router URL (each password found as [`resolve_url`] finds it)
+/// behind a [`Router`], which is returned too for its per-target counts.
+pub(crate) async fn connect_target(
+    target: &DbTarget,
+) -> Result<(Arc<dyn Adapter>, Option<Arc<Router>>), Failure> {
+    let (url, password) = match target {
+        DbTarget::One(url) => return connect(url).await.map(|(a, _)| (a, None)),
+        DbTarget::Replicated(url, password) => (url, password),
+    };
+    let mut sources = PasswordSources::from_env();
+    if let Some(file) = &password.password_file {
+        sources = sources.password_file(file);
+    }
+    let name = |u: &DatabaseUrl| format!("{}:{}", u.host(), u.port());
+    let open = |u: &DatabaseUrl| {
+        let sources = sources.clone();
+        let u = u.clone();
+        async move {
+            let found = u.resolve_password(&sources).map_err(|e| {
+                let f = Failure::from(e);
+                if f.code == exit::USAGE {
+                    f
+                } else {
+                    Failure::failed(f.message)
+                }
+            })?;
+            for w in &found.warnings {
+                eprintln!("covet: warning: {w}");
+            }
+            connect(&found.url).await.map(|(a, _)| a)
+        }
+    };
+    let settings = url.settings().clone();
+    let mut builder = Router::builder()
+        .settings(settings.clone())
+        .failover(settings.failover)
+        .primary(name(url.primary()), open(url.primary()).await?);
+    for (i, r) in url.replicas().iter().enumerate() {
+        let weight = settings.weights.get(i).copied().unwrap_or(1);
+        builder = builder.replica(name(r), open(r).await?, weight);
+    }
+    let router = Arc::new(
+        builder
+            .build()
+            .map_err(|e| Failure::usage(one_line(&e.to_string())))?,
+    );
+    if settings.failover {
+        // Find the writable host before the first write, as the router's
+        // own connect does.
+        router.check_now().await;
+    }
+    Ok((Arc::clone(&router) as Arc<dyn Adapter>, Some(router)))
 }
 
 /// Where a password left out of the URL comes from, besides the
@@ -323,6 +424,34 @@ mod tests {
             let neutral = failure("x").map_err(|f| (f.code, f.message));
             prop_assert!(got.is_err(), "{:?}", got);
             prop_assert_eq!(got, neutral);
+        }
+
+        /// A URL naming several hosts goes to the router's parser: when it
+        /// fails its message is the same whatever the password, and when it
+        /// parses what `covet loadtest` prints of it holds no password.
+        #[test]
+        fn a_multi_host_url_never_shows_its_password(
+            pw in "[!-$&-+--~]{6,20}",
+            scheme in prop::sample::select(vec!["postgres", "mysql", "mariadb"]),
+            tail in prop::sample::select(vec![
+                "db1,db2/shop", "db1:5433,db2,db3:7/shop?router_max_lag=2s",
+                "db1,db2:99999/shop", "db1,db2:x/shop", "db1,db2/shop?router_max_lag=soon",
+                "db1,db2/shop?router_weights=0", "db1,db2/shop?router_nope=1",
+            ]),
+        ) {
+            let target = |pw: &str| {
+                let raw = format!("{scheme}://app:{pw}@{tail}");
+                super::router_url(&raw).map(|r| r.map(|u| format!("{u} {u:?}")))
+            };
+            let got = target(&pw).expect("a host list is a router URL");
+            match got {
+                Ok(shown) => prop_assert!(!shown.contains(&pw), "{}", shown),
+                Err(f) => {
+                    prop_assert_eq!(f.code, super::exit::USAGE);
+                    let neutral = target("x").unwrap().map(|_| ()).unwrap_err();
+                    prop_assert_eq!(f.message, neutral.message);
+                }
+            }
         }
     }
 
