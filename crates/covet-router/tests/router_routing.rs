@@ -78,7 +78,7 @@ async fn statements_marked_read_only_go_to_replicas() {
         .unwrap();
     for _ in 0..10 {
         r.query(&select().read_only(true)).await.unwrap();
-        r.query_stream(&select().read_only(true)).await.unwrap();
+        drop(r.query_stream(&select().read_only(true)).await.unwrap());
         r.run(&select().read_only(true)).await.unwrap();
         r.query(&select()).await.unwrap();
     }
