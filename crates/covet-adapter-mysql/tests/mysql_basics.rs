@@ -359,3 +359,57 @@ async fn result_metadata_is_reused_until_the_table_changes() {
     assert_eq!(r3.columns.len(), 3, "{:?}", r3.columns);
     assert_eq!(r3.rows[0].get::<String>("b").unwrap(), "x");
 }
+
+/// A long statement without parameters (a restore's multi-row INSERT) goes
+/// over the text protocol: it is not prepared, so the driver's statement
+/// cache never keeps its text. Prepared, a 1 GB MariaDB restore peaked at
+/// 472 MB of such texts. Short statements are still prepared (and cached).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_statements_without_parameters_are_not_prepared() {
+    let Some(server) = server_url() else { return };
+    let db = TestDb::create(&server).await;
+    let a = db
+        .adapter(&[("max_connections", "1"), ("min_connections", "1")])
+        .await;
+    a.execute(&Statement::new(
+        "CREATE TABLE big (id INT PRIMARY KEY, s LONGTEXT)",
+    ))
+    .await
+    .unwrap();
+    let prepares = || async {
+        let rows = a
+            .query(&Statement::new(
+                "SHOW SESSION STATUS LIKE 'Com_stmt_prepare'",
+            ))
+            .await
+            .unwrap();
+        rows.rows[0]
+            .get::<String>("Value")
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    };
+    // The first call prepares the SHOW itself; later ones reuse it.
+    prepares().await;
+    let before = prepares().await;
+    for id in 0..3 {
+        let sql = format!("INSERT INTO big VALUES ({id}, '{}')", "x".repeat(100_000));
+        a.execute(&Statement::new(sql)).await.unwrap();
+    }
+    assert_eq!(prepares().await, before, "a long INSERT was prepared");
+    a.execute(&Statement::new("INSERT INTO big VALUES (9, 'short')"))
+        .await
+        .unwrap();
+    assert_eq!(
+        prepares().await,
+        before + 1,
+        "a short statement is prepared"
+    );
+    let n = a
+        .query(&Statement::new(
+            "SELECT COUNT(*) AS n, SUM(LENGTH(s)) AS len FROM big",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(n.rows[0].get::<i64>("n").unwrap(), 4);
+}
