@@ -293,6 +293,19 @@ pub(super) fn tokenize(b: &[u8], rules: Rules, semis: &mut Vec<usize>) -> Vec<To
                 {
                     j += 1;
                 }
+                // PostgreSQL's U&'...' is one literal, as pg_stat_statements
+                // reads it; as a word and an operator its `u &` stayed in
+                // the fingerprint beside the `?`.
+                if j - i == 1
+                    && matches!(c, b'u' | b'U')
+                    && b.get(j) == Some(&b'&')
+                    && b.get(j + 1) == Some(&b'\'')
+                    && matches!(rules.dialect, Dialect::Postgres | Dialect::Unknown)
+                {
+                    i = string_end(b, j + 1, b'\'', rules.backslash, rules.unknown);
+                    out.push(Tok::Value(Lit::Plain));
+                    continue;
+                }
                 // E'...', X'...', B'...', N'...' literals; only E'...'
                 // takes backslash escapes on PostgreSQL.
                 if b.get(j) == Some(&b'\'') && j - i == 1 {
