@@ -581,6 +581,48 @@ impl Inner {
     fn on_primary(&self) -> InFlight {
         self.primary().start()
     }
+
+    /// `execute` on the primary: what the router and its readers share.
+    async fn write_execute(&self, stmt: &Statement) -> Result<ExecResult> {
+        let _g = self.on_primary();
+        self.primary()
+            .adapter
+            .execute(stmt)
+            .await
+            .map_err(|e| self.primary_error(e))
+    }
+
+    /// `bulk_insert` on the primary.
+    async fn write_bulk_insert(
+        &self,
+        table: &str,
+        columns: &[String],
+        rows: BulkRows,
+    ) -> Result<u64> {
+        let _g = self.on_primary();
+        self.primary()
+            .adapter
+            .bulk_insert(table, columns, rows)
+            .await
+            .map_err(|e| self.primary_error(e))
+    }
+
+    /// A read-write transaction on the primary, counted in flight for its
+    /// whole life.
+    async fn write_begin(&self, options: TxOptions) -> Result<Box<dyn Transaction>> {
+        let g = self.on_primary();
+        let tx = self
+            .primary()
+            .adapter
+            .begin_with(options)
+            .await
+            .map_err(|e| self.primary_error(e))?;
+        Ok(Box::new(RoutedTx {
+            inner: tx,
+            _guard: Some(g),
+            session: None,
+        }))
+    }
 }
 
 fn hold_stream(rows: RowStream, guard: InFlight) -> RowStream {
@@ -711,13 +753,7 @@ impl Adapter for Router {
         self.inner.engine
     }
     async fn execute(&self, stmt: &Statement) -> Result<ExecResult> {
-        let _g = self.inner.on_primary();
-        self.inner
-            .primary()
-            .adapter
-            .execute(stmt)
-            .await
-            .map_err(|e| self.inner.primary_error(e))
+        self.inner.write_execute(stmt).await
     }
     async fn query(&self, stmt: &Statement) -> Result<Rows> {
         if stmt.is_read_only() {
@@ -765,28 +801,10 @@ impl Adapter for Router {
         if options.read_only {
             return self.inner.begin_read(None, options).await;
         }
-        let g = self.inner.on_primary();
-        let tx = self
-            .inner
-            .primary()
-            .adapter
-            .begin_with(options)
-            .await
-            .map_err(|e| self.inner.primary_error(e))?;
-        Ok(Box::new(RoutedTx {
-            inner: tx,
-            _guard: Some(g),
-            session: None,
-        }))
+        self.inner.write_begin(options).await
     }
     async fn bulk_insert(&self, table: &str, columns: &[String], rows: BulkRows) -> Result<u64> {
-        let _g = self.inner.on_primary();
-        self.inner
-            .primary()
-            .adapter
-            .bulk_insert(table, columns, rows)
-            .await
-            .map_err(|e| self.inner.primary_error(e))
+        self.inner.write_bulk_insert(table, columns, rows).await
     }
     async fn schema(&self) -> Result<Schema> {
         self.inner.primary().adapter.schema().await
@@ -908,40 +926,16 @@ impl Adapter for Reader {
         Ok(hold_outcome(out, g))
     }
     async fn execute(&self, stmt: &Statement) -> Result<ExecResult> {
-        let _g = self.inner.on_primary();
-        self.inner
-            .primary()
-            .adapter
-            .execute(stmt)
-            .await
-            .map_err(|e| self.inner.primary_error(e))
+        self.inner.write_execute(stmt).await
     }
     async fn begin_with(&self, options: TxOptions) -> Result<Box<dyn Transaction>> {
         if options.read_only {
             return self.inner.begin_read(self.token.as_ref(), options).await;
         }
-        let g = self.inner.on_primary();
-        let tx = self
-            .inner
-            .primary()
-            .adapter
-            .begin_with(options)
-            .await
-            .map_err(|e| self.inner.primary_error(e))?;
-        Ok(Box::new(RoutedTx {
-            inner: tx,
-            _guard: Some(g),
-            session: None,
-        }))
+        self.inner.write_begin(options).await
     }
     async fn bulk_insert(&self, table: &str, columns: &[String], rows: BulkRows) -> Result<u64> {
-        let _g = self.inner.on_primary();
-        self.inner
-            .primary()
-            .adapter
-            .bulk_insert(table, columns, rows)
-            .await
-            .map_err(|e| self.inner.primary_error(e))
+        self.inner.write_bulk_insert(table, columns, rows).await
     }
 }
 
