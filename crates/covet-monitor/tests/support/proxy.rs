@@ -57,6 +57,13 @@ impl FaultProxy {
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 st.accepted.fetch_add(1, Ordering::SeqCst);
+                // Subscribe before reading `refuse`: `cut` sets `refuse`
+                // and then bumps the generation, so a connection either
+                // sees the refusal or sees the kill. Subscribing later (in
+                // `forward`, after the upstream connect) let a connection
+                // accepted just before a cut miss both and keep answering.
+                let kill = st.kill.subscribe();
+                let start_gen = kill.borrow().0;
                 if st.refuse.load(Ordering::SeqCst) {
                     // Accept-and-close: what a client sees as a refused
                     // or dropped connection.
@@ -66,7 +73,7 @@ impl FaultProxy {
                 }
                 let st = st.clone();
                 tokio::spawn(async move {
-                    let _ = forward(client, upstream, st).await;
+                    let _ = forward(client, upstream, st, kill, start_gen).await;
                 });
             }
         });
@@ -121,12 +128,16 @@ impl FaultProxy {
     }
 }
 
-async fn forward(client: TcpStream, upstream: SocketAddr, st: Arc<State>) -> std::io::Result<()> {
+async fn forward(
+    client: TcpStream,
+    upstream: SocketAddr,
+    st: Arc<State>,
+    mut kill: watch::Receiver<(u64, Kill)>,
+    start_gen: u64,
+) -> std::io::Result<()> {
     let server = TcpStream::connect(upstream).await?;
     client.set_nodelay(true)?;
     server.set_nodelay(true)?;
-    let mut kill = st.kill.subscribe();
-    let start_gen = kill.borrow().0;
     let (mut cr, mut cw) = client.into_split();
     let (mut sr, mut sw) = server.into_split();
     let killed = async {
