@@ -52,6 +52,15 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
         &["covet-core", "covet", "covet-migrate-macros"],
     ),
     ("covet-migrate-macros", &[]),
+    (
+        "covet-pitr",
+        &[
+            "covet-core",
+            "covet-backup",
+            "covet-adapter-pg",
+            "covet-adapter-mysql",
+        ],
+    ),
     // The facade: the adapters behind `pg` / `mysql` / `sqlite`, the layers
     // behind `resilience` / `monitor` (all optional dependencies), for
     // `covet::connect` and `covet::stack`.
@@ -78,6 +87,7 @@ const ALLOWED_INTERNAL: &[(&str, &[&str])] = &[
             "covet-backup",
             "covet-migrate",
             "covet-router",
+            "covet-pitr",
         ],
     ),
     // The router opens its targets through the adapters (features `pg`,

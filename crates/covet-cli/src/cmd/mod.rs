@@ -19,6 +19,7 @@ pub(crate) mod migrate;
 pub(crate) mod orm;
 pub(crate) mod out;
 pub(crate) mod ping;
+pub(crate) mod pitr;
 pub(crate) mod slow_queries;
 pub(crate) mod sql;
 
@@ -77,6 +78,8 @@ pub(crate) enum Command {
     Migrate(migrate::Args),
     /// The ORM's tools: generate models from an existing database.
     Orm(orm::Args),
+    /// Point-in-time recovery: base backups, WAL archiving, binlog streaming, restore to a time.
+    Pitr(pitr::Args),
 }
 
 impl Command {
@@ -91,6 +94,7 @@ impl Command {
             Command::Fingerprint(a) => fingerprint::run(a).await,
             Command::Migrate(a) => migrate::run(a).await,
             Command::Orm(a) => orm::run(a).await,
+            Command::Pitr(a) => pitr::run(a).await,
         }
     }
 }

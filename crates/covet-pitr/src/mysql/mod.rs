@@ -1,0 +1,1 @@
+//! MySQL / MariaDB: binlog streaming and restore to a target.

@@ -1,0 +1,1 @@
+//! PostgreSQL: base backups, WAL archiving, restore to a target.
