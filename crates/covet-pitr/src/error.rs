@@ -32,6 +32,20 @@ pub enum PitrError {
     /// A bad option or setting.
     #[error("{0}")]
     Config(String),
+    /// A MySQL/MariaDB binlog stream or stored segment that cannot be used:
+    /// a malformed event, a setting the stream does not support, a server
+    /// error while streaming.
+    #[error("binlog: {0}")]
+    Binlog(String),
+    /// An external program (`mariadb-binlog`, `mariadb`) is missing or
+    /// failed; `message` is its last line of stderr or its exit status.
+    #[error("{tool}: {message}")]
+    Tool {
+        /// The program.
+        tool: String,
+        /// What went wrong.
+        message: String,
+    },
 }
 
 impl PitrError {
