@@ -136,6 +136,25 @@ pub enum BackupError {
         /// The sink.
         sink: String,
     },
+    /// A sealed object of this name already holds different bytes (a
+    /// second, different WAL segment under one name).
+    #[error(
+        "{name} already exists in {sink} with different content (stored {stored_len} bytes, sha256 {stored_sha256}; given {given_len} bytes, sha256 {given_sha256})"
+    )]
+    ObjectConflict {
+        /// The object's name.
+        name: String,
+        /// The sink.
+        sink: String,
+        /// Plain length of the stored object.
+        stored_len: u64,
+        /// SHA-256 of the stored object's plain bytes.
+        stored_sha256: String,
+        /// Plain length of the given bytes.
+        given_len: u64,
+        /// SHA-256 of the given bytes.
+        given_sha256: String,
+    },
     /// Another process (or task) is writing a backup of this name.
     #[error(
         "a backup named {name} is being written in {sink} by another run (the partial file of a run that died is cleared after a minute)"

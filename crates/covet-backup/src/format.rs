@@ -51,7 +51,7 @@ pub const HEADER_LEN: usize = 82;
 /// The largest chunk body a reader accepts (a chunk holds at least one row,
 /// so a single huge value can make one chunk large).
 pub(crate) const MAX_CHUNK_BODY: u64 = 1 << 30;
-const LAST_FLAG: u32 = 1 << 31;
+pub(crate) const LAST_FLAG: u32 = 1 << 31;
 
 /// How a new backup is encrypted.
 #[derive(Debug, Clone, Default)]
@@ -79,8 +79,14 @@ pub(crate) struct Header {
 
 impl Header {
     pub(crate) fn to_bytes(&self) -> [u8; HEADER_LEN] {
+        self.to_bytes_with_magic(MAGIC)
+    }
+
+    /// The header under another format's magic (sealed objects share the
+    /// header layout and its key handling).
+    pub(crate) fn to_bytes_with_magic(&self, magic: &[u8; 8]) -> [u8; HEADER_LEN] {
         let mut b = [0u8; HEADER_LEN];
-        b[..8].copy_from_slice(MAGIC);
+        b[..8].copy_from_slice(magic);
         b[8..10].copy_from_slice(&self.version.to_be_bytes());
         b[10] = self.compression.id();
         b[11] = u8::from(self.encrypted);
@@ -102,6 +108,11 @@ impl Header {
         if !(MIN_FORMAT_VERSION..=FORMAT_VERSION).contains(&version) {
             return Err(BackupError::UnsupportedVersion(version));
         }
+        Self::parse_fields(b, version)
+    }
+
+    /// Parses a header whose magic and version the caller has checked.
+    pub(crate) fn parse_fields(b: &[u8; HEADER_LEN], version: u16) -> Result<Self> {
         let compression = Compression::from_id(b[10])?;
         let encrypted = match b[11] {
             0 => false,
@@ -422,7 +433,7 @@ pub(crate) struct StreamReader<R> {
     pub(crate) key_id: Option<String>,
 }
 
-async fn read_full<R: AsyncRead + Unpin>(r: &mut R, buf: &mut [u8]) -> Result<usize> {
+pub(crate) async fn read_full<R: AsyncRead + Unpin>(r: &mut R, buf: &mut [u8]) -> Result<usize> {
     let mut n = 0;
     while n < buf.len() {
         let k = r

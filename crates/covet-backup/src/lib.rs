@@ -10,6 +10,9 @@
 //! - [`verify`] checks a backup without a database; [`restore`] verifies
 //!   first and leaves the target as it was when it fails; [`drill`]
 //!   restores into a scratch database and compares with the manifest.
+//! - [`object`] stores single files (WAL and binlog segments, base
+//!   backups) sealed the same way, atomically and idempotently, for
+//!   point-in-time recovery.
 //! - [`retention`] prunes old backups, never the newest verified one;
 //!   [`schedule`] runs backups daily or by a cron expression.
 #![forbid(unsafe_code)]
@@ -24,6 +27,7 @@ mod format;
 mod leftovers;
 mod manifest;
 mod mysql;
+pub mod object;
 mod pg;
 mod restore;
 pub mod retention;

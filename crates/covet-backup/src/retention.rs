@@ -222,7 +222,14 @@ pub async fn prune(
     } else {
         sink.clean_stale().await?
     };
-    let entries = sink.list().await?;
+    // Sealed objects (WAL, binlog) are pruned by covet-pitr with their
+    // base backups, never by backup retention.
+    let entries: Vec<BackupEntry> = sink
+        .list()
+        .await?
+        .into_iter()
+        .filter(|e| !crate::object::is_object_entry(e))
+        .collect();
     let mut newest = None;
     for e in &entries {
         let full = !e.encrypted || key.is_some();

@@ -17,7 +17,9 @@ pub(super) struct Args {
 /// Runs `covet backup list`.
 pub(super) async fn run(args: Args, json_out: bool) -> Result<(), Failure> {
     let sink = covet_backup::sink_for(&args.to).map_err(fail)?;
-    let entries = sink.list().await.map_err(fail)?;
+    let mut entries = sink.list().await.map_err(fail)?;
+    // PITR's sealed objects share the location; `covet pitr` lists them.
+    entries.retain(|e| !covet_backup::object::is_object_entry(e));
     if json_out {
         outln!("{}", json!(entries))?;
     } else if entries.is_empty() {
