@@ -208,16 +208,20 @@ fn pg_env(url: &DatabaseUrl) -> Vec<(&'static str, String)> {
 }
 
 fn my_args(url: &DatabaseUrl) -> String {
-    let mut s = format!(
+    format!(
         "-h {} -P {} -u {}",
         url.host(),
         url.port(),
         url.user().unwrap_or("root")
-    );
-    if let Some(p) = url.password() {
-        s.push_str(&format!(" -p'{}'", p.expose()));
-    }
-    s
+    )
+}
+
+/// The password for mysqldump, mydumper and myloader, through the
+/// environment: every local user can read a process's argv.
+fn my_env(url: &DatabaseUrl) -> Vec<(&'static str, String)> {
+    url.password()
+        .map(|p| vec![("MYSQL_PWD", p.expose().to_owned())])
+        .unwrap_or_default()
 }
 
 async fn covet_create(
@@ -449,10 +453,7 @@ async fn bench_mariadb(my: &DatabaseUrl, a: &Args, work: &Path, key: &KeySource)
         my.port(),
         my.user().unwrap_or("root").to_owned(),
     );
-    let pass = my
-        .password()
-        .map(|p| format!(" -p '{}'", p.expose()))
-        .unwrap_or_default();
+    let menv = my_env(my);
     let mut rows = vec![
         Row::new(
             "mariadb",
@@ -477,15 +478,15 @@ async fn bench_mariadb(my: &DatabaseUrl, a: &Args, work: &Path, key: &KeySource)
                 "mysqldump {margs} --single-transaction {src_name} > {}",
                 sql.display()
             ),
-            &[],
+            &menv,
         ));
         let _ = std::fs::remove_dir_all(&mdir);
         rows[2].push(timed_shell(
             &format!(
-                "mydumper -h {host} -P {port} -u {user}{pass} -B {src_name} -t 2 -o {}",
+                "mydumper -h {host} -P {port} -u {user} -B {src_name} -t 2 -o {}",
                 mdir.display()
             ),
-            &[],
+            &menv,
         ));
         let tgt = format!("covet_bench_backup_r{round}");
         drop_db(my, &tgt).await;
@@ -494,10 +495,10 @@ async fn bench_mariadb(my: &DatabaseUrl, a: &Args, work: &Path, key: &KeySource)
         admin_exec(my, &format!("CREATE DATABASE {tgt}")).await;
         rows[4].push(timed_shell(
             &format!(
-                "myloader -h {host} -P {port} -u {user}{pass} -B {tgt} -t 2 -d {}",
+                "myloader -h {host} -P {port} -u {user} -B {tgt} -t 2 -d {}",
                 mdir.display()
             ),
-            &[],
+            &menv,
         ));
         drop_db(my, &tgt).await;
         eprintln!("mariadb round {} done", round + 1);
