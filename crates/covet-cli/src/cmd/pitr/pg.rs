@@ -1,18 +1,432 @@
 //! `covet pitr` for PostgreSQL: base-backup, wal-push, wal-fetch, restore, verify, drill, prune.
 
-use crate::cmd::Failure;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use covet::{Engine, Secret};
+use covet_backup::object::PutOutcome;
+use covet_backup::{BackupError, KeySource};
+use covet_pitr::PitrError;
+use covet_pitr::pg::{
+    self, BaseBackupOptions, DrillOptions, FetchOutcome, RecoveryTarget, Repo, RestoreOptions,
+    VerifyOptions, wal::Lsn,
+};
+
+use crate::cmd::out::outln;
+use crate::cmd::{DbArgs, Failure, code_for, connect, exit};
 
 /// The subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum Sub {
-    /// Placeholder until the PostgreSQL subcommands land.
-    #[command(hide = true)]
-    PgPending,
+    /// Archive one WAL file (PostgreSQL's archive_command: `covet pitr
+    /// wal-push %p --repo ... --key-file ...`). The same file again is
+    /// fine; different bytes under an archived name are refused.
+    WalPush(WalPushArgs),
+    /// Fetch one WAL file (PostgreSQL's restore_command: `covet pitr
+    /// wal-fetch %f %p --repo ... --key-file ...`). A file that is not
+    /// archived exits 1 and leaves nothing at the destination.
+    WalFetch(WalFetchArgs),
+    /// Take a base backup (pg_backup_start/pg_backup_stop over --db, the
+    /// data directory read from --pgdata on this host).
+    BaseBackup(BaseBackupArgs),
+    /// Restore into an empty directory to a time, LSN, restore point or
+    /// the latest WAL; start PostgreSQL on it to recover and promote.
+    Restore(RestoreArgs),
+    /// Check the WAL chain from every base backup, the timeline history
+    /// files, and that every object opens (--deep: reads all in full).
+    Verify(VerifyArgs),
+    /// Restore to a target into a scratch directory, start a private
+    /// server, wait until it promotes, report the RTO, remove it all.
+    Drill(DrillArgs),
+    /// Keep the newest --keep base backups and delete older ones with the
+    /// WAL only they needed.
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct RepoArgs {
+    /// The repository: a directory or s3://bucket/prefix.
+    #[arg(long, value_name = "DIR|URL")]
+    repo: String,
+    /// Key file: 32 raw bytes or 64 hex digits (`covet backup keygen`).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["passphrase_env", "no_encryption"])]
+    key_file: Option<PathBuf>,
+    /// Read a passphrase from this environment variable. Slow for WAL:
+    /// every file costs an Argon2id derivation; prefer --key-file.
+    #[arg(long, value_name = "VAR", conflicts_with = "no_encryption")]
+    passphrase_env: Option<String>,
+    /// Store without encryption (integrity checksums only).
+    #[arg(long)]
+    no_encryption: bool,
+}
+
+impl RepoArgs {
+    fn key(&self) -> Result<Option<KeySource>, Failure> {
+        if let Some(f) = &self.key_file {
+            return Ok(Some(KeySource::File(f.clone())));
+        }
+        if let Some(var) = &self.passphrase_env {
+            return match std::env::var(var) {
+                Ok(p) if !p.is_empty() => Ok(Some(KeySource::Passphrase(Secret::new(p)))),
+                _ => Err(Failure::usage(format!(
+                    "--passphrase-env {var}: the variable is unset or empty"
+                ))),
+            };
+        }
+        if self.no_encryption {
+            return Ok(None);
+        }
+        Err(Failure::usage(
+            "choose --key-file, --passphrase-env, or --no-encryption",
+        ))
+    }
+
+    fn open(&self) -> Result<Repo, Failure> {
+        Repo::open(&self.repo, self.key()?).map_err(fail_pitr)
+    }
+
+    /// The same options as arguments for a command PostgreSQL runs (from
+    /// its data directory, so paths are made absolute), shell-quoted.
+    fn as_command_args(&self) -> Result<String, Failure> {
+        let mut s = String::from(" --repo ");
+        if self.repo.contains("://") {
+            s.push_str(&sh_quote(&self.repo));
+        } else {
+            s.push_str(&sh_quote(&absolute(Path::new(&self.repo))?));
+        }
+        if let Some(f) = &self.key_file {
+            s.push_str(" --key-file ");
+            s.push_str(&sh_quote(&absolute(f)?));
+        } else if let Some(v) = &self.passphrase_env {
+            s.push_str(" --passphrase-env ");
+            s.push_str(&sh_quote(v));
+        } else {
+            s.push_str(" --no-encryption");
+        }
+        Ok(s)
+    }
+}
+
+fn absolute(p: &Path) -> Result<String, Failure> {
+    std::path::absolute(p)
+        .map(|p| p.to_string_lossy().into_owned())
+        .map_err(|e| Failure::usage(format!("{}: {e}", p.display())))
+}
+
+/// Single-quotes for /bin/sh, which runs PostgreSQL's restore_command.
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// The restore_command for a restore from this repository: this same
+/// covet binary's wal-fetch. `%` is doubled where PostgreSQL would read
+/// it as a placeholder.
+fn restore_command(repo: &RepoArgs) -> Result<String, Failure> {
+    let exe = std::env::current_exe()
+        .map_err(|e| Failure::failed(format!("cannot find the covet binary: {e}")))?;
+    let exe = sh_quote(&exe.to_string_lossy()).replace('%', "%%");
+    let args = repo.as_command_args()?.replace('%', "%%");
+    Ok(format!("{exe} pitr wal-fetch %f %p{args}"))
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct WalPushArgs {
+    /// The WAL file (PostgreSQL's %p).
+    path: PathBuf,
+    #[command(flatten)]
+    repo: RepoArgs,
+    /// Also write the covet_archive_last_success_timestamp_seconds gauge
+    /// to this file (Prometheus text format, replaced atomically) for
+    /// node exporter's textfile collector.
+    #[arg(long, value_name = "PATH")]
+    metrics_textfile: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct WalFetchArgs {
+    /// The WAL file name (PostgreSQL's %f).
+    file: String,
+    /// Where to write it (PostgreSQL's %p).
+    dest: PathBuf,
+    #[command(flatten)]
+    repo: RepoArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct BaseBackupArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    /// The server's data directory, read directly (run on its host).
+    #[arg(long, value_name = "DIR")]
+    pgdata: PathBuf,
+    #[command(flatten)]
+    repo: RepoArgs,
+    /// The label given to pg_backup_start.
+    #[arg(long)]
+    label: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+#[group(id = "target", required = true, multiple = false)]
+pub(crate) struct TargetArgs {
+    /// Recover to this time (RFC 3339, or PostgreSQL's form with a zone;
+    /// no zone means UTC).
+    #[arg(long, group = "target", value_name = "TIME")]
+    to_time: Option<String>,
+    /// Recover to this LSN (X/Y).
+    #[arg(long, group = "target", value_name = "LSN")]
+    to_lsn: Option<String>,
+    /// Recover to this restore point (pg_create_restore_point).
+    #[arg(long, group = "target", value_name = "NAME")]
+    to_name: Option<String>,
+    /// Recover to the end of the archived WAL.
+    #[arg(long, group = "target")]
+    latest: bool,
+}
+
+impl TargetArgs {
+    fn target(&self) -> Result<RecoveryTarget, Failure> {
+        if let Some(t) = &self.to_time {
+            return RecoveryTarget::parse_time(t).map_err(fail_pitr);
+        }
+        if let Some(l) = &self.to_lsn {
+            return Lsn::parse(l).map(RecoveryTarget::Lsn).map_err(fail_pitr);
+        }
+        if let Some(n) = &self.to_name {
+            return Ok(RecoveryTarget::Name(n.clone()));
+        }
+        Ok(RecoveryTarget::Latest)
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct RestoreArgs {
+    #[command(flatten)]
+    repo: RepoArgs,
+    /// An empty or new directory to restore into.
+    #[arg(long, value_name = "DIR")]
+    target: PathBuf,
+    #[command(flatten)]
+    to: TargetArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct VerifyArgs {
+    #[command(flatten)]
+    repo: RepoArgs,
+    /// Read and authenticate every object in full.
+    #[arg(long)]
+    deep: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct DrillArgs {
+    #[command(flatten)]
+    repo: RepoArgs,
+    #[command(flatten)]
+    to: TargetArgs,
+    /// PostgreSQL's binaries (default: pg_config --bindir, else the newest
+    /// /usr/lib/postgresql/*/bin).
+    #[arg(long, value_name = "DIR")]
+    pg_bin: Option<PathBuf>,
+    /// The system user the drill server runs as when covet runs as root.
+    #[arg(long, default_value = "postgres")]
+    os_user: String,
+    /// The database user the readiness check connects as.
+    #[arg(long, default_value = "postgres")]
+    db_user: String,
+    /// How long recovery may take.
+    #[arg(long, default_value = "30m", value_parser = parse_duration)]
+    timeout: Duration,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct PruneArgs {
+    #[command(flatten)]
+    repo: RepoArgs,
+    /// How many base backups to keep (the newest).
+    #[arg(long)]
+    keep: usize,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    covet::parse_duration(s)
+        .ok_or_else(|| format!("invalid duration {s:?}: expected e.g. 90s, 30m, 2h"))
+}
+
+#[allow(clippy::needless_pass_by_value)]
+fn fail_pitr(e: PitrError) -> Failure {
+    let message = e
+        .to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let code = match &e {
+        PitrError::Database(db) => code_for(db.kind()),
+        PitrError::Config(_) => exit::USAGE,
+        PitrError::Backup(BackupError::Config(_)) => exit::USAGE,
+        _ => exit::FAILURE,
+    };
+    Failure { code, message }
 }
 
 /// Runs one subcommand.
 pub(crate) async fn run(sub: Sub) -> Result<(), Failure> {
     match sub {
-        Sub::PgPending => Ok(()),
+        Sub::WalPush(a) => wal_push(a).await,
+        Sub::WalFetch(a) => wal_fetch(a).await,
+        Sub::BaseBackup(a) => base_backup(a).await,
+        Sub::Restore(a) => restore(a).await,
+        Sub::Verify(a) => verify(a).await,
+        Sub::Drill(a) => drill(a).await,
+        Sub::Prune(a) => prune(a).await,
     }
+}
+
+async fn wal_push(a: WalPushArgs) -> Result<(), Failure> {
+    let repo = a.repo.open()?;
+    let out = pg::wal_push(&repo, &a.path).await.map_err(fail_pitr)?;
+    if let Some(p) = &a.metrics_textfile {
+        let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
+        pg::write_metrics_textfile(p, now).map_err(fail_pitr)?;
+    }
+    if let PutOutcome::AlreadyPresent(i) = out {
+        // PostgreSQL retries a push whose success it did not see: worth a
+        // line in its log, not an error.
+        eprintln!(
+            "covet: {} was already archived with the same content",
+            i.name
+        );
+    }
+    Ok(())
+}
+
+async fn wal_fetch(a: WalFetchArgs) -> Result<(), Failure> {
+    let repo = a.repo.open()?;
+    match pg::wal_fetch(&repo, &a.file, &a.dest)
+        .await
+        .map_err(fail_pitr)?
+    {
+        FetchOutcome::Restored(_) => Ok(()),
+        // PostgreSQL probes for files that may not exist (the next
+        // timeline's history file, the segment after the last): one short
+        // line, exit 1, which it reads as "not archived".
+        FetchOutcome::NotArchived => Err(Failure::failed(format!("{} is not archived", a.file))),
+    }
+}
+
+async fn base_backup(a: BaseBackupArgs) -> Result<(), Failure> {
+    let repo = a.repo.open()?;
+    let url = a.db.resolve()?;
+    let (db, _) = connect(&url).await?;
+    if db.engine() != Engine::Postgres {
+        return Err(Failure::usage("base-backup needs a postgres:// --db"));
+    }
+    let m = pg::base_backup(
+        &repo,
+        &*db,
+        &BaseBackupOptions {
+            pgdata: a.pgdata,
+            label: a.label,
+        },
+    )
+    .await
+    .map_err(fail_pitr);
+    db.close().await;
+    let m = m?;
+    outln!(
+        "base backup {}: {} files, {} bytes, WAL {} ({}) to {} ({}), timeline {}",
+        m.name,
+        m.files.len(),
+        m.total_bytes,
+        m.start_lsn,
+        m.start_wal,
+        m.stop_lsn,
+        m.stop_wal,
+        m.timeline
+    )
+}
+
+async fn restore(a: RestoreArgs) -> Result<(), Failure> {
+    let repo = a.repo.open()?;
+    let target = a.to.target()?;
+    let rep = pg::restore(
+        &repo,
+        &RestoreOptions {
+            target_dir: a.target.clone(),
+            target: target.clone(),
+            restore_command: restore_command(&a.repo)?,
+            extra_settings: vec![],
+        },
+    )
+    .await
+    .map_err(fail_pitr)?;
+    outln!(
+        "restored base backup {} ({} files, {} bytes) into {}; start PostgreSQL on it to recover to {} and promote",
+        rep.base.name,
+        rep.files,
+        rep.bytes,
+        a.target.display(),
+        target
+    )
+}
+
+async fn verify(a: VerifyArgs) -> Result<(), Failure> {
+    let repo = a.repo.open()?;
+    let rep = pg::verify(&repo, VerifyOptions { deep: a.deep })
+        .await
+        .map_err(fail_pitr)?;
+    for c in &rep.coverage {
+        outln!("{c}")?;
+    }
+    outln!("{} objects checked", rep.objects_checked)?;
+    if rep.ok() {
+        return Ok(());
+    }
+    for p in &rep.problems {
+        outln!("problem: {p}")?;
+    }
+    Err(Failure::failed(format!(
+        "{} problem(s), the first: {}",
+        rep.problems.len(),
+        rep.problems[0]
+    )))
+}
+
+async fn drill(a: DrillArgs) -> Result<(), Failure> {
+    let repo = a.repo.open()?;
+    let rep = pg::drill(
+        &repo,
+        &DrillOptions {
+            target: a.to.target()?,
+            restore_command: restore_command(&a.repo)?,
+            pg_bin: a.pg_bin,
+            os_user: a.os_user,
+            db_user: a.db_user,
+            scratch_parent: None,
+            timeout: a.timeout,
+        },
+    )
+    .await
+    .map_err(fail_pitr)?;
+    outln!(
+        "drill: base backup {} recovered to {} and promoted; RTO {:.1} s (restore {:.1} s, recovery {:.1} s)",
+        rep.base,
+        rep.target,
+        rep.rto.as_secs_f64(),
+        rep.restore.as_secs_f64(),
+        rep.recovery.as_secs_f64()
+    )
+}
+
+async fn prune(a: PruneArgs) -> Result<(), Failure> {
+    let repo = a.repo.open()?;
+    let rep = pg::prune(&repo, a.keep).await.map_err(fail_pitr)?;
+    outln!(
+        "pruned {} base backup(s){}{} and {} WAL file(s)",
+        rep.bases.len(),
+        if rep.bases.is_empty() { "" } else { ": " },
+        rep.bases.join(", "),
+        rep.wal
+    )
 }

@@ -1,0 +1,386 @@
+//! The WAL chain: which segments the repository holds per timeline, what
+//! each base backup can be recovered to, verification and retention.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use covet_backup::object::{ObjectInfo, ObjectReader, list_objects, verify_object};
+
+use super::Repo;
+use super::base::{
+    BaseManifest, KIND_BASE, KIND_MANIFEST, list_base_backups, manifest_object, read_small,
+};
+use super::wal::{
+    HistoryEntry, Lsn, WAL_PREFIX, WalFile, parse_history, segment_name, segno, timeline_for,
+    timeline_path,
+};
+use crate::error::{PitrError, Result};
+
+/// The WAL objects of a repository, indexed.
+pub(crate) struct WalIndex {
+    pub(crate) seg_size: u64,
+    /// timeline -> segment number -> object.
+    pub(crate) segments: HashMap<u32, BTreeMap<u64, ObjectInfo>>,
+    /// timeline -> its history file's ancestors (read and checked).
+    pub(crate) histories: BTreeMap<u32, Vec<HistoryEntry>>,
+    /// Every WAL-archive object, for verification and pruning.
+    pub(crate) all: Vec<(WalFile, ObjectInfo)>,
+}
+
+impl WalIndex {
+    /// Lists the repository's WAL and reads its history files. The segment
+    /// size comes from the base backups, else from the segments' length.
+    pub(crate) async fn load(repo: &Repo, bases: &[BaseManifest]) -> Result<WalIndex> {
+        let objects = list_objects(repo.sink(), None).await?;
+        let mut all = Vec::new();
+        for o in objects {
+            let Some(file) = o.name.strip_prefix(WAL_PREFIX) else {
+                continue;
+            };
+            if let Ok(w) = WalFile::parse(file) {
+                all.push((w, o));
+            }
+        }
+        let seg_size = match bases.first() {
+            Some(b) => b.wal_segment_size,
+            None => all
+                .iter()
+                .find(|(w, _)| matches!(w, WalFile::Segment { .. }))
+                .map_or(16 << 20, |(_, o)| o.plain_len),
+        };
+        let seg_size = super::wal::check_seg_size(seg_size)?;
+        let mut segments: HashMap<u32, BTreeMap<u64, ObjectInfo>> = HashMap::new();
+        let mut histories = BTreeMap::new();
+        for (w, o) in &all {
+            match w {
+                WalFile::Segment { timeline, log_seg } => {
+                    segments
+                        .entry(*timeline)
+                        .or_default()
+                        .insert(segno(*log_seg, seg_size), o.clone());
+                }
+                WalFile::History { timeline } => {
+                    let text = read_small(repo, &o.name).await?;
+                    let h = parse_history(&String::from_utf8_lossy(&text))?;
+                    histories.insert(*timeline, h);
+                }
+                _ => {}
+            }
+        }
+        Ok(WalIndex {
+            seg_size,
+            segments,
+            histories,
+            all,
+        })
+    }
+
+    /// The newest timeline the repository knows.
+    pub(crate) fn latest_timeline(&self, bases: &[BaseManifest]) -> u32 {
+        let a = self.histories.keys().copied().max().unwrap_or(1);
+        let b = self.segments.keys().copied().max().unwrap_or(1);
+        let c = bases.iter().map(|b| b.timeline).max().unwrap_or(1);
+        a.max(b).max(c)
+    }
+
+    /// The `(timeline, first segment)` path a recovery to `timeline` walks
+    /// (its history file's ancestors; just itself without one).
+    pub(crate) fn path(&self, timeline: u32) -> Vec<(u32, u64)> {
+        let h = self.histories.get(&timeline).map_or(&[][..], |h| &h[..]);
+        timeline_path(timeline, h, self.seg_size)
+    }
+
+    fn has(&self, timeline: u32, seg: u64) -> Option<&ObjectInfo> {
+        self.segments.get(&timeline).and_then(|m| m.get(&seg))
+    }
+
+    /// The highest segment archived on `path` (only segments of each
+    /// timeline within its stretch of the path count).
+    fn path_max(&self, path: &[(u32, u64)]) -> Option<u64> {
+        let mut best = None;
+        for (i, (t, begin)) in path.iter().enumerate() {
+            let end = path.get(i + 1).map_or(u64::MAX, |(_, b)| *b);
+            if let Some(m) = self.segments.get(t) {
+                if let Some((s, _)) = m.range(*begin..end).next_back() {
+                    best = best.max(Some(*s));
+                }
+            }
+        }
+        best
+    }
+
+    /// What `base` can be recovered to along the path to `timeline`.
+    pub(crate) fn coverage(&self, base: &BaseManifest, timeline: u32) -> Result<Coverage> {
+        let path = self.path(timeline);
+        let start = base.start()?.segment(self.seg_size);
+        let stop = base.stop()?;
+        let stop_seg = stop.0.saturating_sub(1) / self.seg_size;
+        let on_path = timeline_for(&path, start) == base.timeline;
+        let mut cov = Coverage {
+            base: base.name.clone(),
+            timeline,
+            on_path,
+            from_lsn: stop,
+            from_time: base.stop_time,
+            to_lsn: None,
+            to_time: None,
+            last_segment: None,
+            first_missing: None,
+        };
+        if !on_path {
+            return Ok(cov);
+        }
+        let max = self.path_max(&path).unwrap_or(0);
+        let mut s = start;
+        let mut last: Option<&ObjectInfo> = None;
+        loop {
+            let t = timeline_for(&path, s);
+            match self.has(t, s) {
+                Some(o) => {
+                    last = Some(o);
+                    s += 1;
+                }
+                None => {
+                    if s <= max || s <= stop_seg {
+                        cov.first_missing = Some(segment_name(t, s, self.seg_size));
+                    }
+                    break;
+                }
+            }
+        }
+        if let Some(o) = last {
+            let last_seg = s - 1;
+            cov.last_segment = Some(segment_name(
+                timeline_for(&path, last_seg),
+                last_seg,
+                self.seg_size,
+            ));
+            if last_seg >= stop_seg {
+                cov.to_lsn = Some(Lsn((last_seg + 1) * self.seg_size));
+                cov.to_time = Some(o.created_at);
+            }
+        }
+        Ok(cov)
+    }
+}
+
+/// What one base backup can be recovered to along one timeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Coverage {
+    /// The base backup.
+    pub base: String,
+    /// The timeline whose path was followed.
+    pub timeline: u32,
+    /// Whether the base backup lies on that timeline's path at all.
+    pub on_path: bool,
+    /// The earliest consistent point: the backup's stop LSN.
+    pub from_lsn: Lsn,
+    /// When the backup stopped.
+    pub from_time: DateTime<Utc>,
+    /// The end of the last segment of the unbroken chain, when the chain
+    /// reaches the consistent point at all.
+    pub to_lsn: Option<Lsn>,
+    /// When that last segment was archived: recovery to a later time is
+    /// not covered (an upper bound on the time of its last commit).
+    pub to_time: Option<DateTime<Utc>>,
+    /// The last segment of the unbroken chain.
+    pub last_segment: Option<String>,
+    /// The first segment missing where the chain should go on (segments
+    /// after it are archived, or the consistent point is beyond it).
+    pub first_missing: Option<String>,
+}
+
+impl Coverage {
+    /// Whether recovery from this base backup reaches consistency.
+    pub fn usable(&self) -> bool {
+        self.on_path && self.to_lsn.is_some()
+    }
+}
+
+impl fmt::Display for Coverage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.on_path {
+            return write!(f, "{}: not on timeline {}", self.base, self.timeline);
+        }
+        match (self.to_lsn, self.to_time) {
+            (Some(l), Some(t)) => write!(
+                f,
+                "{}: {} ({}) to {} (about {}) on timeline {}",
+                self.base,
+                self.from_lsn,
+                self.from_time.format("%Y-%m-%d %H:%M:%S%.3f UTC"),
+                l,
+                t.format("%Y-%m-%d %H:%M:%S%.3f UTC"),
+                self.timeline
+            )?,
+            _ => write!(
+                f,
+                "{}: not restorable on timeline {} (its WAL to the consistent point {} is incomplete)",
+                self.base, self.timeline, self.from_lsn
+            )?,
+        }
+        if let Some(m) = &self.first_missing {
+            write!(f, ", then missing {m}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What `verify` checks beyond the chain.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct VerifyOptions {
+    /// Read and authenticate every object in full (otherwise only each
+    /// object's header is read, which checks the key).
+    pub deep: bool,
+}
+
+/// What `verify` found.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyReport {
+    /// Per base backup and timeline, what it covers.
+    pub coverage: Vec<Coverage>,
+    /// Objects read.
+    pub objects_checked: usize,
+    /// Everything wrong, one line each; empty when the repository is sound.
+    pub problems: Vec<String>,
+}
+
+impl VerifyReport {
+    /// Whether nothing is wrong.
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Checks the repository: every base backup's WAL chain is unbroken on
+/// every timeline that descends from it (the first missing segment is
+/// named), every timeline with segments has its history file, and every
+/// object opens with the key (`deep`: reads and authenticates in full).
+pub async fn verify(repo: &Repo, opts: VerifyOptions) -> Result<VerifyReport> {
+    let mut rep = VerifyReport::default();
+    let bases = list_base_backups(repo).await?;
+    let idx = WalIndex::load(repo, &bases).await?;
+    for t in idx.segments.keys() {
+        if *t > 1 && !idx.histories.contains_key(t) {
+            rep.problems.push(format!(
+                "timeline {t} has segments but its history file {t:08X}.history is missing"
+            ));
+        }
+    }
+    let mut timelines: Vec<u32> = idx.segments.keys().copied().collect();
+    timelines.extend(idx.histories.keys().copied());
+    timelines.sort_unstable();
+    timelines.dedup();
+    for b in &bases {
+        for &t in &timelines {
+            let c = idx.coverage(b, t)?;
+            if !c.on_path {
+                continue;
+            }
+            if let Some(m) = &c.first_missing {
+                rep.problems.push(format!(
+                    "base backup {}, timeline {t}: WAL segment {m} is missing",
+                    b.name
+                ));
+            } else if c.to_lsn.is_none() {
+                rep.problems.push(format!(
+                    "base backup {}: no WAL archived from {}",
+                    b.name, b.start_wal
+                ));
+            }
+            rep.coverage.push(c);
+        }
+    }
+    if bases.is_empty() {
+        rep.problems
+            .push("no complete base backup in the repository".into());
+    }
+    for o in list_objects(repo.sink(), None).await? {
+        let wanted =
+            o.name.starts_with(WAL_PREFIX) || o.kind == KIND_BASE || o.kind == KIND_MANIFEST;
+        if !wanted {
+            continue;
+        }
+        rep.objects_checked += 1;
+        let r = if opts.deep {
+            verify_object(repo.sink(), &o.name, repo.key())
+                .await
+                .map(|_| ())
+        } else {
+            ObjectReader::open(repo.sink(), &o.name, repo.key())
+                .await
+                .map(|_| ())
+        };
+        if let Err(e) = r {
+            rep.problems.push(format!("object {}: {e}", o.name));
+        }
+    }
+    let archives = list_objects(repo.sink(), Some(KIND_BASE)).await?;
+    for b in &bases {
+        if !archives.iter().any(|o| o.name == b.archive) {
+            rep.problems.push(format!(
+                "base backup {}: its archive {} is missing",
+                b.name, b.archive
+            ));
+        }
+    }
+    Ok(rep)
+}
+
+/// What `prune` deleted.
+#[derive(Debug, Clone, Default)]
+pub struct PruneReport {
+    /// Base backups deleted.
+    pub bases: Vec<String>,
+    /// WAL objects deleted.
+    pub wal: usize,
+}
+
+/// Keeps the newest `keep` base backups; deletes older ones and every WAL
+/// segment, `.partial` and backup history file before the oldest kept
+/// backup's start segment (timeline history files are kept: they are tiny
+/// and recovery needs them to pick timelines).
+pub async fn prune(repo: &Repo, keep: usize) -> Result<PruneReport> {
+    if keep == 0 {
+        return Err(PitrError::Config(
+            "prune must keep at least one base backup".into(),
+        ));
+    }
+    let bases = list_base_backups(repo).await?;
+    let mut rep = PruneReport::default();
+    let cut = bases.len().saturating_sub(keep);
+    let (old, kept) = bases.split_at(cut);
+    let Some(oldest) = kept.first() else {
+        return Ok(rep);
+    };
+    let idx = WalIndex::load(repo, kept).await?;
+    let first_needed = oldest.start()?.segment(idx.seg_size);
+    for b in old {
+        // The manifest first: a base backup without it is never used.
+        repo.sink().delete(&manifest_object(&b.name)).await?;
+        repo.sink().delete(&b.archive).await?;
+        rep.bases.push(b.name.clone());
+    }
+    for (w, o) in &idx.all {
+        let seg = match w {
+            WalFile::Segment { log_seg, .. } | WalFile::Partial { log_seg, .. } => {
+                Some(segno(*log_seg, idx.seg_size))
+            }
+            WalFile::BackupHistory => o
+                .name
+                .strip_prefix(WAL_PREFIX)
+                .and_then(|n| n.get(..24))
+                .and_then(|n| match WalFile::parse(n) {
+                    Ok(WalFile::Segment { log_seg, .. }) => Some(segno(log_seg, idx.seg_size)),
+                    _ => None,
+                }),
+            WalFile::History { .. } => None,
+        };
+        if seg.is_some_and(|s| s < first_needed) {
+            repo.sink().delete(&o.name).await?;
+            rep.wal += 1;
+        }
+    }
+    Ok(rep)
+}
