@@ -754,6 +754,124 @@ pub(crate) fn object_statements(o: &MysqlObject, keep_definer: bool) -> Vec<Stri
     v
 }
 
+/// A table's `CREATE TABLE` split for a fast load: the rows go into the
+/// table with only the keys it cannot be without, its plain and unique
+/// secondary indexes are built afterwards in one `ALTER TABLE` (InnoDB
+/// builds each by sorting, instead of maintaining it row by row), and its
+/// foreign keys are added once every table has its indexes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SplitCreate {
+    /// The `CREATE TABLE` to load into.
+    pub(crate) create: String,
+    /// `ALTER TABLE ... ADD ...` for the deferred indexes, if any.
+    pub(crate) indexes: Option<String>,
+    /// `ALTER TABLE ... ADD CONSTRAINT ... FOREIGN KEY ...`, if any.
+    pub(crate) foreign_keys: Option<String>,
+}
+
+/// The first backquoted name at the start of `s` (a column definition).
+fn leading_name(s: &str) -> Option<String> {
+    let rest = s.strip_prefix('`')?;
+    let mut name = String::new();
+    let mut chars = rest.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '`' {
+            if chars.peek() == Some(&'`') {
+                chars.next();
+                name.push('`');
+            } else {
+                return Some(name);
+            }
+        } else {
+            name.push(c);
+        }
+    }
+    None
+}
+
+/// Splits `t.create` as [`SplitCreate`] describes. It relies on the shape
+/// `SHOW CREATE TABLE` prints (one definition per line, newlines inside
+/// strings escaped) and keeps the statement whole when the shape is not
+/// that, or for tables where an `ALTER` after the load costs more than it
+/// saves or needs other settings: not InnoDB, partitioned, system
+/// versioned. FULLTEXT and SPATIAL indexes stay in the `CREATE` (InnoDB
+/// rebuilds the whole table to add the first FULLTEXT index), and so does
+/// any key an AUTO_INCREMENT column needs.
+pub(crate) fn split_create(t: &MysqlTable) -> SplitCreate {
+    let whole = SplitCreate {
+        create: t.create.clone(),
+        indexes: None,
+        foreign_keys: None,
+    };
+    let lines: Vec<&str> = t.create.lines().collect();
+    let Some((&first, rest)) = lines.split_first() else {
+        return whole;
+    };
+    let Some(close) = rest.iter().position(|l| l.starts_with(')')) else {
+        return whole;
+    };
+    let (defs, tail) = rest.split_at(close);
+    let options = tail.join("\n");
+    if !first.starts_with("CREATE TABLE ")
+        || !first.ends_with(" (")
+        || !options.contains("ENGINE=InnoDB")
+        || options.contains("PARTITION BY")
+        || options.contains("WITH SYSTEM VERSIONING")
+        || defs.iter().any(|d| !d.starts_with("  "))
+    {
+        return whole;
+    }
+    let defs: Vec<&str> = defs
+        .iter()
+        .map(|d| d.trim_start().strip_suffix(',').unwrap_or(d.trim_start()))
+        .collect();
+    let auto: Vec<String> = defs
+        .iter()
+        .filter(|d| d.starts_with('`') && d.contains(" AUTO_INCREMENT"))
+        .filter_map(|d| leading_name(d))
+        .collect();
+    let needs_key = |d: &str| {
+        auto.iter().any(|c| {
+            let col = format!("(`{}`", c.replace('`', "``"));
+            d.contains(&col)
+        })
+    };
+    let (mut keep, mut indexes, mut fks) = (Vec::new(), Vec::new(), Vec::new());
+    for d in defs {
+        if d.starts_with("CONSTRAINT ") && d.contains(" FOREIGN KEY ") {
+            fks.push(format!("ADD {d}"));
+        } else if (d.starts_with("KEY ") || d.starts_with("UNIQUE KEY ")) && !needs_key(d) {
+            indexes.push(format!("ADD {d}"));
+        } else {
+            keep.push(d);
+        }
+    }
+    if indexes.is_empty() && fks.is_empty() {
+        return whole;
+    }
+    let mut create = String::with_capacity(t.create.len());
+    create.push_str(first);
+    create.push('\n');
+    let n = keep.len();
+    for (i, d) in keep.into_iter().enumerate() {
+        create.push_str("  ");
+        create.push_str(d);
+        if i + 1 < n {
+            create.push(',');
+        }
+        create.push('\n');
+    }
+    create.push_str(&tail.join("\n"));
+    let alter = |adds: Vec<String>| {
+        (!adds.is_empty()).then(|| format!("ALTER TABLE {} {}", q(&t.name), adds.join(", ")))
+    };
+    SplitCreate {
+        create,
+        indexes: alter(indexes),
+        foreign_keys: alter(fks),
+    }
+}
+
 /// What restores the session after [`object_statements`].
 pub(crate) const RESET_SESSION: &str = "SET SESSION character_set_client = utf8mb4, \
      collation_connection = utf8mb4_general_ci, sql_mode = 'NO_AUTO_VALUE_ON_ZERO', \
@@ -772,6 +890,62 @@ pub(crate) fn drop_statement(o: &MysqlObject) -> String {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    fn table(create: &str) -> MysqlTable {
+        MysqlTable {
+            name: "t".into(),
+            create: create.into(),
+            columns: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn secondary_indexes_and_foreign_keys_are_split_off() {
+        let t = table(
+            "CREATE TABLE `t` (\n  `id` int(11) NOT NULL AUTO_INCREMENT,\n  `a` int(11) DEFAULT NULL,\n  `b` varchar(20) DEFAULT 'x,\\n)',\n  `p` int(11) DEFAULT NULL,\n  PRIMARY KEY (`id`),\n  UNIQUE KEY `u` (`a`),\n  KEY `k` (`b`,`a`) COMMENT 'c, d',\n  KEY `fk_p` (`p`),\n  FULLTEXT KEY `ft` (`b`),\n  CONSTRAINT `fk_p` FOREIGN KEY (`p`) REFERENCES `parent` (`id`) ON DELETE CASCADE,\n  CONSTRAINT `chk` CHECK (`a` > 0)\n) ENGINE=InnoDB AUTO_INCREMENT=7 DEFAULT CHARSET=utf8mb4",
+        );
+        let s = split_create(&t);
+        assert_eq!(
+            s.create,
+            "CREATE TABLE `t` (\n  `id` int(11) NOT NULL AUTO_INCREMENT,\n  `a` int(11) DEFAULT NULL,\n  `b` varchar(20) DEFAULT 'x,\\n)',\n  `p` int(11) DEFAULT NULL,\n  PRIMARY KEY (`id`),\n  FULLTEXT KEY `ft` (`b`),\n  CONSTRAINT `chk` CHECK (`a` > 0)\n) ENGINE=InnoDB AUTO_INCREMENT=7 DEFAULT CHARSET=utf8mb4"
+        );
+        assert_eq!(
+            s.indexes.as_deref(),
+            Some(
+                "ALTER TABLE `t` ADD UNIQUE KEY `u` (`a`), ADD KEY `k` (`b`,`a`) COMMENT 'c, d', ADD KEY `fk_p` (`p`)"
+            )
+        );
+        assert_eq!(
+            s.foreign_keys.as_deref(),
+            Some(
+                "ALTER TABLE `t` ADD CONSTRAINT `fk_p` FOREIGN KEY (`p`) REFERENCES `parent` (`id`) ON DELETE CASCADE"
+            )
+        );
+    }
+
+    #[test]
+    fn what_cannot_be_split_stays_whole() {
+        // The only key of an AUTO_INCREMENT column stays.
+        let t = table(
+            "CREATE TABLE `t` (\n  `id` int(11) NOT NULL AUTO_INCREMENT,\n  `a` int(11) DEFAULT NULL,\n  KEY `i` (`id`),\n  KEY `a` (`a`)\n) ENGINE=InnoDB",
+        );
+        let s = split_create(&t);
+        assert!(s.create.contains("KEY `i` (`id`)\n)"), "{}", s.create);
+        assert_eq!(
+            s.indexes.as_deref(),
+            Some("ALTER TABLE `t` ADD KEY `a` (`a`)")
+        );
+        for create in [
+            "CREATE TABLE `t` (\n  `a` int(11) DEFAULT NULL,\n  KEY `a` (`a`)\n) ENGINE=MyISAM",
+            "CREATE TABLE `t` (\n  `a` int(11) NOT NULL,\n  KEY `a` (`a`)\n) ENGINE=InnoDB\n PARTITION BY HASH (`a`)\nPARTITIONS 2",
+            "CREATE TABLE `t` (\n  `a` int(11) DEFAULT NULL,\n  KEY `a` (`a`)\n) ENGINE=InnoDB WITH SYSTEM VERSIONING",
+            "CREATE TABLE `t` (\n  `a` int(11) DEFAULT NULL,\n  PRIMARY KEY (`a`)\n) ENGINE=InnoDB",
+        ] {
+            let s = split_create(&table(create));
+            assert_eq!(s.create, create);
+            assert_eq!((s.indexes, s.foreign_keys), (None, None));
+        }
+    }
 
     fn obj(name: &str, sql: &str) -> MysqlObject {
         MysqlObject {

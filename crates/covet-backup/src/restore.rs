@@ -1201,10 +1201,19 @@ async fn restore_mysql(
             let rows = match &verified.schema.mysql {
                 Some(my) => {
                     exec(tx.as_mut(), crate::mysql::LOAD_SESSION).await?;
-                    for t in &my.tables {
+                    let split: Vec<_> = my.tables.iter().map(crate::mysql::split_create).collect();
+                    for t in &split {
                         exec(tx.as_mut(), &t.create).await?;
                     }
-                    mysql_parallel_load(adapter.as_ref(), sink, name, opts, verified).await?
+                    let rows =
+                        mysql_parallel_load(adapter.as_ref(), sink, name, opts, verified).await?;
+                    let indexes = split.iter().filter_map(|t| t.indexes.clone());
+                    mysql_parallel_ddl(adapter.as_ref(), opts, indexes.collect()).await?;
+                    // After every index: a foreign key needs one on both sides.
+                    for fk in split.iter().filter_map(|t| t.foreign_keys.as_deref()) {
+                        exec(tx.as_mut(), fk).await?;
+                    }
+                    rows
                 }
                 None => {
                     create_and_load(Engine::MySql, sink, name, opts, verified, tx.as_mut()).await?
@@ -1445,6 +1454,43 @@ async fn mysql_parallel_load(
         )));
     }
     Ok(loaded)
+}
+
+/// Runs `statements` (one `ALTER TABLE` per table) on up to
+/// `opts.parallelism` connections at once, each in the load session so
+/// that nothing is checked again that the source already held.
+async fn mysql_parallel_ddl(
+    adapter: &dyn Adapter,
+    opts: &RestoreOptions,
+    statements: Vec<String>,
+) -> Result<()> {
+    use futures_util::future::try_join_all;
+    if statements.is_empty() {
+        return Ok(());
+    }
+    let want = if opts.parallelism == 0 {
+        2
+    } else {
+        opts.parallelism
+    };
+    let n = want.clamp(1, statements.len());
+    let queue = std::sync::Mutex::new(statements.into_iter());
+    let workers = (0..n).map(|_| async {
+        let mut tx = adapter
+            .begin()
+            .await
+            .map_err(|e| db("beginning an index build connection", e))?;
+        exec(tx.as_mut(), crate::mysql::LOAD_SESSION).await?;
+        loop {
+            let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
+            let Some(sql) = next else { break };
+            exec(tx.as_mut(), &sql).await?;
+        }
+        tx.commit()
+            .await
+            .map_err(|e| db("committing the index builds", e))
+    });
+    try_join_all(workers).await.map(|_| ())
 }
 
 /// `ALTER DATABASE` giving `db` the source database's defaults.
