@@ -24,6 +24,9 @@ pub(crate) struct WalIndex {
     pub(crate) segments: HashMap<u32, BTreeMap<u64, ObjectInfo>>,
     /// timeline -> its history file's ancestors (read and checked).
     pub(crate) histories: BTreeMap<u32, Vec<HistoryEntry>>,
+    /// timeline -> its history file's object (its push time bounds the
+    /// time of the switch).
+    pub(crate) history_objects: BTreeMap<u32, ObjectInfo>,
     /// Every WAL-archive object, for verification and pruning.
     pub(crate) all: Vec<(WalFile, ObjectInfo)>,
 }
@@ -52,6 +55,7 @@ impl WalIndex {
         let seg_size = super::wal::check_seg_size(seg_size)?;
         let mut segments: HashMap<u32, BTreeMap<u64, ObjectInfo>> = HashMap::new();
         let mut histories = BTreeMap::new();
+        let mut history_objects = BTreeMap::new();
         for (w, o) in &all {
             match w {
                 WalFile::Segment { timeline, log_seg } => {
@@ -64,6 +68,7 @@ impl WalIndex {
                     let text = read_small(repo, &o.name).await?;
                     let h = parse_history(&String::from_utf8_lossy(&text))?;
                     histories.insert(*timeline, h);
+                    history_objects.insert(*timeline, o.clone());
                 }
                 _ => {}
             }
@@ -72,6 +77,7 @@ impl WalIndex {
             seg_size,
             segments,
             histories,
+            history_objects,
             all,
         })
     }
@@ -89,6 +95,14 @@ impl WalIndex {
     pub(crate) fn path(&self, timeline: u32) -> Vec<(u32, u64)> {
         let h = self.histories.get(&timeline).map_or(&[][..], |h| &h[..]);
         timeline_path(timeline, h, self.seg_size)
+    }
+
+    /// The LSN each step of `path(timeline)` begins at.
+    fn switch_points(&self, timeline: u32) -> Vec<Lsn> {
+        let h = self.histories.get(&timeline).map_or(&[][..], |h| &h[..]);
+        std::iter::once(Lsn(0))
+            .chain(h.iter().map(|e| e.switch))
+            .collect()
     }
 
     fn has(&self, timeline: u32, seg: u64) -> Option<&ObjectInfo> {
@@ -132,33 +146,50 @@ impl WalIndex {
             return Ok(cov);
         }
         let max = self.path_max(&path).unwrap_or(0);
+        let switches = self.switch_points(timeline);
         let mut s = start;
-        let mut last: Option<&ObjectInfo> = None;
+        // The last segment of the unbroken chain and, when the chain had to
+        // end at a switch point, that point and when it was made.
+        let mut last: Option<(u64, u32, &ObjectInfo)> = None;
+        let mut cap: Option<(Lsn, DateTime<Utc>)> = None;
         loop {
-            let t = timeline_for(&path, s);
-            match self.has(t, s) {
-                Some(o) => {
-                    last = Some(o);
-                    s += 1;
+            let k = path.iter().rposition(|(_, b)| *b <= s).unwrap_or(0);
+            let t = path[k].0;
+            if let Some(o) = self.has(t, s) {
+                last = Some((s, t, o));
+                s += 1;
+                continue;
+            }
+            // PostgreSQL falls back to an ancestor's file of the same
+            // segment (newest first): it holds the same records up to the
+            // next switch point, so the chain goes on up to that point
+            // and ends there.
+            let older = (0..k)
+                .rev()
+                .find_map(|j| self.has(path[j].0, s).map(|o| (j, o)));
+            if let Some((j, o)) = older {
+                let switch = switches.get(j + 1).copied().unwrap_or(Lsn(u64::MAX));
+                let made = self
+                    .history_objects
+                    .get(&path[j + 1].0)
+                    .map_or(o.created_at, |h| h.created_at);
+                last = Some((s, path[j].0, o));
+                cap = Some((switch, made.min(o.created_at)));
+                s += 1;
+            }
+            if older.is_none() || cap.is_some() {
+                if older.is_none() && (s <= max || s <= stop_seg) {
+                    cov.first_missing = Some(segment_name(t, s, self.seg_size));
                 }
-                None => {
-                    if s <= max || s <= stop_seg {
-                        cov.first_missing = Some(segment_name(t, s, self.seg_size));
-                    }
-                    break;
-                }
+                break;
             }
         }
-        if let Some(o) = last {
-            let last_seg = s - 1;
-            cov.last_segment = Some(segment_name(
-                timeline_for(&path, last_seg),
-                last_seg,
-                self.seg_size,
-            ));
+        if let Some((last_seg, t, o)) = last {
+            cov.last_segment = Some(segment_name(t, last_seg, self.seg_size));
             if last_seg >= stop_seg {
-                cov.to_lsn = Some(Lsn((last_seg + 1) * self.seg_size));
-                cov.to_time = Some(o.created_at);
+                let (l, when) = cap.unwrap_or((Lsn((last_seg + 1) * self.seg_size), o.created_at));
+                cov.to_lsn = Some(l);
+                cov.to_time = Some(when);
             }
         }
         Ok(cov)

@@ -98,6 +98,7 @@ impl Drop for Scratch {
             }
             let _ = std::process::Command::new("kill")
                 .args(["-KILL", &pid.to_string()])
+                .stderr(Stdio::null())
                 .status();
         }
         let _ = std::fs::remove_dir_all(&self.dir);

@@ -167,20 +167,20 @@ pub(crate) struct BaseBackupArgs {
 }
 
 #[derive(Debug, clap::Args)]
-#[group(id = "target", required = true, multiple = false)]
+#[group(id = "recovery_target", required = true, multiple = false)]
 pub(crate) struct TargetArgs {
     /// Recover to this time (RFC 3339, or PostgreSQL's form with a zone;
     /// no zone means UTC).
-    #[arg(long, group = "target", value_name = "TIME")]
+    #[arg(long, group = "recovery_target", value_name = "TIME")]
     to_time: Option<String>,
     /// Recover to this LSN (X/Y).
-    #[arg(long, group = "target", value_name = "LSN")]
+    #[arg(long, group = "recovery_target", value_name = "LSN")]
     to_lsn: Option<String>,
     /// Recover to this restore point (pg_create_restore_point).
-    #[arg(long, group = "target", value_name = "NAME")]
+    #[arg(long, group = "recovery_target", value_name = "NAME")]
     to_name: Option<String>,
     /// Recover to the end of the archived WAL.
-    #[arg(long, group = "target")]
+    #[arg(long, group = "recovery_target")]
     latest: bool,
 }
 
