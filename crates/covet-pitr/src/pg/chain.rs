@@ -115,10 +115,10 @@ impl WalIndex {
         let mut best = None;
         for (i, (t, begin)) in path.iter().enumerate() {
             let end = path.get(i + 1).map_or(u64::MAX, |(_, b)| *b);
-            if let Some(m) = self.segments.get(t) {
-                if let Some((s, _)) = m.range(*begin..end).next_back() {
-                    best = best.max(Some(*s));
-                }
+            if let Some(m) = self.segments.get(t)
+                && let Some((s, _)) = m.range(*begin..end).next_back()
+            {
+                best = best.max(Some(*s));
             }
         }
         best

@@ -56,12 +56,11 @@ fn find_bin(given: Option<&Path>) -> Result<PathBuf> {
     if let Ok(out) = std::process::Command::new("pg_config")
         .arg("--bindir")
         .output()
+        && out.status.success()
     {
-        if out.status.success() {
-            let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-            if p.join("postgres").exists() {
-                return Ok(p);
-            }
+        let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        if p.join("postgres").exists() {
+            return Ok(p);
         }
     }
     let mut versions: Vec<u32> = std::fs::read_dir("/usr/lib/postgresql")

@@ -193,12 +193,12 @@ pub fn parse_history(text: &str) -> Result<Vec<HistoryEntry>> {
             PitrError::Config(format!("timeline history line {line:?}: bad timeline"))
         })?;
         let switch = Lsn::parse(lsn)?;
-        if let Some(prev) = out.last() {
-            if parent <= prev.parent || switch < prev.switch {
-                return Err(PitrError::Config(format!(
-                    "timeline history line {line:?} is out of order"
-                )));
-            }
+        if let Some(prev) = out.last()
+            && (parent <= prev.parent || switch < prev.switch)
+        {
+            return Err(PitrError::Config(format!(
+                "timeline history line {line:?} is out of order"
+            )));
         }
         out.push(HistoryEntry { parent, switch });
     }
@@ -273,8 +273,8 @@ mod tests {
 
     #[test]
     fn history_path() {
-        let h = parse_history("1\t0/3000098\tbefore 2026\n\n2\t0/5000000\tno recovery target\n")
-            .unwrap();
+        let h =
+            parse_history("1\t0/300098\tbefore 2026\n\n2\t0/500000\tno recovery target\n").unwrap();
         let mb = 1 << 20;
         let p = timeline_path(3, &h, mb);
         assert_eq!(p, vec![(1, 0), (2, 3), (3, 5)]);

@@ -15,32 +15,32 @@ use covet_pitr::pg::{
 use crate::cmd::out::outln;
 use crate::cmd::{DbArgs, Failure, code_for, connect, exit};
 
-/// The subcommands.
+/// The subcommands (boxed: their arguments differ much in size).
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum Sub {
     /// Archive one WAL file (PostgreSQL's archive_command: `covet pitr
     /// wal-push %p --repo ... --key-file ...`). The same file again is
     /// fine; different bytes under an archived name are refused.
-    WalPush(WalPushArgs),
+    WalPush(Box<WalPushArgs>),
     /// Fetch one WAL file (PostgreSQL's restore_command: `covet pitr
     /// wal-fetch %f %p --repo ... --key-file ...`). A file that is not
     /// archived exits 1 and leaves nothing at the destination.
-    WalFetch(WalFetchArgs),
+    WalFetch(Box<WalFetchArgs>),
     /// Take a base backup (pg_backup_start/pg_backup_stop over --db, the
     /// data directory read from --pgdata on this host).
-    BaseBackup(BaseBackupArgs),
+    BaseBackup(Box<BaseBackupArgs>),
     /// Restore into an empty directory to a time, LSN, restore point or
     /// the latest WAL; start PostgreSQL on it to recover and promote.
-    Restore(RestoreArgs),
+    Restore(Box<RestoreArgs>),
     /// Check the WAL chain from every base backup, the timeline history
     /// files, and that every object opens (--deep: reads all in full).
-    Verify(VerifyArgs),
+    Verify(Box<VerifyArgs>),
     /// Restore to a target into a scratch directory, start a private
     /// server, wait until it promotes, report the RTO, remove it all.
-    Drill(DrillArgs),
+    Drill(Box<DrillArgs>),
     /// Keep the newest --keep base backups and delete older ones with the
     /// WAL only they needed.
-    Prune(PruneArgs),
+    Prune(Box<PruneArgs>),
 }
 
 #[derive(Debug, clap::Args)]
@@ -273,13 +273,13 @@ fn fail_pitr(e: PitrError) -> Failure {
 /// Runs one subcommand.
 pub(crate) async fn run(sub: Sub) -> Result<(), Failure> {
     match sub {
-        Sub::WalPush(a) => wal_push(a).await,
-        Sub::WalFetch(a) => wal_fetch(a).await,
-        Sub::BaseBackup(a) => base_backup(a).await,
-        Sub::Restore(a) => restore(a).await,
-        Sub::Verify(a) => verify(a).await,
-        Sub::Drill(a) => drill(a).await,
-        Sub::Prune(a) => prune(a).await,
+        Sub::WalPush(a) => wal_push(*a).await,
+        Sub::WalFetch(a) => wal_fetch(*a).await,
+        Sub::BaseBackup(a) => base_backup(*a).await,
+        Sub::Restore(a) => restore(*a).await,
+        Sub::Verify(a) => verify(*a).await,
+        Sub::Drill(a) => drill(*a).await,
+        Sub::Prune(a) => prune(*a).await,
     }
 }
 
