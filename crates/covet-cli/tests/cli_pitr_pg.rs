@@ -436,7 +436,7 @@ fn restore_to_a_time_across_a_timeline_switch_and_faults() {
         .arg(&dest)
         .args(["--repo", &lab.repo().display().to_string(), "--key-file"])
         .arg(lab.path("other.key")));
-    assert_ne!(code, 0);
+    assert_eq!(code, 126);
     assert!(err.contains("wrong key"), "{err}");
     assert!(!dest.exists());
 

@@ -452,7 +452,9 @@ pub async fn base_backup(
     )
     .await?;
     let start_lsn = Lsn::parse(&start[0])?;
-    let timeline: u32 = tx_row(
+    // The checkpoint pg_backup_start just made is on the current timeline;
+    // backup_label's START TIMELINE, read after the stop, has the last word.
+    let checkpoint_timeline: u32 = tx_row(
         &mut *tx,
         Statement::new("SELECT timeline_id::text FROM pg_control_checkpoint()"),
         1,
@@ -551,6 +553,7 @@ pub async fn base_backup(
     let stop_time = Utc::now();
     let stop_lsn = Lsn::parse(&stop[0])?;
     let (backup_label, tablespace_map) = (stop[1].clone(), stop[2].clone());
+    let timeline = label_timeline(&backup_label).unwrap_or(checkpoint_timeline);
 
     let finished = async {
         p.bytes("backup_label", backup_label.as_bytes(), 0o600)
@@ -606,6 +609,14 @@ pub async fn base_backup(
     Ok(manifest)
 }
 
+/// The `START TIMELINE:` line of a backup_label.
+fn label_timeline(label: &str) -> Option<u32> {
+    label
+        .lines()
+        .find_map(|l| l.strip_prefix("START TIMELINE:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 /// Reads a whole (small) object into memory, checked.
 pub(crate) async fn read_small(repo: &Repo, name: &str) -> Result<Vec<u8>> {
     let mut r = ObjectReader::open(repo.sink(), name, repo.key()).await?;
@@ -634,6 +645,13 @@ pub async fn list_base_backups(repo: &Repo) -> Result<Vec<BaseManifest>> {
 #[cfg(test)]
 mod tests {
     use super::{Skip, skip};
+
+    #[test]
+    fn label_timeline_is_read() {
+        let label = "START WAL LOCATION: 0/2000028 (file 000000020000000000000002)\nCHECKPOINT LOCATION: 0/2000060\nBACKUP METHOD: streamed\nBACKUP FROM: primary\nSTART TIME: 2026-12-05 08:00:00 UTC\nLABEL: x\nSTART TIMELINE: 2\n";
+        assert_eq!(super::label_timeline(label), Some(2));
+        assert_eq!(super::label_timeline(""), None);
+    }
 
     #[test]
     fn skips_what_pg_basebackup_skips() {

@@ -164,9 +164,16 @@ impl WalIndex {
             // segment (newest first): it holds the same records up to the
             // next switch point, so the chain goes on up to that point
             // and ends there.
-            let older = (0..k)
-                .rev()
-                .find_map(|j| self.has(path[j].0, s).map(|o| (j, o)));
+            let seg_start = s * self.seg_size;
+            let older = (0..k).rev().find_map(|j| {
+                // Only when the next switch point lies inside this segment:
+                // an ancestor's segment wholly after it holds nothing of
+                // this path.
+                let switch = switches.get(j + 1).copied().unwrap_or(Lsn(u64::MAX));
+                (switch.0 > seg_start)
+                    .then(|| self.has(path[j].0, s).map(|o| (j, o)))
+                    .flatten()
+            });
             if let Some((j, o)) = older {
                 let switch = switches.get(j + 1).copied().unwrap_or(Lsn(u64::MAX));
                 let made = self
@@ -414,4 +421,123 @@ pub async fn prune(repo: &Repo, keep: usize) -> Result<PruneReport> {
         }
     }
     Ok(rep)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MB: u64 = 1 << 20;
+
+    fn obj(name: &str, minute: u32) -> ObjectInfo {
+        ObjectInfo {
+            name: name.to_owned(),
+            kind: "pg-wal".into(),
+            label: String::new(),
+            plain_len: MB,
+            plain_sha256: None,
+            stored_len: 0,
+            created_at: format!("2026-12-05T08:{minute:02}:00Z").parse().unwrap(),
+            key_id: None,
+        }
+    }
+
+    fn index(segs: &[(u32, u64, u32)], histories: &[(u32, &str, u32)]) -> WalIndex {
+        let mut segments: HashMap<u32, BTreeMap<u64, ObjectInfo>> = HashMap::new();
+        for &(t, s, minute) in segs {
+            segments
+                .entry(t)
+                .or_default()
+                .insert(s, obj(&segment_name(t, s, MB), minute));
+        }
+        let mut h = BTreeMap::new();
+        let mut ho = BTreeMap::new();
+        for &(t, text, minute) in histories {
+            h.insert(t, parse_history(text).unwrap());
+            ho.insert(t, obj(&format!("{t:08X}.history"), minute));
+        }
+        WalIndex {
+            seg_size: MB,
+            segments,
+            histories: h,
+            history_objects: ho,
+            all: Vec::new(),
+        }
+    }
+
+    fn base(start: &str, stop: &str) -> BaseManifest {
+        BaseManifest {
+            format: 1,
+            name: "base-x".into(),
+            archive: "base-x.pgdata".into(),
+            label: String::new(),
+            pg_version_num: 150_000,
+            pg_version: "15".into(),
+            system_identifier: "1".into(),
+            timeline: 1,
+            wal_segment_size: MB,
+            start_lsn: start.into(),
+            stop_lsn: stop.into(),
+            start_wal: String::new(),
+            stop_wal: String::new(),
+            start_time: "2026-12-05T08:00:00Z".parse().unwrap(),
+            stop_time: "2026-12-05T08:01:00Z".parse().unwrap(),
+            files: Vec::new(),
+            total_bytes: 0,
+            backup_label: String::new(),
+            tablespace_map: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_gap_is_named_and_ends_the_coverage() {
+        let idx = index(&[(1, 2, 1), (1, 3, 2), (1, 5, 4)], &[]);
+        let c = idx.coverage(&base("0/200028", "0/300100"), 1).unwrap();
+        assert!(c.usable());
+        assert_eq!(c.first_missing.as_deref(), Some("000000010000000000000004"));
+        assert_eq!(c.to_lsn, Some(Lsn(4 * MB)));
+        assert_eq!(c.to_time.unwrap().to_rfc3339(), "2026-12-05T08:02:00+00:00");
+    }
+
+    #[test]
+    fn the_end_of_the_archive_is_not_a_gap() {
+        let idx = index(&[(1, 2, 1), (1, 3, 2)], &[]);
+        let c = idx.coverage(&base("0/200028", "0/300100"), 1).unwrap();
+        assert_eq!(c.first_missing, None);
+        assert_eq!(c.to_lsn, Some(Lsn(4 * MB)));
+    }
+
+    #[test]
+    fn wal_short_of_the_consistent_point_is_not_usable() {
+        let idx = index(&[(1, 2, 1)], &[]);
+        let c = idx.coverage(&base("0/200028", "0/300100"), 1).unwrap();
+        assert!(!c.usable());
+        assert_eq!(c.first_missing.as_deref(), Some("000000010000000000000003"));
+    }
+
+    #[test]
+    fn timelines_follow_history_and_fall_back_to_an_ancestor_up_to_the_switch() {
+        // Timeline 2 branched at 0/380000 (segment 3), timeline 3 from it
+        // at 0/3C0000, still in segment 3, and archived nothing yet.
+        let idx = index(
+            &[(1, 2, 1), (1, 3, 2), (1, 4, 3), (2, 3, 5)],
+            &[
+                (2, "1\t0/380000\tx\n", 4),
+                (3, "1\t0/380000\tx\n2\t0/3C0000\ty\n", 6),
+            ],
+        );
+        let b = base("0/200028", "0/200100");
+        let c2 = idx.coverage(&b, 2).unwrap();
+        assert_eq!(c2.to_lsn, Some(Lsn(4 * MB)));
+        assert_eq!(c2.last_segment.as_deref(), Some("000000020000000000000003"));
+        // Timeline 1's segment 4 lies off timeline 2's path: no gap.
+        assert_eq!(c2.first_missing, None);
+        let c3 = idx.coverage(&b, 3).unwrap();
+        assert_eq!(c3.to_lsn, Some(Lsn::parse("0/3C0000").unwrap()));
+        assert_eq!(
+            c3.to_time.unwrap().to_rfc3339(),
+            "2026-12-05T08:05:00+00:00"
+        );
+        assert_eq!(c3.first_missing, None);
+    }
 }

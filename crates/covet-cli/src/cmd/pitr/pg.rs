@@ -24,7 +24,9 @@ pub(crate) enum Sub {
     WalPush(Box<WalPushArgs>),
     /// Fetch one WAL file (PostgreSQL's restore_command: `covet pitr
     /// wal-fetch %f %p --repo ... --key-file ...`). A file that is not
-    /// archived exits 1 and leaves nothing at the destination.
+    /// archived exits 1; one that cannot be read (damaged, wrong key,
+    /// storage error) exits 126, which stops PostgreSQL's recovery instead
+    /// of ending it early. Neither leaves anything at the destination.
     WalFetch(Box<WalFetchArgs>),
     /// Take a base backup (pg_backup_start/pg_backup_stop over --db, the
     /// data directory read from --pgdata on this host).
@@ -301,17 +303,27 @@ async fn wal_push(a: WalPushArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// wal-fetch's exit code when an archived file cannot be fetched (damaged,
+/// wrong key, storage error). PostgreSQL reads any code up to 125 as "not
+/// archived" and would end recovery there, promoting early under
+/// `--latest`; above 125 it stops recovery with a FATAL error instead.
+const FETCH_FAILED: u8 = 126;
+
 async fn wal_fetch(a: WalFetchArgs) -> Result<(), Failure> {
     let repo = a.repo.open()?;
-    match pg::wal_fetch(&repo, &a.file, &a.dest)
-        .await
-        .map_err(fail_pitr)?
-    {
-        FetchOutcome::Restored(_) => Ok(()),
+    match pg::wal_fetch(&repo, &a.file, &a.dest).await {
+        Ok(FetchOutcome::Restored(_)) => Ok(()),
         // PostgreSQL probes for files that may not exist (the next
         // timeline's history file, the segment after the last): one short
         // line, exit 1, which it reads as "not archived".
-        FetchOutcome::NotArchived => Err(Failure::failed(format!("{} is not archived", a.file))),
+        Ok(FetchOutcome::NotArchived) => {
+            Err(Failure::failed(format!("{} is not archived", a.file)))
+        }
+        Err(e @ PitrError::Config(_)) => Err(fail_pitr(e)),
+        Err(e) => Err(Failure {
+            code: FETCH_FAILED,
+            ..fail_pitr(e)
+        }),
     }
 }
 
