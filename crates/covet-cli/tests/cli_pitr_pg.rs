@@ -461,11 +461,46 @@ fn restore_to_a_time_across_a_timeline_switch_and_faults() {
     assert!(out.is_empty() && err.lines().count() == 1, "{err}");
     assert!(!dest.with_extension("h").exists());
 
-    // Prune keeping the one base backup deletes only WAL before it.
+    // A second base backup, then prune keeping one: the first goes with
+    // the WAL before the second's start, the rest still verifies, and a
+    // target before the kept backup is no longer covered.
+    std::thread::sleep(Duration::from_millis(1100)); // base backup names have 1 s resolution
+    primary.psql("CREATE TABLE later(id int)");
+    let (code, out, err) = lab.pitr(
+        &[
+            "base-backup",
+            "--db",
+            &primary.url(),
+            "--pgdata",
+            &lab.path("primary").display().to_string(),
+        ],
+        &lab.repo(),
+    );
+    assert_eq!(code, 0, "second base-backup: {out}{err}");
     let (code, out, err) = lab.pitr(&["prune", "--keep", "1"], &lab.repo());
     assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("pruned 1 base backup"), "{out}");
+    let (objects, _) = repo_files(&lab.repo());
+    assert!(
+        !objects.iter().any(|o| o.contains(segs[0].as_str())),
+        "{} predates the kept base backup: {objects:?}",
+        segs[0]
+    );
+    assert!(objects.contains(&"wal-00000002.history".to_owned()));
     let (code, out, err) = lab.pitr(&["verify"], &lab.repo());
     assert_eq!(code, 0, "verify after prune: {out}{err}");
+    let (code, _, err) = lab.pitr(
+        &[
+            "restore",
+            "--target",
+            &lab.path("pruned").display().to_string(),
+            "--to-time",
+            &t1,
+        ],
+        &lab.repo(),
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("is not covered"), "{err}");
     drop(primary);
 }
 
