@@ -104,5 +104,8 @@ impl ConnSpec {
 /// A driver error as one line without secrets (the driver's messages name
 /// neither the password nor bound values).
 pub(crate) fn describe(e: &mysql_async::Error) -> String {
-    e.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
+    e.to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -110,7 +110,10 @@ pub(crate) fn checksum_len(fde: &[u8]) -> usize {
 
 /// The body of an event without its header and checksum.
 fn body(ev: &[u8], checksum: usize) -> &[u8] {
-    let end = ev.len().saturating_sub(checksum).max(HEADER_LEN.min(ev.len()));
+    let end = ev
+        .len()
+        .saturating_sub(checksum)
+        .max(HEADER_LEN.min(ev.len()));
     &ev[HEADER_LEN.min(ev.len())..end]
 }
 
@@ -245,7 +248,10 @@ pub(crate) mod tests {
         let r = event(ROTATE, 0, 200, &rb);
         assert_eq!(rotate(&r, 4), Some(("bin.000002".into(), 4)));
         let h = Header::parse(&r).unwrap();
-        assert_eq!((h.type_code, h.log_pos, h.size as usize), (ROTATE, 200, r.len()));
+        assert_eq!(
+            (h.type_code, h.log_pos, h.size as usize),
+            (ROTATE, 200, r.len())
+        );
     }
 
     /// The kinds of group MariaDB writes, as event lists.
@@ -277,7 +283,12 @@ pub(crate) mod tests {
             Group::Statements(n) => {
                 let mut v = vec![event(MARIADB_GTID, 1, 1, &gtid_body(seq, false))];
                 for _ in 0..*n {
-                    v.push(event(QUERY, 1, 1, &query_body("app", "INSERT INTO m VALUES (1)")));
+                    v.push(event(
+                        QUERY,
+                        1,
+                        1,
+                        &query_body("app", "INSERT INTO m VALUES (1)"),
+                    ));
                 }
                 v.push(event(QUERY, 1, 1, &query_body("app", "COMMIT")));
                 v

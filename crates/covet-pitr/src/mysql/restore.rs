@@ -124,7 +124,9 @@ impl BinlogPlan {
             s.push_str(&format!(" (last event {})", t.to_rfc3339()));
         }
         if let Some(g) = &self.gap_before {
-            s.push_str(&format!(", then a gap: the next stored segment starts at {g}"));
+            s.push_str(&format!(
+                ", then a gap: the next stored segment starts at {g}"
+            ));
         }
         s
     }
@@ -144,9 +146,12 @@ pub struct BinlogRestoreReport {
 /// no database.
 pub async fn plan_binlog_restore(opts: &BinlogRestoreOptions) -> Result<BinlogPlan> {
     segment::check_stream_name(&opts.stream)?;
-    let verified =
-        covet_backup::verify(opts.backup_sink.as_ref(), &opts.backup_name, opts.key.as_ref())
-            .await?;
+    let verified = covet_backup::verify(
+        opts.backup_sink.as_ref(),
+        &opts.backup_name,
+        opts.key.as_ref(),
+    )
+    .await?;
     plan_from_manifest(opts, &verified.manifest).await
 }
 
@@ -236,7 +241,8 @@ async fn plan_from_manifest(opts: &BinlogRestoreOptions, m: &Manifest) -> Result
 
 /// Reads and checks one segment.
 async fn read_segment(opts: &BinlogRestoreOptions, name: SegmentName) -> Result<Decoded> {
-    let mut r = ObjectReader::open(opts.repo.as_ref(), &name.object_name(), opts.key.as_ref()).await?;
+    let mut r =
+        ObjectReader::open(opts.repo.as_ref(), &name.object_name(), opts.key.as_ref()).await?;
     let mut bytes = Vec::new();
     while let Some(chunk) = r.next_chunk().await? {
         bytes.extend_from_slice(&chunk);
@@ -256,7 +262,8 @@ fn select(plan: &mut BinlogPlan, chain: &[Decoded], target: &BinlogTarget) -> Re
     let mut last_ts = None;
     for (si, seg) in chain.iter().enumerate() {
         for (ei, e) in seg.events.iter().enumerate() {
-            let before_backup = seg.name.file == plan.from.file && e.header.start() < plan.from.position;
+            let before_backup =
+                seg.name.file == plan.from.file && e.header.start() < plan.from.position;
             if before_backup {
                 continue;
             }
@@ -300,7 +307,8 @@ fn select(plan: &mut BinlogPlan, chain: &[Decoded], target: &BinlogTarget) -> Re
             if si == last_si && ei > last_ei {
                 break;
             }
-            let before_backup = seg.name.file == plan.from.file && e.header.start() < plan.from.position;
+            let before_backup =
+                seg.name.file == plan.from.file && e.header.start() < plan.from.position;
             // The format description heads the rebuilt file already.
             if before_backup || e.header.type_code == FORMAT_DESCRIPTION {
                 continue;
@@ -378,11 +386,17 @@ pub async fn restore_binlog(
         .filter(|d| !d.is_empty())
         .ok_or_else(|| PitrError::Config("the target URL names no database".into()))?
         .to_owned();
-    let tool = find_tool(opts.binlog_tool.as_deref(), &["mariadb-binlog", "mysqlbinlog"])?;
+    let tool = find_tool(
+        opts.binlog_tool.as_deref(),
+        &["mariadb-binlog", "mysqlbinlog"],
+    )?;
     let client = find_tool(opts.client.as_deref(), &["mariadb", "mysql"])?;
-    let verified =
-        covet_backup::verify(opts.backup_sink.as_ref(), &opts.backup_name, opts.key.as_ref())
-            .await?;
+    let verified = covet_backup::verify(
+        opts.backup_sink.as_ref(),
+        &opts.backup_name,
+        opts.key.as_ref(),
+    )
+    .await?;
     let plan = plan_from_manifest(opts, &verified.manifest).await?;
     if target_db != plan.source_database {
         refuse_qualified_names(&plan)?;
@@ -416,9 +430,13 @@ fn refuse_qualified_names(plan: &BinlogPlan) -> Result<()> {
             if h.type_code != QUERY {
                 continue;
             }
-            let Some((_, text)) = event::query(ev, checksum) else {
+            // Only statements the decoder passes (`--database`) matter.
+            let Some((db, text)) = event::query(ev, checksum) else {
                 continue;
             };
+            if !db.eq_ignore_ascii_case(plan.source_database.as_bytes()) {
+                continue;
+            }
             let text = String::from_utf8_lossy(text).to_ascii_lowercase();
             let named = needles.iter().any(|n| {
                 text.match_indices(n.as_str()).any(|(i, _)| {
@@ -513,11 +531,22 @@ async fn replay(
         let _ = client_stderr.read_to_string(&mut s).await;
         s
     });
+    let lenient = knows_gtid_strict_mode(tool).await;
     for (file, bytes) in &plan.files {
         let mut dec = tokio::process::Command::new(tool);
-        dec.arg("--no-defaults").arg(format!("--database={}", plan.source_database));
+        dec.arg("--no-defaults")
+            .arg(format!("--database={}", plan.source_database));
+        if lenient {
+            // A binlog that already holds replayed transactions (a restore
+            // into the source server itself) has GTIDs out of order, which
+            // mariadb-binlog refuses by default; the server decides.
+            dec.arg("--skip-gtid-strict-mode");
+        }
         if target_db != plan.source_database {
-            dec.arg(format!("--rewrite-db={}->{target_db}", plan.source_database));
+            dec.arg(format!(
+                "--rewrite-db={}->{target_db}",
+                plan.source_database
+            ));
         }
         dec.arg("-")
             .stdin(Stdio::piped())
@@ -578,6 +607,17 @@ async fn replay(
         )));
     }
     Ok(())
+}
+
+/// Whether the decoder has MariaDB's `--gtid-strict-mode` switch.
+async fn knows_gtid_strict_mode(tool: &Path) -> bool {
+    tokio::process::Command::new(tool)
+        .args(["--no-defaults", "--help"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .await
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("--gtid-strict-mode"))
 }
 
 fn last_line(s: &str) -> String {

@@ -54,7 +54,11 @@ impl FromStr for BinlogPosition {
 
     /// Reads `FILE:POS`.
     fn from_str(s: &str) -> Result<Self> {
-        let bad = || PitrError::Config(format!("expected FILE:POSITION (bin.000003:1234), not `{s}`"));
+        let bad = || {
+            PitrError::Config(format!(
+                "expected FILE:POSITION (bin.000003:1234), not `{s}`"
+            ))
+        };
         let (file, pos) = s.rsplit_once(':').ok_or_else(bad)?;
         let position = pos.parse().map_err(|_| bad())?;
         check_file_name(file)?;
@@ -265,7 +269,11 @@ pub(crate) fn decode(name: SegmentName, bytes: Vec<u8>) -> Result<Decoded> {
             }
             fde = Some((at, at + len));
         }
-        if h.is_positional() {
+        // The head's format description is a covered event only when the
+        // segment starts the file; else it came from earlier in the file
+        // (or was made up by the server) and just describes the format.
+        let head_only = i == 0 && !(h.is_positional() && h.start() == name.start);
+        if h.is_positional() && !head_only {
             let end = u64::from(h.log_pos);
             if h.start() < prev_end || end > name.end {
                 return Err(bad(format!(
@@ -274,12 +282,8 @@ pub(crate) fn decode(name: SegmentName, bytes: Vec<u8>) -> Result<Decoded> {
                 )));
             }
             prev_end = end;
-            events.push(Ev {
-                header: h,
-                at,
-                len,
-            });
-        } else if i != 0 {
+            events.push(Ev { header: h, at, len });
+        } else if !head_only {
             return Err(bad("holds an event without a position".into()));
         }
         at += len;

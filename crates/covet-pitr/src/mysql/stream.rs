@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use covet_backup::object::{ObjectOptions, PutOutcome, put_object};
+use covet_backup::object::{ObjectOptions, PutOutcome, list_objects, put_object};
 use covet_backup::{BackupSink, CancellationToken, Encryption};
 use covet_core::DatabaseUrl;
 use futures_util::StreamExt;
@@ -117,7 +117,10 @@ pub struct StreamReport {
 /// Where a stream of `stream` would start: the end of its stored segments
 /// (the next file's start when the last one ended a file is found by the
 /// server itself), else `None`.
-pub async fn resume_position(sink: &dyn BackupSink, stream: &str) -> Result<Option<BinlogPosition>> {
+pub async fn resume_position(
+    sink: &dyn BackupSink,
+    stream: &str,
+) -> Result<Option<BinlogPosition>> {
     segment::check_stream_name(stream)?;
     Ok(list_segments(sink, stream)
         .await?
@@ -197,12 +200,18 @@ enum Ended {
 pub async fn stream_binlog(opts: StreamOptions, cancel: CancellationToken) -> Result<StreamReport> {
     segment::check_stream_name(&opts.stream)?;
     if opts.server_id == 0 {
-        return Err(PitrError::Config("the replica server id must not be 0".into()));
+        return Err(PitrError::Config(
+            "the replica server id must not be 0".into(),
+        ));
     }
     let spec = ConnSpec::from_url(&opts.url)?;
     let resume = resume_position(opts.sink.as_ref(), &opts.stream).await?;
     let mut conn = spec.connect().await.map_err(|e| {
-        PitrError::Binlog(format!("cannot connect to {}: {}", spec.target(), describe(&e)))
+        PitrError::Binlog(format!(
+            "cannot connect to {}: {}",
+            spec.target(),
+            describe(&e)
+        ))
     })?;
     let start = match (resume, &opts.from) {
         (Some(r), Some(f)) if *f != r => {
@@ -312,7 +321,8 @@ impl Streamer {
             // otherwise it rewrites them into stand-ins.
             conn.query_drop("SET @mariadb_slave_capability = 4").await?;
             let ns = self.opts.heartbeat.as_nanos().min(u128::from(u64::MAX / 2)) as u64;
-            conn.query_drop(format!("SET @master_heartbeat_period = {ns}")).await?;
+            conn.query_drop(format!("SET @master_heartbeat_period = {ns}"))
+                .await?;
             Ok(Ok(()))
         };
         match setup.await {
@@ -355,7 +365,9 @@ impl Streamer {
                 Err(_) => {
                     self.open.forget_tail();
                     self.seal().await?;
-                    return Ok(Ended::Lost(format!("no event or heartbeat for {silence:?}")));
+                    return Ok(Ended::Lost(format!(
+                        "no event or heartbeat for {silence:?}"
+                    )));
                 }
                 Ok(None) => {
                     self.open.forget_tail();
@@ -481,15 +493,23 @@ impl Streamer {
             end: o.sealable_end,
         };
         let data = segment::encode(fde, &o.buf[..o.sealable]);
-        let outcome = put_object(
-            self.opts.sink.as_ref(),
-            &name.object_name(),
-            &data[..],
-            &self.object,
-        )
-        .await?;
-        if let PutOutcome::AlreadyPresent(_) = outcome {
-            tracing::info!(segment = %name.object_name(), "segment already stored");
+        let sink = self.opts.sink.as_ref();
+        let object = name.object_name();
+        if let PutOutcome::AlreadyPresent(_) =
+            put_object(sink, &object, &data[..], &self.object).await?
+        {
+            // Stored (with these very bytes) by a run that died before the
+            // sink wrote the object's index entry: listings, and so resumes
+            // and restores, would not see it. Store it again, whole.
+            let listed = list_objects(sink, Some(KIND))
+                .await?
+                .iter()
+                .any(|o| o.name == object);
+            if !listed {
+                tracing::warn!(segment = %object, "segment stored without its index entry; storing it again");
+                sink.delete(&object).await?;
+                put_object(sink, &object, &data[..], &self.object).await?;
+            }
         }
         self.report.segments += 1;
         self.report.bytes += o.sealable as u64;
