@@ -414,7 +414,7 @@ pub async fn restore_binlog(
     )
     .await?;
     if !plan.files.is_empty() {
-        replay(&plan, &tool, &client, target_url, &target_db).await?;
+        replay(&plan, &tool, &client, target_url, &target_db, ropts.cancel.as_ref()).await?;
     }
     Ok(BinlogRestoreReport { plan, backup })
 }
@@ -485,6 +485,7 @@ async fn replay(
     client: &Path,
     url: &DatabaseUrl,
     target_db: &str,
+    cancel: Option<&covet_backup::CancellationToken>,
 ) -> Result<()> {
     let tool_name = tool.file_name().map_or_else(
         || tool.display().to_string(),
@@ -570,7 +571,19 @@ async fn replay(
             let _ = stderr.read_to_string(&mut s).await;
             s
         });
-        let copied = tokio::io::copy(&mut stdout, &mut client_in).await;
+        let copy = tokio::io::copy(&mut stdout, &mut client_in);
+        let copied = match cancel {
+            Some(c) => tokio::select! {
+                r = copy => r,
+                () = c.cancelled() => {
+                    // Dropping the children kills them (kill_on_drop).
+                    return Err(PitrError::Backup(covet_backup::BackupError::Cancelled(format!(
+                        "the replay stopped in {file}: the target holds the backup and part of the binlog"
+                    ))));
+                }
+            },
+            None => copy.await,
+        };
         let status = p
             .wait()
             .await
