@@ -48,6 +48,19 @@ pub enum BackupError {
         /// The first few, `kind name`, separated by `; `.
         objects: String,
     },
+    /// A PostgreSQL restore asked to carry owners or grants names roles the
+    /// target server does not have; nothing was touched. Roles are
+    /// cluster-wide and never in a backup: create them first, or restore
+    /// without the option.
+    #[error(
+        "{count} role(s) named by the backup's owners or grants do not exist on the target server: {roles} (create them, or restore without --owners/--grants)"
+    )]
+    MissingRoles {
+        /// How many roles are missing.
+        count: usize,
+        /// The first few, separated by `, `.
+        roles: String,
+    },
     /// A header field holds a value no writer produces.
     #[error("invalid backup header: {0}")]
     BadHeader(String),

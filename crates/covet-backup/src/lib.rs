@@ -46,10 +46,11 @@ pub use format::{BackupSchema, Encryption, HEADER_LEN, TableSchema};
 pub use leftovers::{Leftovers, clean_leftovers};
 pub use manifest::{CipherInfo, CompressionInfo, Manifest, SnapshotPosition, TableEntry, Totals};
 pub use mysql::{MysqlCatalog, MysqlColumn, MysqlObject, MysqlTable, ValueForm};
-pub use pg::{PgCatalog, PgCopyTable, PgObject};
+pub use pg::{PgAccess, PgCatalog, PgColumnAcl, PgCopyTable, PgGrant, PgObject};
 pub use restore::{
     Connector, DrillReport, DrillTable, DropFn, DropPlan, RestoreOptions, RestoreReport, drill,
-    drill_cancellable, export_sql, export_sql_to_file, restore, schema_differences, table_checksum,
+    drill_cancellable, drill_with, export_sql, export_sql_to_file, restore, schema_differences,
+    table_checksum,
 };
 pub use sink::{
     BackupEntry, BackupRead, BackupSink, LocalDirSink, MemorySink, SinkWriter, index_name,

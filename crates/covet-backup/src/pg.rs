@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{BackupError, Result};
 
 /// A backup's PostgreSQL catalog: what a restore runs around the data.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PgCatalog {
     /// Statements run before the data (schemas, extensions, types,
     /// functions, sequences, tables, views, defaults, partitions), in order.
@@ -28,6 +28,59 @@ pub struct PgCatalog {
     /// For each entry of [`BackupSchema::tables`](crate::BackupSchema), where
     /// its rows go.
     pub tables: Vec<PgCopyTable>,
+    /// Each restorable object's owner and privileges, as the source had
+    /// them (empty in backups written before they were recorded). A
+    /// restore applies them only when asked
+    /// ([`RestoreOptions::owners`](crate::RestoreOptions::owners),
+    /// [`RestoreOptions::grants`](crate::RestoreOptions::grants)).
+    #[serde(default)]
+    pub access: Vec<PgAccess>,
+}
+
+/// Who owns one catalog object and who may use it. Role names only: no
+/// role's definition, membership or password is recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PgAccess {
+    /// Its kind: `schema`, `type`, `domain`, `function`, `procedure`,
+    /// `aggregate`, `table`, `view`, `materialized view` or `sequence`.
+    pub kind: String,
+    /// Its qualified, quoted name (with the argument types for routines),
+    /// as the catalog's statements name it.
+    pub name: String,
+    /// The owning role.
+    pub owner: String,
+    /// Its access control list in the server's order; `None` when the
+    /// object has the built-in default privileges (a NULL ACL), which a
+    /// restore then leaves alone.
+    #[serde(default)]
+    pub acl: Option<Vec<PgGrant>>,
+    /// Column privileges of a table, view or materialized view, for the
+    /// columns that have any, in column order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub columns: Vec<PgColumnAcl>,
+}
+
+/// One column's access control list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PgColumnAcl {
+    /// The column's name (unquoted).
+    pub column: String,
+    /// Its entries, in the server's order.
+    pub acl: Vec<PgGrant>,
+}
+
+/// One entry of an access control list: what `grantor` gave `grantee`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PgGrant {
+    /// The role given the privileges; `None` for PUBLIC.
+    pub grantee: Option<String>,
+    /// The role that gave them.
+    pub grantor: String,
+    /// The privileges, as `GRANT` spells them (`SELECT`, `EXECUTE`, ...).
+    pub privileges: Vec<String>,
+    /// Those of `privileges` given WITH GRANT OPTION.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grantable: Vec<String>,
 }
 
 /// One catalog object and the statement that recreates it.
@@ -724,11 +777,274 @@ pub(crate) async fn read_catalog(
         columns: split_idents(&r[2]),
     })
     .collect();
+    let access = read_access(tx, &q).await?;
     Ok(PgCatalog {
         pre_data: pre,
         post_data: post,
         tables,
+        access,
     })
+}
+
+/// Owners and ACLs of the objects the catalog recreates, in the order a
+/// restore applies them: schemas, types, routines, then tables and views
+/// (whose owner change carries their indexes and linked sequences along),
+/// then sequences. ACL entries are read through `aclexplode`, so role
+/// names need no parsing of `aclitem` text.
+const ACCESS: &str = "
+WITH o(ord, oid, kind, name, owner, acl) AS (
+  SELECT 1, n.oid, 'schema', quote_ident(n.nspname), n.nspowner, n.nspacl FROM pg_namespace n WHERE {ns} AND {ext:n}
+  UNION ALL
+  SELECT 2, t.oid, CASE t.typtype WHEN 'd' THEN 'domain' ELSE 'type' END, t.oid::regtype::text, t.typowner, t.typacl
+    FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+   WHERE (t.typtype IN ('e', 'd', 'r') OR (t.typtype = 'c' AND (SELECT k.relkind FROM pg_class k WHERE k.oid = t.typrelid) = 'c'))
+     AND {ns} AND {ext:t}
+  UNION ALL
+  SELECT 3, p.oid, CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate' ELSE 'function' END,
+         p.oid::regprocedure::text, p.proowner, p.proacl
+    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+   WHERE p.prokind IN ('f', 'p', 'w', 'a') AND {ns} AND {ext:p}
+     AND NOT EXISTS (SELECT 1 FROM pg_depend i WHERE i.classid = 'pg_proc'::regclass AND i.objid = p.oid AND i.deptype = 'i')
+  UNION ALL
+  SELECT CASE c.relkind WHEN 'S' THEN 5 ELSE 4 END, c.oid,
+         CASE c.relkind WHEN 'S' THEN 'sequence' WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' ELSE 'table' END,
+         c.oid::regclass::text, c.relowner, c.relacl
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S') AND {ns} AND {ext:c}
+)
+SELECT o.kind, o.name, pg_get_userbyid(o.owner),
+  CASE WHEN o.acl IS NULL THEN '' ELSE (
+    SELECT coalesce(json_agg(json_build_array(pg_get_userbyid(e.grantor),
+             CASE WHEN e.grantee = 0 THEN NULL ELSE pg_get_userbyid(e.grantee) END,
+             e.privilege_type, e.is_grantable) ORDER BY e.n), '[]')::text
+      FROM aclexplode(o.acl) WITH ORDINALITY e(grantor, grantee, privilege_type, is_grantable, n)) END,
+  coalesce((SELECT json_agg(json_build_array(a.attname, (
+      SELECT json_agg(json_build_array(pg_get_userbyid(e.grantor),
+               CASE WHEN e.grantee = 0 THEN NULL ELSE pg_get_userbyid(e.grantee) END,
+               e.privilege_type, e.is_grantable) ORDER BY e.n)
+        FROM aclexplode(a.attacl) WITH ORDINALITY e(grantor, grantee, privilege_type, is_grantable, n))) ORDER BY a.attnum)::text
+    FROM pg_attribute a WHERE o.ord = 4 AND a.attrelid = o.oid AND a.attnum > 0 AND NOT a.attisdropped
+      AND a.attacl IS NOT NULL AND cardinality(a.attacl) > 0), '')
+FROM o ORDER BY o.ord, o.oid";
+
+/// `aclexplode` rows as JSON: `[grantor, grantee or null, privilege, grantable]`.
+type ExplodedAcl = Vec<(String, Option<String>, String, bool)>;
+
+/// Groups exploded rows back into entries, one per (grantee, grantor) in
+/// the order each pair first appears (the ACL's own order).
+fn group_acl(rows: ExplodedAcl) -> Vec<PgGrant> {
+    let mut out: Vec<PgGrant> = Vec::new();
+    for (grantor, grantee, privilege, grantable) in rows {
+        let i = match out
+            .iter()
+            .position(|g| g.grantee == grantee && g.grantor == grantor)
+        {
+            Some(i) => i,
+            None => {
+                out.push(PgGrant {
+                    grantee,
+                    grantor,
+                    privileges: Vec::new(),
+                    grantable: Vec::new(),
+                });
+                out.len() - 1
+            }
+        };
+        if grantable {
+            out[i].grantable.push(privilege.clone());
+        }
+        out[i].privileges.push(privilege);
+    }
+    out
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T> {
+    serde_json::from_str(s).map_err(|e| {
+        BackupError::Unsupported(format!(
+            "reading the catalog ({what}): unexpected ACL form: {e}"
+        ))
+    })
+}
+
+async fn read_access(tx: &mut dyn Transaction, q: &Sql) -> Result<Vec<PgAccess>> {
+    let mut out = Vec::new();
+    for r in rows(tx, "owners and privileges", &q.expand(ACCESS)).await? {
+        let [kind, name, owner, acl, columns]: [String; 5] = r.try_into().map_err(|_| {
+            BackupError::Unsupported("reading the catalog (owners and privileges): bad row".into())
+        })?;
+        let acl = if acl.is_empty() {
+            None
+        } else {
+            Some(group_acl(parse_json("privileges", &acl)?))
+        };
+        let columns = if columns.is_empty() {
+            Vec::new()
+        } else {
+            parse_json::<Vec<(String, ExplodedAcl)>>("column privileges", &columns)?
+                .into_iter()
+                .map(|(column, acl)| PgColumnAcl {
+                    column,
+                    acl: group_acl(acl),
+                })
+                .collect()
+        };
+        out.push(PgAccess {
+            kind,
+            name,
+            owner,
+            acl,
+            columns,
+        });
+    }
+    Ok(out)
+}
+
+/// What to apply of a backup's [`PgAccess`] records.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct AccessOptions {
+    /// Give each object its source owner.
+    pub(crate) owners: bool,
+    /// Rebuild each object's privileges.
+    pub(crate) grants: bool,
+}
+
+impl AccessOptions {
+    pub(crate) fn any(self) -> bool {
+        self.owners || self.grants
+    }
+}
+
+/// The roles that [`access_statements`] would name: each owner with
+/// `owners`; with `grants`, each grantee and grantor, except the source
+/// owner's own entries when the owner is not carried (they then go to
+/// whoever owns the restored object). Sorted, without duplicates.
+pub(crate) fn roles_needed(access: &[PgAccess], opts: AccessOptions) -> Vec<String> {
+    let mut roles = std::collections::BTreeSet::new();
+    for a in access {
+        if opts.owners {
+            roles.insert(a.owner.clone());
+        }
+        if !opts.grants {
+            continue;
+        }
+        let entries = a
+            .acl
+            .iter()
+            .flatten()
+            .chain(a.columns.iter().flat_map(|c| &c.acl));
+        for g in entries {
+            if opts.owners || g.grantor != a.owner {
+                roles.insert(g.grantor.clone());
+            }
+            if let Some(r) = &g.grantee
+                && (opts.owners || *r != a.owner)
+            {
+                roles.insert(r.clone());
+            }
+        }
+    }
+    roles.into_iter().collect()
+}
+
+/// Whether `p` is a privilege keyword (a backup's text is authenticated,
+/// but a statement is never built from anything else).
+fn is_privilege(p: &str) -> bool {
+    !p.is_empty() && p.bytes().all(|b| b.is_ascii_uppercase() || b == b' ')
+}
+
+/// The statements that give each object its source owner (with
+/// `owners`) and rebuild its ACL (with `grants`), to run after the rest of
+/// the catalog, as a superuser or a member of every role involved.
+///
+/// An ACL is rebuilt exactly, entry order included: everything is revoked
+/// from PUBLIC and from the owner (so defaults the source revoked, such as
+/// EXECUTE from PUBLIC on a function, stay revoked), then each entry is
+/// granted in order; an entry given by a role other than the owner is
+/// granted under `SET LOCAL ROLE` to that role, so the grantor is kept.
+/// Without `owners` the restoring user owns everything and keeps an
+/// owner's full privileges: the source owner's own entries are left out
+/// and what it gave is given by the new owner. An object whose ACL was
+/// never changed (NULL) is left alone. Column privileges are granted after
+/// the object's.
+pub(crate) fn access_statements(access: &[PgAccess], opts: AccessOptions) -> Vec<String> {
+    let q = |s: &str| covet_core::Dialect::POSTGRES.quote_ident(s);
+    let mut out = Vec::new();
+    for a in access {
+        let (alter_kw, grant_kw) = match a.kind.as_str() {
+            "schema" => ("SCHEMA", "SCHEMA"),
+            "type" => ("TYPE", "TYPE"),
+            "domain" => ("DOMAIN", "DOMAIN"),
+            "function" => ("FUNCTION", "ROUTINE"),
+            "procedure" => ("PROCEDURE", "ROUTINE"),
+            "aggregate" => ("AGGREGATE", "ROUTINE"),
+            "table" => ("TABLE", "TABLE"),
+            "view" => ("VIEW", "TABLE"),
+            "materialized view" => ("MATERIALIZED VIEW", "TABLE"),
+            "sequence" => ("SEQUENCE", "SEQUENCE"),
+            _ => continue,
+        };
+        let name = &a.name;
+        if opts.owners {
+            out.push(format!("ALTER {alter_kw} {name} OWNER TO {}", q(&a.owner)));
+        }
+        if !opts.grants {
+            continue;
+        }
+        let grantee_sql = |g: &PgGrant| match &g.grantee {
+            None => "PUBLIC".to_owned(),
+            Some(r) => q(r),
+        };
+        // Statements granting `g` on `target` (`cols` for column lists).
+        let grant = |out: &mut Vec<String>, g: &PgGrant, cols: Option<&str>| {
+            if !opts.owners && g.grantee.as_deref() == Some(a.owner.as_str()) {
+                return;
+            }
+            let as_other = g.grantor != a.owner;
+            if as_other {
+                out.push(format!("SET LOCAL ROLE {}", q(&g.grantor)));
+            }
+            let list = |ps: &mut dyn Iterator<Item = &String>| {
+                ps.filter(|p| is_privilege(p))
+                    .map(|p| match cols {
+                        Some(c) => format!("{p} ({c})"),
+                        None => p.clone(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let plain = list(&mut g.privileges.iter().filter(|p| !g.grantable.contains(p)));
+            let with = list(&mut g.grantable.iter());
+            for (privs, suffix) in [(plain, ""), (with, " WITH GRANT OPTION")] {
+                if !privs.is_empty() {
+                    out.push(format!(
+                        "GRANT {privs} ON {grant_kw} {name} TO {}{suffix}",
+                        grantee_sql(g)
+                    ));
+                }
+            }
+            if as_other {
+                out.push("SET LOCAL ROLE NONE".to_owned());
+            }
+        };
+        if let Some(acl) = &a.acl {
+            out.push(format!("REVOKE ALL ON {grant_kw} {name} FROM PUBLIC"));
+            if opts.owners {
+                out.push(format!(
+                    "REVOKE ALL ON {grant_kw} {name} FROM {}",
+                    q(&a.owner)
+                ));
+            }
+            for g in acl {
+                grant(&mut out, g, None);
+            }
+        }
+        for c in &a.columns {
+            for g in &c.acl {
+                grant(&mut out, g, Some(&q(&c.column)));
+            }
+        }
+    }
+    out
 }
 
 /// Edges `(object, what it needs)` between user objects, from pg_depend.
@@ -893,7 +1209,187 @@ mod tests {
         assert_eq!(names, ["c", "a", "b"]);
     }
 
+    fn grant(grantee: Option<&str>, grantor: &str, privs: &[&str], grantable: &[&str]) -> PgGrant {
+        PgGrant {
+            grantee: grantee.map(str::to_owned),
+            grantor: grantor.into(),
+            privileges: privs.iter().map(|p| (*p).to_owned()).collect(),
+            grantable: grantable.iter().map(|p| (*p).to_owned()).collect(),
+        }
+    }
+
+    fn function_with_public_revoked() -> PgAccess {
+        PgAccess {
+            kind: "function".into(),
+            name: "app.f(integer)".into(),
+            owner: "alice".into(),
+            acl: Some(vec![
+                grant(Some("alice"), "alice", &["EXECUTE"], &[]),
+                grant(Some("bob"), "alice", &["EXECUTE"], &["EXECUTE"]),
+                grant(Some("carol"), "bob", &["EXECUTE"], &[]),
+            ]),
+            columns: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn an_acl_is_rebuilt_in_order_with_its_grantors_and_revoked_defaults() {
+        let all = AccessOptions {
+            owners: true,
+            grants: true,
+        };
+        assert_eq!(
+            access_statements(&[function_with_public_revoked()], all),
+            [
+                r#"ALTER FUNCTION app.f(integer) OWNER TO "alice""#,
+                "REVOKE ALL ON ROUTINE app.f(integer) FROM PUBLIC",
+                r#"REVOKE ALL ON ROUTINE app.f(integer) FROM "alice""#,
+                r#"GRANT EXECUTE ON ROUTINE app.f(integer) TO "alice""#,
+                r#"GRANT EXECUTE ON ROUTINE app.f(integer) TO "bob" WITH GRANT OPTION"#,
+                r#"SET LOCAL ROLE "bob""#,
+                r#"GRANT EXECUTE ON ROUTINE app.f(integer) TO "carol""#,
+                "SET LOCAL ROLE NONE",
+            ]
+        );
+        assert_eq!(
+            roles_needed(&[function_with_public_revoked()], all),
+            ["alice", "bob", "carol"]
+        );
+    }
+
+    #[test]
+    fn without_owners_the_source_owner_is_not_named() {
+        let grants = AccessOptions {
+            owners: false,
+            grants: true,
+        };
+        let stmts = access_statements(&[function_with_public_revoked()], grants);
+        assert!(stmts.iter().all(|s| !s.contains("alice")), "{stmts:?}");
+        assert_eq!(stmts[0], "REVOKE ALL ON ROUTINE app.f(integer) FROM PUBLIC");
+        assert_eq!(
+            roles_needed(&[function_with_public_revoked()], grants),
+            ["bob", "carol"]
+        );
+        // Owners alone name only the owner; nothing at all by default.
+        let owners = AccessOptions {
+            owners: true,
+            grants: false,
+        };
+        assert_eq!(
+            access_statements(&[function_with_public_revoked()], owners).len(),
+            1
+        );
+        assert_eq!(
+            roles_needed(&[function_with_public_revoked()], owners),
+            ["alice"]
+        );
+        assert!(
+            access_statements(&[function_with_public_revoked()], AccessOptions::default())
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn default_privileges_are_left_alone_and_columns_are_granted() {
+        let t = PgAccess {
+            kind: "table".into(),
+            name: "app.t".into(),
+            owner: "alice".into(),
+            acl: None,
+            columns: vec![PgColumnAcl {
+                column: "a b".into(),
+                acl: vec![grant(
+                    None,
+                    "alice",
+                    &["SELECT", "UPDATE", "bad; DROP"],
+                    &["UPDATE"],
+                )],
+            }],
+        };
+        let all = AccessOptions {
+            owners: true,
+            grants: true,
+        };
+        assert_eq!(
+            access_statements(&[t], all),
+            [
+                r#"ALTER TABLE app.t OWNER TO "alice""#,
+                r#"GRANT SELECT ("a b") ON TABLE app.t TO PUBLIC"#,
+                r#"GRANT UPDATE ("a b") ON TABLE app.t TO PUBLIC WITH GRANT OPTION"#,
+            ]
+        );
+    }
+
+    /// The quoted role names a statement list names.
+    fn named_roles(stmts: &[String]) -> Vec<String> {
+        let mut out = Vec::new();
+        for s in stmts {
+            for key in [" TO \"", "ROLE \"", " FROM \""] {
+                let mut rest = s.as_str();
+                while let Some(i) = rest.find(key) {
+                    rest = &rest[i + key.len()..];
+                    let mut name = String::new();
+                    let mut chars = rest.chars().peekable();
+                    while let Some(c) = chars.next() {
+                        if c == '"' {
+                            if chars.peek() == Some(&'"') {
+                                chars.next();
+                                name.push('"');
+                            } else {
+                                break;
+                            }
+                        } else {
+                            name.push(c);
+                        }
+                    }
+                    out.push(name);
+                }
+            }
+        }
+        out
+    }
+
+    fn arb_grant() -> impl Strategy<Value = PgGrant> {
+        let role = prop_oneof![Just("alice"), Just("bob"), Just("c \" d"), Just("TO \"x")];
+        (
+            proptest::option::of(role.clone()),
+            role,
+            proptest::sample::subsequence(vec!["SELECT", "INSERT", "USAGE"], 1..3),
+            any::<bool>(),
+        )
+            .prop_map(|(grantee, grantor, privs, opt)| {
+                grant(
+                    grantee,
+                    grantor,
+                    &privs,
+                    if opt { &privs[..1] } else { &[] },
+                )
+            })
+    }
+
     proptest! {
+        #[test]
+        fn every_role_a_restore_names_is_checked_first(
+            owner in prop_oneof![Just("alice"), Just("c \" d")],
+            acl in proptest::option::of(proptest::collection::vec(arb_grant(), 0..5)),
+            cols in proptest::collection::vec(arb_grant(), 0..3),
+            owners: bool,
+            grants: bool,
+        ) {
+            let a = PgAccess {
+                kind: "table".into(),
+                name: "app.t".into(),
+                owner: owner.into(),
+                acl,
+                columns: vec![PgColumnAcl { column: "c".into(), acl: cols }],
+            };
+            let opts = AccessOptions { owners, grants };
+            let needed = roles_needed(std::slice::from_ref(&a), opts);
+            for r in named_roles(&access_statements(&[a], opts)) {
+                prop_assert!(needed.contains(&r), "{} not checked in {:?}", r, needed);
+            }
+        }
+
         #[test]
         fn quoted_names_round_trip(names in proptest::collection::vec("[a-zA-Z ,\"é_]{1,8}", 1..5)) {
             let joined = names

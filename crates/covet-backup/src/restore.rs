@@ -61,6 +61,18 @@ pub struct RestoreOptions {
     /// name another user). By default the clause is left out, so the
     /// restoring user becomes their definer.
     pub keep_definers: bool,
+    /// PostgreSQL: give each object (schema, type, domain, routine, table,
+    /// view, materialized view, sequence) the owner it had in the source.
+    /// Every owner must exist on the target server, or the restore fails
+    /// with [`BackupError::MissingRoles`] before touching it. By default the
+    /// restoring user owns everything.
+    pub owners: bool,
+    /// PostgreSQL: rebuild each object's privileges (and its columns') as
+    /// the source had them, grant options and revoked defaults included.
+    /// Every grantee and grantor must exist on the target server, as with
+    /// [`owners`](Self::owners). By default privileges are the target's
+    /// defaults for objects the restoring user created.
+    pub grants: bool,
     /// Called after each chunk.
     pub progress: Option<ProgressFn>,
     /// When cancelled, the restore stops, removes the staging database or
@@ -77,6 +89,8 @@ impl std::fmt::Debug for RestoreOptions {
             .field("drop_others", &self.drop_others)
             .field("parallelism", &self.parallelism)
             .field("keep_definers", &self.keep_definers)
+            .field("owners", &self.owners)
+            .field("grants", &self.grants)
             .finish_non_exhaustive()
     }
 }
@@ -355,6 +369,7 @@ async fn create_and_load(
         run_objects(tx, &pg.pre_data).await?;
         let rows = load_rows(sink, name, opts, verified, tx).await?;
         run_objects(tx, &pg.post_data).await?;
+        run_access(tx, pg, opts).await?;
         return Ok(rows);
     }
     if let Some(cat) = &verified.schema.sqlite {
@@ -792,6 +807,7 @@ async fn restore_postgres_parallel(
         .map_err(|e| db("beginning the restore transaction", e))?;
     pg::pin_session(tx.as_mut()).await?;
     run_objects(tx.as_mut(), rest).await?;
+    run_access(tx.as_mut(), pg, opts).await?;
     tx.commit()
         .await
         .map_err(|e| db("committing the restore", e))?;
@@ -904,6 +920,7 @@ async fn restore_postgres(
     verified: &VerifyReport,
     created: bool,
 ) -> Result<(u64, DropPlan)> {
+    pg_check_roles(connector, target, verified, opts).await?;
     ensure_database(connector, target).await?;
     let adapter = connector
         .connect(target)
@@ -969,6 +986,88 @@ async fn restore_postgres(
     .await;
     adapter.close().await;
     r
+}
+
+fn access_options(opts: &RestoreOptions) -> pg::AccessOptions {
+    pg::AccessOptions {
+        owners: opts.owners,
+        grants: opts.grants,
+    }
+}
+
+/// Gives the restored objects their owners and privileges, as
+/// [`RestoreOptions::owners`] and [`RestoreOptions::grants`] ask, last (a
+/// restore builds everything as the restoring user).
+async fn run_access(tx: &mut dyn Transaction, pg: &PgCatalog, opts: &RestoreOptions) -> Result<()> {
+    for s in pg::access_statements(&pg.access, access_options(opts)) {
+        tx.execute(&Statement::new(s.clone()))
+            .await
+            .map_err(|e| db(format!("applying owners and privileges ({s})"), e))?;
+    }
+    Ok(())
+}
+
+/// With [`RestoreOptions::owners`] or [`RestoreOptions::grants`], fails
+/// before the target is touched when the backup cannot carry them (no
+/// owners recorded) or names roles the target server lacks.
+async fn pg_check_roles(
+    connector: &dyn Connector,
+    target: &DatabaseUrl,
+    verified: &VerifyReport,
+    opts: &RestoreOptions,
+) -> Result<()> {
+    let ao = access_options(opts);
+    if !ao.any() {
+        return Ok(());
+    }
+    let Some(pg) = verified
+        .schema
+        .postgres
+        .as_ref()
+        .filter(|p| !p.access.is_empty())
+    else {
+        return Err(BackupError::Unsupported(
+            "this backup records no owners or privileges (it was written before they were): restore it without --owners/--grants".into(),
+        ));
+    };
+    let roles = pg::roles_needed(&pg.access, ao);
+    if roles.is_empty() {
+        return Ok(());
+    }
+    let admin = connector
+        .connect(&target.with_database("postgres"))
+        .await
+        .map_err(|e| db("connecting to look up roles", e))?;
+    let found = admin
+        .query(&Statement::new(format!(
+            "SELECT rolname FROM pg_catalog.pg_roles WHERE rolname IN ({})",
+            roles
+                .iter()
+                .map(|r| format!("'{}'", r.replace('\'', "''")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )))
+        .await
+        .map_err(|e| db("looking up roles", e));
+    admin.close().await;
+    let found: Vec<String> = found?
+        .rows
+        .iter()
+        .filter_map(|r| text_of(r.value(0).ok()))
+        .collect();
+    let missing: Vec<&String> = roles.iter().filter(|r| !found.contains(r)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(BackupError::MissingRoles {
+        count: missing.len(),
+        roles: missing
+            .iter()
+            .take(10)
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+    })
 }
 
 /// Removes a SQLite file and its journals when dropped (a no-op once the
@@ -1909,6 +2008,89 @@ async fn pg_schema_differences(adapter: &dyn Adapter, pg: &PgCatalog) -> Result<
     Ok(object_differences(items(pg), items(&got)))
 }
 
+/// PostgreSQL: what [`RestoreOptions::owners`] / [`RestoreOptions::grants`]
+/// should have given back and did not, one line per object (empty when
+/// neither is asked).
+async fn pg_access_differences(
+    adapter: &dyn Adapter,
+    pg: &PgCatalog,
+    ao: pg::AccessOptions,
+) -> Result<Vec<String>> {
+    if !ao.any() {
+        return Ok(Vec::new());
+    }
+    let schemas: Vec<String> = pg
+        .pre_data
+        .iter()
+        .filter(|o| o.kind == "schema")
+        .map(|o| unquote_ident(&o.name))
+        .collect();
+    let mut tx = adapter
+        .begin()
+        .await
+        .map_err(|e| db("beginning a read transaction", e))?;
+    let got = async {
+        pg::pin_session(tx.as_mut()).await?;
+        pg::read_catalog(
+            tx.as_mut(),
+            &pg::CatalogOptions {
+                schemas,
+                exclude: Vec::new(),
+            },
+        )
+        .await
+    }
+    .await;
+    let _ = tx.rollback().await;
+    let got = got?;
+    let mut out = Vec::new();
+    for want in &pg.access {
+        let Some(have) = got
+            .access
+            .iter()
+            .find(|g| g.kind == want.kind && g.name == want.name)
+        else {
+            continue;
+        };
+        if ao.owners && have.owner != want.owner {
+            out.push(format!("{} {} owner differs", want.kind, want.name));
+        }
+        // Without owners, the source owner's place is the restoring
+        // user's, and its own entries are not carried.
+        let norm = |acl: &[pg::PgGrant], owner: &str| -> Vec<pg::PgGrant> {
+            let role = |r: &str| {
+                if !ao.owners && r == owner {
+                    String::new()
+                } else {
+                    r.to_owned()
+                }
+            };
+            acl.iter()
+                .filter(|g| ao.owners || g.grantee.as_deref() != Some(owner))
+                .map(|g| pg::PgGrant {
+                    grantee: g.grantee.as_deref().map(role),
+                    grantor: role(&g.grantor),
+                    ..g.clone()
+                })
+                .collect()
+        };
+        let view = |a: &pg::PgAccess| {
+            (
+                a.acl.as_deref().map(|acl| norm(acl, &a.owner)),
+                a.columns
+                    .iter()
+                    .map(|c| (c.column.clone(), norm(&c.acl, &a.owner)))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        if ao.grants && (want.acl.is_some() || !want.columns.is_empty()) && view(have) != view(want)
+        {
+            out.push(format!("{} {} privileges differ", want.kind, want.name));
+        }
+    }
+    Ok(out)
+}
+
 /// SQLite: `sqlite_master`, `sqlite_sequence` and the two header fields
 /// against the backup's.
 async fn sqlite_schema_differences(
@@ -2125,6 +2307,28 @@ pub async fn drill_cancellable(
     key: Option<&KeySource>,
     cancel: Option<&tokio_util::sync::CancellationToken>,
 ) -> Result<DrillReport> {
+    let opts = RestoreOptions {
+        key: key.cloned(),
+        cancel: cancel.cloned(),
+        ..Default::default()
+    };
+    drill_with(sink, name, server, connector, &opts).await
+}
+
+/// [`drill`] with restore options: the key, the cancellation token, and on
+/// PostgreSQL [`RestoreOptions::owners`] and [`RestoreOptions::grants`],
+/// whose result is then compared too (each object's owner and ACL against
+/// the backup's, reported among the schema differences). Options that
+/// shape a restore into an existing database (`replace`, `drop_others`,
+/// `on_drop`) do not apply to the scratch database and are ignored.
+pub async fn drill_with(
+    sink: &dyn BackupSink,
+    name: &str,
+    server: &DatabaseUrl,
+    connector: &dyn Connector,
+    options: &RestoreOptions,
+) -> Result<DrillReport> {
+    let cancel = options.cancel.as_ref();
     let leftovers = leftovers_on(connector, server).await;
     let scratch = format!("{DRILL_PREFIX}{}", leftover_suffix());
     let tmpdir;
@@ -2138,9 +2342,10 @@ pub async fn drill_cancellable(
     // The restore handles the interrupt itself (its staging database);
     // the comparison is simply stopped.
     let opts = RestoreOptions {
-        key: key.cloned(),
-        cancel: cancel.cloned(),
-        ..Default::default()
+        replace: false,
+        drop_others: false,
+        on_drop: None,
+        ..options.clone()
     };
     let start = Instant::now();
     let work = async {
@@ -2156,7 +2361,12 @@ pub async fn drill_cancellable(
                 let tables =
                     compare_with_manifest(adapter.as_ref(), &verified_schema, &report.manifest)
                         .await?;
-                let diffs = schema_differences(adapter.as_ref(), &verified_schema).await?;
+                let mut diffs = schema_differences(adapter.as_ref(), &verified_schema).await?;
+                if let Some(pg) = &verified_schema.postgres {
+                    diffs.extend(
+                        pg_access_differences(adapter.as_ref(), pg, access_options(&opts)).await?,
+                    );
+                }
                 Ok::<_, BackupError>((tables, diffs))
             }
             .await;

@@ -35,6 +35,7 @@ async fn failing_backup(sink: &MemorySink, engine: &str) -> String {
                     name: "t".into(),
                     columns: vec!["id".into()],
                 }],
+                access: Vec::new(),
             }),
         ),
         _ => (

@@ -17,6 +17,14 @@ pub(super) struct Args {
     db: String,
     #[command(flatten)]
     password: PasswordArgs,
+    /// PostgreSQL: restore with the source's owners, and check them (as
+    /// `covet backup restore --owners`).
+    #[arg(long)]
+    owners: bool,
+    /// PostgreSQL: restore with the source's privileges, and check them (as
+    /// `covet backup restore --grants`).
+    #[arg(long)]
+    grants: bool,
     #[command(flatten)]
     key: KeyArgs,
 }
@@ -28,19 +36,25 @@ pub(super) async fn run(args: Args, json_out: bool) -> Result<(), Failure> {
         file,
         db,
         password,
+        owners,
+        grants,
         key,
     } = args;
     let url = resolve_url(&db, &password)?;
     let (sink, name) = locate(&file)?;
-    let k = key_source(&key)?;
-    let cancel = cancel_on_signal();
-    let r = Box::pin(covet_backup::drill_cancellable(
+    let opts = covet_backup::RestoreOptions {
+        key: key_source(&key)?,
+        cancel: Some(cancel_on_signal()),
+        owners,
+        grants,
+        ..Default::default()
+    };
+    let r = Box::pin(covet_backup::drill_with(
         sink.as_ref(),
         &name,
         &url,
         &Facade,
-        k.as_ref(),
-        Some(&cancel),
+        &opts,
     ))
     .await
     .map_err(fail)?;

@@ -38,6 +38,17 @@ pub(super) struct Args {
     /// definer).
     #[arg(long)]
     keep_definers: bool,
+    /// PostgreSQL: give each object the owner it had in the source (every
+    /// owner must exist on the target server, or nothing is restored). By
+    /// default the restoring user owns everything.
+    #[arg(long)]
+    owners: bool,
+    /// PostgreSQL: rebuild each object's privileges (GRANTs, grant
+    /// options, column privileges, revoked defaults) as the source had
+    /// them (every role named must exist on the target server, or nothing
+    /// is restored).
+    #[arg(long)]
+    grants: bool,
     /// Tables loaded at once, each over a connection of its own (MySQL;
     /// PostgreSQL into a database the restore creates, where keys and
     /// indexes are built as many at once too). The target URL's
@@ -57,6 +68,8 @@ pub(super) async fn run(args: Args, json_out: bool) -> Result<(), Failure> {
         replace,
         drop_others,
         keep_definers,
+        owners,
+        grants,
         parallel,
         key,
     } = args;
@@ -68,6 +81,8 @@ pub(super) async fn run(args: Args, json_out: bool) -> Result<(), Failure> {
         replace,
         drop_others,
         keep_definers,
+        owners,
+        grants,
         parallelism: usize::from(parallel),
         cancel: Some(cancel),
         ..Default::default()
