@@ -226,8 +226,21 @@ async fn mysql_snapshot(tx: &mut dyn Transaction) -> Result<Snapshot> {
     let position = match tx.query(&Statement::new("SHOW MASTER STATUS")).await {
         Ok(rows) => match rows.rows.first() {
             Some(r) => {
-                let gtid = match r.value("Executed_Gtid_Set").ok() {
-                    Some(Value::Text(s)) if !s.is_empty() => Some(s.clone()),
+                let gtid = match (r.value("Executed_Gtid_Set").ok(), &snap_pos) {
+                    (Some(Value::Text(s)), _) if !s.is_empty() => Some(s.clone()),
+                    // MariaDB: the GTID position of the snapshot's own
+                    // binlog position. @@gtid_binlog_pos, read now, has
+                    // run ahead of the snapshot if others committed since.
+                    (_, Some((file, pos))) => tx
+                        .query(
+                            &Statement::new("SELECT BINLOG_GTID_POS(?, ?)")
+                                .bind(file.clone())
+                                .bind(i64::try_from(*pos).unwrap_or(i64::MAX)),
+                        )
+                        .await
+                        .ok()
+                        .and_then(|rows| rows.rows.first().map(|r| text(r.value(0).ok())))
+                        .filter(|s| !s.is_empty()),
                     _ => one_text(tx, "SELECT @@GLOBAL.gtid_binlog_pos")
                         .await
                         .ok()
