@@ -627,3 +627,78 @@ async fn restores_refuse_what_is_not_covered_or_not_intact() {
             == segs.len() - 1
     );
 }
+
+/// The GTID position a backup records is the one of its binlog position
+/// (MariaDB's `BINLOG_GTID_POS(file, pos)`), even while other sessions
+/// commit and no global read lock holds them back (one connection): read
+/// separately after the snapshot, it ran ahead of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_backup_records_the_gtid_of_its_own_binlog_position() {
+    let Some(srv) = maria() else { return };
+    let admin = connect(&srv.url("mysql")).await;
+    exec(
+        admin.as_ref(),
+        &[
+            "CREATE DATABASE gtidsnap",
+            "CREATE TABLE gtidsnap.t (id INT PRIMARY KEY)",
+            "INSERT INTO gtidsnap.t VALUES (1)",
+            "CREATE DATABASE gtidbusy",
+            "CREATE TABLE gtidbusy.t (id INT AUTO_INCREMENT PRIMARY KEY)",
+        ],
+    )
+    .await;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for _ in 0..4 {
+        let stop = stop.clone();
+        let url = srv.url("gtidbusy");
+        writers.push(tokio::spawn(async move {
+            let a = connect(&url).await;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                exec(a.as_ref(), &["INSERT INTO t VALUES ()"]).await;
+            }
+        }));
+    }
+    let repo = Repo::new();
+    let mut wrong = Vec::new();
+    for _ in 0..8 {
+        let a = connect(&srv.url("gtidsnap")).await;
+        let entry = create_backup(
+            a.clone(),
+            "gtidsnap",
+            repo.backups().as_ref(),
+            CreateOptions {
+                parallelism: 1,
+                ..CreateOptions::new(WriteOptions::new(Encryption::Key(repo.key.clone())))
+            },
+        )
+        .await
+        .unwrap();
+        a.close().await;
+        let m = covet_backup::verify(repo.backups().as_ref(), &entry.name, Some(&repo.key))
+            .await
+            .unwrap()
+            .manifest;
+        let SnapshotPosition::MysqlBinlog {
+            file,
+            position,
+            gtid,
+        } = m.snapshot
+        else {
+            panic!("no binlog position")
+        };
+        let want = one(
+            admin.as_ref(),
+            &format!("SELECT BINLOG_GTID_POS('{file}', {position})"),
+        )
+        .await;
+        if gtid.as_deref() != Some(want.as_str()) {
+            wrong.push(format!("{file}:{position} recorded {gtid:?}, is {want}"));
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for w in writers {
+        w.await.unwrap();
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
