@@ -702,3 +702,48 @@ async fn a_backup_records_the_gtid_of_its_own_binlog_position() {
     }
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
+
+/// Under another name, a replayed statement that names the source database
+/// itself would still act on the source: such a restore is refused before
+/// the target is made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rename_is_refused_when_a_statement_names_the_source_database() {
+    let Some(srv) = maria() else { return };
+    let admin = connect(&srv.url("mysql")).await;
+    exec(
+        admin.as_ref(),
+        &[
+            "CREATE DATABASE qual",
+            "CREATE TABLE qual.t (id INT PRIMARY KEY)",
+        ],
+    )
+    .await;
+    let repo = Repo::new();
+    let (name, from) = backup(&repo, &srv.url("qual"), "qual").await;
+    let s = start_stream(srv, &repo, "qual", Some(from), 16 << 20);
+    let app = connect(&srv.url("qual")).await;
+    exec(
+        app.as_ref(),
+        &["INSERT INTO t VALUES (1)", "CREATE TABLE qual.t2 (x INT)"],
+    )
+    .await;
+    wait_stored(&repo, "qual", admin.as_ref()).await;
+    s.stop().await;
+    let e = restore_binlog(
+        &restore_opts(&repo, &name, "qual", BinlogTarget::Latest),
+        &srv.url("qual_other"),
+        &Connector,
+    )
+    .await
+    .unwrap_err();
+    match &e {
+        PitrError::Config(m) => assert!(m.contains("names the source database `qual`"), "{m}"),
+        e => panic!("{e}"),
+    }
+    let made = one(
+        admin.as_ref(),
+        "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'qual_other'",
+    )
+    .await;
+    assert_eq!(made, "0");
+}

@@ -10,6 +10,24 @@
 //!   and `mariadb` client; [`plan_binlog_restore`] checks coverage alone.
 //!
 //! Tested against MariaDB 10.11 only.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use covet_backup::{CancellationToken, Encryption, KeySource, LocalDirSink};
+//! use covet_pitr::mysql::{StreamOptions, stream_binlog};
+//!
+//! # async fn run() -> covet_pitr::Result<()> {
+//! let url = "mysql://covet_repl@db1:3306/".parse()?;
+//! let key = KeySource::File("/etc/covet/pitr.key".into());
+//! let mut opts = StreamOptions::new(url, Arc::new(LocalDirSink::new("/backup/mysql")), Encryption::Key(key));
+//! opts.server_id = 4001;
+//! let stop = CancellationToken::new();
+//! // Cancel `stop` (on SIGTERM, say) to store what is held and return.
+//! let report = stream_binlog(opts, stop).await?;
+//! println!("stored up to {}", report.stored_to);
+//! # Ok(())
+//! # }
+//! ```
 
 mod conn;
 mod event;
