@@ -385,6 +385,19 @@ fn restore_to_a_time_across_a_timeline_switch_and_faults() {
         "{err}"
     );
     assert!(!lab.path("early").exists());
+    // A directory that is not empty (the first restore's) is refused as is.
+    let (code, _, err) = lab.pitr(
+        &[
+            "restore",
+            "--target",
+            &lab.path("r1").display().to_string(),
+            "--latest",
+        ],
+        &lab.repo(),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("is not empty"), "{err}");
+    assert!(lab.path("r1").join("PG_VERSION").exists());
 
     // A missing segment: verify names it, a restore past it is refused.
     let gap = lab.path("repo-gap");
