@@ -57,10 +57,10 @@ pub struct CreateOptions {
     /// PostgreSQL: the schemas to back up (every non-system schema when
     /// empty).
     pub schemas: Vec<String>,
-    /// PostgreSQL and MySQL: objects to leave out that a backup would
-    /// otherwise refuse, each as [`BackupError::Refused`] names it (`kind
-    /// name`, for example `operator public.===(integer,integer)` or
-    /// `sequence s1`).
+    /// Objects to leave out that a backup would otherwise refuse, each as
+    /// [`BackupError::Refused`] names it (`kind name`, for example
+    /// `operator public.===(integer,integer)` on PostgreSQL, `sequence s1`
+    /// on MariaDB, `virtual table pages` on SQLite).
     pub exclude: Vec<String>,
 }
 
@@ -721,7 +721,8 @@ async fn create_backup_unmetered(
         }
         Engine::Sqlite => {
             let snap = sqlite_snapshot(main.as_mut(), &mut tables).await?;
-            sqlite = Some(crate::sqlite::read_catalog(main.as_mut()).await?);
+            sqlite =
+                Some(crate::sqlite::read_catalog(main.as_mut(), &opts.exclude, &mut tables).await?);
             snap
         }
         other => return Err(BackupError::Unsupported(format!("engine {other}"))),

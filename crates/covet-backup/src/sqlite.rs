@@ -4,6 +4,13 @@
 //! its column's declared type, so a TEXT stays the same text (a DATETIME
 //! column's `1962-02-18 00:00:00` is not turned into a timestamp and
 //! printed back differently) and an INTEGER, REAL or BLOB the same bytes.
+//!
+//! Virtual tables of SQLite's own modules that keep their content in
+//! ordinary "shadow" tables (FTS3/4, FTS5, R*Tree, Geopoly) are carried as
+//! the sqlite3 shell's `.dump` carries them: the virtual table's statement,
+//! and the shadow tables' rows exactly (the index as it was, not rebuilt).
+//! Other virtual tables hold nothing of their own in the file, or hold it
+//! where SQLite does not show it, and are refused at create time.
 
 use covet_core::{Statement, Transaction, Value};
 use serde::{Deserialize, Serialize};
@@ -11,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{BackupError, Result};
 
 /// A backup's SQLite schema.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SqliteCatalog {
     /// Tables, indexes, views and triggers with their `CREATE` statements,
     /// in the order SQLite lists them (`sqlite_master` rowid order).
@@ -22,6 +29,72 @@ pub struct SqliteCatalog {
     pub user_version: i64,
     /// `PRAGMA application_id`.
     pub application_id: i64,
+    /// The shadow tables of the virtual tables in `objects`: created by
+    /// their virtual table's statement (their own is not run), emptied of
+    /// what that creation wrote, then loaded with the backup's rows.
+    /// Absent in backups of files without virtual tables.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shadow_tables: Vec<String>,
+}
+
+/// Virtual table modules whose whole content is in shadow tables, which
+/// every SQLite build that has the module creates the same way.
+const CARRIED_MODULES: &[&str] = &["fts3", "fts4", "fts5", "rtree", "rtree_i32", "geopoly"];
+
+/// The module of a `CREATE VIRTUAL TABLE` statement, lowercased; `None`
+/// when `sql` is not one.
+fn virtual_module(sql: &str) -> Option<String> {
+    // Words and quoted names in order; a quoted name is one token whatever
+    // it holds, so a table called "x USING y" is not misread.
+    let mut tokens = Vec::new();
+    let mut chars = sql.char_indices().peekable();
+    while let Some((_, c)) = chars.next() {
+        match c {
+            '"' | '`' | '[' | '\'' => {
+                let close = if c == '[' { ']' } else { c };
+                let mut t = String::new();
+                while let Some((_, d)) = chars.next() {
+                    if d == close {
+                        if close != ']' && chars.peek().map(|p| p.1) == Some(close) {
+                            chars.next();
+                            t.push(d);
+                            continue;
+                        }
+                        break;
+                    }
+                    t.push(d);
+                }
+                tokens.push((true, t));
+            }
+            c if c.is_alphanumeric() || c == '_' => {
+                let mut t = String::from(c);
+                while let Some(&(_, d)) = chars.peek() {
+                    if d.is_alphanumeric() || d == '_' || d == '$' {
+                        t.push(d);
+                        chars.next();
+                    } else {
+                        break;
+                    }
+                }
+                tokens.push((false, t));
+            }
+            '(' => break,
+            _ => {}
+        }
+        if tokens.len() > 12 {
+            break;
+        }
+    }
+    let word = |i: usize, w: &str| {
+        tokens
+            .get(i)
+            .is_some_and(|(q, t)| !q && t.eq_ignore_ascii_case(w))
+    };
+    if !(word(0, "create") && word(1, "virtual") && word(2, "table")) {
+        return None;
+    }
+    let using = (3..tokens.len()).find(|&i| word(i, "using"))?;
+    tokens.get(using + 1).map(|(_, t)| t.to_ascii_lowercase())
 }
 
 /// One `sqlite_master` entry.
@@ -56,8 +129,16 @@ async fn query(tx: &mut dyn Transaction, sql: &str) -> Result<covet_core::Rows> 
         .map_err(|e| BackupError::Database(e.context(sql.to_owned())))
 }
 
-/// Reads the catalog inside the snapshot's read transaction.
-pub(crate) async fn read_catalog(tx: &mut dyn Transaction) -> Result<SqliteCatalog> {
+/// Reads the catalog inside the snapshot's read transaction, and leaves
+/// virtual tables out of `tables` (their content is copied through their
+/// shadow tables, or not at all). Fails, naming them as `virtual table
+/// NAME`, on virtual tables of modules not carried that `exclude` does not
+/// list; those listed are left out of the catalog too.
+pub(crate) async fn read_catalog(
+    tx: &mut dyn Transaction,
+    exclude: &[String],
+    tables: &mut Vec<crate::format::TableSchema>,
+) -> Result<SqliteCatalog> {
     // Entries without SQL are the indexes SQLite makes for PRIMARY KEY and
     // UNIQUE constraints: their tables' statements make them again.
     let rows = query(
@@ -66,7 +147,7 @@ pub(crate) async fn read_catalog(tx: &mut dyn Transaction) -> Result<SqliteCatal
          AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY rowid",
     )
     .await?;
-    let objects = rows
+    let mut objects: Vec<SqliteObject> = rows
         .rows
         .iter()
         .map(|r| SqliteObject {
@@ -75,6 +156,48 @@ pub(crate) async fn read_catalog(tx: &mut dyn Transaction) -> Result<SqliteCatal
             sql: text(r.value(2).ok()),
         })
         .collect();
+    let virtuals: Vec<(String, String)> = objects
+        .iter()
+        .filter(|o| o.kind == "table")
+        .filter_map(|o| virtual_module(&o.sql).map(|m| (o.name.clone(), m)))
+        .collect();
+    let mut shadow_tables = Vec::new();
+    if !virtuals.is_empty() {
+        let refused: Vec<String> = virtuals
+            .iter()
+            .filter(|(_, m)| !CARRIED_MODULES.contains(&m.as_str()))
+            .map(|(n, _)| format!("virtual table {n}"))
+            .filter(|r| !exclude.contains(r))
+            .collect();
+        if !refused.is_empty() {
+            return Err(BackupError::Refused {
+                count: refused.len(),
+                objects: refused
+                    .iter()
+                    .take(10)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            });
+        }
+        objects.retain(|o| {
+            !virtuals
+                .iter()
+                .any(|(n, m)| *n == o.name && !CARRIED_MODULES.contains(&m.as_str()))
+        });
+        tables.retain(|t| !virtuals.iter().any(|(n, _)| *n == t.table.name));
+        // SQLite (3.37 and later) marks the tables a virtual table owns.
+        for r in &query(
+            tx,
+            "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'shadow'",
+        )
+        .await?
+        .rows
+        {
+            shadow_tables.push(text(r.value(0).ok()));
+        }
+        shadow_tables.sort_by_key(|n| objects.iter().position(|o| o.name == *n));
+    }
     let has_seq = !query(
         tx,
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'",
@@ -98,19 +221,28 @@ pub(crate) async fn read_catalog(tx: &mut dyn Transaction) -> Result<SqliteCatal
         sequences,
         user_version,
         application_id,
+        shadow_tables,
     })
 }
 
 /// The statements that restore the catalog around the data: tables before
-/// it, then indexes, views and triggers (so no trigger fires on the load),
-/// the AUTOINCREMENT positions and the two header fields.
+/// it (a virtual table's statement makes its shadow tables, which are then
+/// emptied of what it wrote into them, so the backup's rows take their
+/// place), then indexes, views and triggers (so no trigger fires on the
+/// load), the AUTOINCREMENT positions and the two header fields.
 pub(crate) fn statements(cat: &SqliteCatalog) -> (Vec<Statement>, Vec<Statement>) {
-    let pre = cat
+    let mut pre: Vec<Statement> = cat
         .objects
         .iter()
-        .filter(|o| o.kind == "table")
+        .filter(|o| o.kind == "table" && !cat.shadow_tables.contains(&o.name))
         .map(|o| Statement::new(o.sql.clone()))
         .collect();
+    let d = covet_core::Dialect::SQLITE;
+    pre.extend(
+        cat.shadow_tables
+            .iter()
+            .map(|t| Statement::new(format!("DELETE FROM {}", d.quote_ident(t)))),
+    );
     let mut post: Vec<Statement> = cat
         .objects
         .iter()
@@ -149,4 +281,49 @@ pub(crate) fn select_exact(t: &covet_core::Table) -> String {
         })
         .collect();
     format!("SELECT {} FROM {}", cols.join(", "), d.quote_ident(&t.name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn the_module_of_a_virtual_table_is_read() {
+        for (sql, module) in [
+            ("CREATE VIRTUAL TABLE docs USING fts5(a, b)", Some("fts5")),
+            (
+                "create virtual table if not exists main.d using FTS4 (x)",
+                Some("fts4"),
+            ),
+            ("CREATE VIRTUAL TABLE pages USING dbstat", Some("dbstat")),
+            (
+                r#"CREATE VIRTUAL TABLE "x USING y" USING rtree(id, a, b)"#,
+                Some("rtree"),
+            ),
+            (
+                "CREATE VIRTUAL TABLE [a b] USING geopoly(v)",
+                Some("geopoly"),
+            ),
+            ("CREATE TABLE using_t (using TEXT)", None),
+            (
+                "CREATE TABLE 'docs_data'(id INTEGER PRIMARY KEY, block BLOB)",
+                None,
+            ),
+        ] {
+            assert_eq!(virtual_module(sql).as_deref(), module, "{sql}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_quoted_name_is_one_token(
+            name in "[a-zA-Z \"'`()é,]{0,12}",
+            module in "[a-z][a-z0-9_]{0,8}",
+        ) {
+            let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+            let sql = format!("CREATE VIRTUAL TABLE {quoted} USING {module}(a)");
+            prop_assert_eq!(virtual_module(&sql), Some(module));
+        }
+    }
 }
