@@ -123,7 +123,8 @@ fn start() -> Maria {
         .spawn()
         .unwrap();
     let pid = child.id();
-    // The child handle is forgotten on purpose: the watchdog reaps it.
+    // Forgotten on purpose: the watchdog below stops it once this process
+    // has exited (init reaps it then).
     std::mem::forget(child);
     let me = std::process::id();
     let script = format!(
@@ -132,13 +133,17 @@ fn start() -> Maria {
          kill -9 {pid} 2>/dev/null; rm -rf '{}'",
         dir.display()
     );
-    Command::new("setsid")
-        .args(["sh", "-c", &script])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
+    // Detached through a shell that exits at once: nothing to reap here.
+    let started = Command::new("sh")
+        .args([
+            "-c",
+            "setsid sh -c \"$1\" </dev/null >/dev/null 2>&1 &",
+            "sh",
+            &script,
+        ])
+        .status()
         .expect("the watchdog");
+    assert!(started.success());
     for _ in 0..200 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             return Maria { port, dir };
