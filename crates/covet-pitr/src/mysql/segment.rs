@@ -331,6 +331,68 @@ mod tests {
         }
     }
 
+    /// A format description event (CRC32 checksums) at `log_pos`.
+    fn fde(log_pos: u32) -> Vec<u8> {
+        let mut body = vec![0u8; 57];
+        body.push(1);
+        body.extend_from_slice(&[0; 4]);
+        let size = (event::HEADER_LEN + body.len()) as u32;
+        let mut v = 0u32.to_le_bytes().to_vec();
+        v.push(FORMAT_DESCRIPTION);
+        v.extend_from_slice(&1u32.to_le_bytes());
+        v.extend_from_slice(&size.to_le_bytes());
+        v.extend_from_slice(&log_pos.to_le_bytes());
+        v.extend_from_slice(&0u16.to_le_bytes());
+        v.extend_from_slice(&body);
+        v
+    }
+
+    proptest! {
+        /// Whatever the events (sizes, holes where the server skipped
+        /// one, a start at 4 or mid-file), a segment decodes to exactly
+        /// the events encoded; a name claiming another end, or bytes cut
+        /// short, are refused.
+        #[test]
+        fn segments_round_trip(
+            at_file_start in any::<bool>(),
+            mid_start in 300u64..100_000,
+            events in prop::collection::vec((1usize..200, 0u64..3, any::<u8>()), 1..40),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let start = if at_file_start { 4 } else { mid_start };
+            let mut pos = start;
+            let mut body = Vec::new();
+            let mut want = Vec::new();
+            if at_file_start {
+                let f = fde(4 + fde(0).len() as u32);
+                pos = 4 + f.len() as u64;
+                want.push((4u64, f.clone()));
+                body.extend_from_slice(&f);
+            }
+            for (len, hole, fill) in &events {
+                // A hole as an annotate-rows event the server did not send.
+                pos += hole * 37;
+                let ev_start = pos;
+                let end = ev_start + (event::HEADER_LEN + len + 4) as u64;
+                let e = event::tests::event(23, 9, end as u32, &vec![*fill; *len]);
+                pos = end;
+                want.push((ev_start, e.clone()));
+                body.extend_from_slice(&e);
+            }
+            let name = SegmentName { stream: "s".into(), file: "bin.000001".into(), start, end: pos };
+            let bytes = encode(&fde(0), &body);
+            let d = decode(name.clone(), bytes.clone()).unwrap();
+            let got: Vec<(u64, Vec<u8>)> =
+                d.events.iter().map(|e| (e.header.start(), d.bytes_of(e).to_vec())).collect();
+            prop_assert_eq!(got, want);
+            prop_assert_eq!(d.rotate_to, None);
+            let longer = SegmentName { end: pos + 1, ..name.clone() };
+            prop_assert!(decode(longer, bytes.clone()).is_err());
+            let short = &bytes[..4 + cut.index(bytes.len() - 4)];
+            prop_assert!(decode(name, short.to_vec()).is_err());
+        }
+    }
+
     #[test]
     fn refuses_foreign_names() {
         for n in [
