@@ -250,6 +250,26 @@ fn stream_stop_on_sigterm_and_restore_to_a_noted_time() {
     assert!(stderr.contains("the next run resumes there"), "{stderr}");
     assert!(!stderr.contains(PASSWORD));
 
+    // A dry run says what is covered and touches nothing.
+    let out = covet()
+        .args(["pitr", "binlog-restore", "--dry-run", "--backup"])
+        .arg(&backup)
+        .args(["--db", &url("app_dry"), "--repo"])
+        .arg(&repo)
+        .arg("--key-file")
+        .arg(&key)
+        .args(["--to-time", &noted])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains(&format!("at {from}")), "{stdout}");
+    assert!(stdout.contains("replays 1 transaction(s)"), "{stdout}");
+
     // Restore to the noted time, password from the environment only.
     let out = covet()
         .args(["pitr", "binlog-restore", "--backup"])
@@ -293,7 +313,9 @@ fn stream_stop_on_sigterm_and_restore_to_a_noted_time() {
         "{stderr}"
     );
     assert_eq!(
-        srv.sql("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'app_later'"),
+        srv.sql(
+            "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN ('app_later', 'app_dry')"
+        ),
         "0"
     );
 }

@@ -10,8 +10,8 @@ use covet::{Adapter, DatabaseUrl, Engine, Secret};
 use covet_backup::{BackupError, BackupSink, CancellationToken, Encryption, KeySource};
 use covet_pitr::PitrError;
 use covet_pitr::mysql::{
-    BinlogPosition, BinlogRestoreOptions, BinlogTarget, StreamOptions, restore_binlog,
-    stream_binlog,
+    BinlogPosition, BinlogRestoreOptions, BinlogTarget, StreamOptions, plan_binlog_restore,
+    restore_binlog, stream_binlog,
 };
 
 use crate::cmd::{Failure, PasswordArgs, code_for, exit, resolve_url};
@@ -140,6 +140,11 @@ pub(crate) struct RestoreArgs {
     /// Replace the tables of the target that the backup holds.
     #[arg(long)]
     replace: bool,
+    /// Only check: verify the backup and the segments, print what they
+    /// cover and what a restore to the target would replay, touch no
+    /// database.
+    #[arg(long)]
+    dry_run: bool,
     /// The binlog decoder (default: mariadb-binlog, else mysqlbinlog).
     #[arg(long, value_name = "PATH")]
     binlog_tool: Option<PathBuf>,
@@ -328,6 +333,21 @@ async fn restore(a: RestoreArgs) -> Result<(), Failure> {
         binlog_tool: a.binlog_tool,
         client: a.client,
     };
+    if a.dry_run {
+        let p = plan_binlog_restore(&opts).await.map_err(fail)?;
+        println!("{}", p.covered());
+        println!(
+            "a restore to {} replays {} transaction(s) from {} to {}{}",
+            opts.target,
+            p.transactions,
+            p.from,
+            p.stop,
+            p.stop_time
+                .map(|t| format!(" (last written {})", t.to_rfc3339()))
+                .unwrap_or_default()
+        );
+        return Ok(());
+    }
     // Ctrl-C or SIGTERM: the logical restore removes what it made; a
     // replay under way stops where it is.
     let c = cancel.clone();
