@@ -313,6 +313,8 @@ fn restore_to_a_time_across_a_timeline_switch_and_faults() {
         primary.psql(&format!("INSERT INTO t VALUES ({i})"));
         segs.push(primary.switch_and_archive());
     }
+    // A named restore point before t1, for the drill below.
+    primary.psql("SELECT pg_create_restore_point('after_three')");
     primary.psql("SELECT pg_sleep(0.3)");
     let t1 = primary.psql("SELECT clock_timestamp()");
     primary.psql("SELECT pg_sleep(0.3)");
@@ -354,8 +356,9 @@ fn restore_to_a_time_across_a_timeline_switch_and_faults() {
     let (code, out, err) = lab.pitr(&["verify", "--deep"], &lab.repo());
     assert_eq!(code, 0, "verify: {out}{err}");
 
-    // A drill to t1 reports its RTO and leaves nothing behind.
-    let (code, out, err) = lab.pitr(&["drill", "--to-time", &t1], &lab.repo());
+    // A drill to the restore point reports its RTO and leaves nothing
+    // behind (a name PostgreSQL does not find would fail its recovery).
+    let (code, out, err) = lab.pitr(&["drill", "--to-name", "after_three"], &lab.repo());
     assert_eq!(code, 0, "drill: {out}{err}");
     assert!(out.contains("RTO"), "{out}");
     let leftovers: Vec<_> = std::fs::read_dir(std::env::temp_dir())
@@ -514,6 +517,30 @@ fn restore_to_a_time_across_a_timeline_switch_and_faults() {
     );
     assert_ne!(code, 0);
     assert!(err.contains("is not covered"), "{err}");
+
+    // Tablespaces beyond the defaults are refused, before anything is
+    // stored.
+    let ts = lab.path("ts");
+    std::fs::create_dir(&ts).unwrap();
+    chown_pg(&ts);
+    primary.psql(&format!(
+        "CREATE TABLESPACE extra LOCATION '{}'",
+        ts.display()
+    ));
+    let (code, _, err) = lab.pitr(
+        &[
+            "base-backup",
+            "--db",
+            &primary.url(),
+            "--pgdata",
+            &lab.path("primary").display().to_string(),
+        ],
+        &lab.repo(),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("tablespaces (extra)"), "{err}");
+    let (_, partial) = repo_files(&lab.repo());
+    assert!(partial.is_empty(), "{partial:?}");
     drop(primary);
 }
 

@@ -311,7 +311,7 @@ impl Packer {
         .await?;
         let mut h = Sha256::new();
         let mut left = size;
-        let mut buf = vec![0u8; 256 * 1024];
+        let mut buf = vec![0u8; 1 << 20];
         while left > 0 {
             let want = left.min(buf.len() as u64) as usize;
             let n = f
