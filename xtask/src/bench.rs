@@ -16,6 +16,7 @@ const BENCHES: &[&str] = &[
     "loadtest",
     "orm",
     "orm-compile",
+    "pitr",
 ];
 
 /// `cargo xtask bench <name> [args]`: a comparison benchmark from
@@ -39,7 +40,24 @@ pub(crate) fn run(args: &[String]) -> Result {
     let mut c = cargo();
     c.args(["bench", "-p", "covet-benches", "--bench", name, "--"])
         .args(&args[1..]);
+    if name == "pitr" {
+        // PostgreSQL runs covet as its archive_command: the bench needs
+        // the binary itself, not a library.
+        c.arg("--covet").arg(covet_release_binary()?);
+    }
     sh(c)
+}
+
+/// Builds the covet CLI in release mode and returns its path.
+fn covet_release_binary() -> Result<PathBuf> {
+    let mut build = cargo();
+    build.args(["build", "--release", "-q", "-p", "covet-cli"]);
+    sh(build)?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("target"));
+    let bin = target.join("release").join("covet");
+    std::path::absolute(&bin).map_err(|e| format!("{}: {e}", bin.display()))
 }
 
 /// The orm bench links Diesel's sync PostgreSQL backend against libpq,
