@@ -47,8 +47,9 @@ pub(super) struct Scope {
     #[arg(long = "schema", value_name = "NAME")]
     schemas: Vec<String>,
     /// Leave out an object the backup would refuse, named as the refusal
-    /// names it, e.g. `operator public.===(integer,integer)` on PostgreSQL
-    /// or `sequence s1` on MariaDB (repeatable).
+    /// names it, e.g. `operator public.===(integer,integer)` on PostgreSQL,
+    /// `sequence s1` on MariaDB or `virtual table stats` (a dbstat, csv or
+    /// extension module) on SQLite (repeatable).
     #[arg(long, value_name = "KIND NAME")]
     exclude: Vec<String>,
 }
