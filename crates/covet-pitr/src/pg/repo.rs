@@ -54,6 +54,11 @@ impl Repo {
         &*self.sink
     }
 
+    /// The sink, shared.
+    pub fn sink_arc(&self) -> Arc<dyn BackupSink> {
+        self.sink.clone()
+    }
+
     /// The key objects are read with.
     pub fn key(&self) -> Option<&KeySource> {
         self.key.as_ref()

@@ -1,0 +1,181 @@
+//! Restore planning and unpacking without a server: a repository in
+//! memory holding a hand-made base backup and WAL segments.
+
+use std::sync::Arc;
+
+use covet_backup::object::{ObjectOptions, ObjectWriter, put_object};
+use covet_backup::{BackupError, Encryption, KeySource, MemorySink};
+use covet_pitr::PitrError;
+use covet_pitr::pg::archive::{self, Entry};
+use covet_pitr::pg::wal::Lsn;
+use covet_pitr::pg::{
+    BaseManifest, FetchOutcome, RecoveryTarget, Repo, RestoreOptions, VerifyOptions, restore,
+    verify, wal_fetch,
+};
+
+const MB: u64 = 1 << 20;
+
+fn opts(kind: &str) -> ObjectOptions {
+    ObjectOptions {
+        encryption: Encryption::Key(KeySource::Raw([7; 32])),
+        kind: kind.into(),
+        ..ObjectOptions::default()
+    }
+}
+
+/// A repository with one base backup (WAL 0/2000028 to 0/2000100) and
+/// segments 2, 3 and 5 of timeline 1: 4 is missing.
+async fn repo() -> Repo {
+    let sink = Arc::new(MemorySink::new());
+    let mut w = ObjectWriter::create(&*sink, "base-1.pgdata", &opts("pg-base"))
+        .await
+        .unwrap();
+    let mut stream = archive::MAGIC.to_vec();
+    let files: [(&str, &[u8]); 2] = [("PG_VERSION", b"15\n"), ("global/pg_control", &[1; 64])];
+    stream.extend(archive::encode(&Entry::Dir {
+        path: "global".into(),
+        mode: 0o700,
+    }));
+    for (path, data) in files {
+        stream.extend(archive::encode(&Entry::File {
+            path: path.into(),
+            mode: 0o600,
+            size: data.len() as u64,
+        }));
+        stream.extend_from_slice(data);
+    }
+    stream.extend(archive::encode_end(3));
+    w.write(&stream).await.unwrap();
+    w.finish().await.unwrap();
+    let manifest = BaseManifest {
+        format: 1,
+        name: "base-1".into(),
+        archive: "base-1.pgdata".into(),
+        label: "t".into(),
+        pg_version_num: 150_000,
+        pg_version: "15.0".into(),
+        system_identifier: "1".into(),
+        timeline: 1,
+        wal_segment_size: MB,
+        start_lsn: "0/200028".into(),
+        stop_lsn: "0/200100".into(),
+        start_wal: "000000010000000000000002".into(),
+        stop_wal: "000000010000000000000002".into(),
+        start_time: "2026-12-05T08:00:00Z".parse().unwrap(),
+        stop_time: "2026-12-05T08:00:01Z".parse().unwrap(),
+        files: vec![],
+        total_bytes: 0,
+        backup_label: String::new(),
+        tablespace_map: String::new(),
+    };
+    let json = serde_json::to_vec(&manifest).unwrap();
+    put_object(
+        &*sink,
+        "base-1.manifest.json",
+        &json[..],
+        &opts("pg-base-manifest"),
+    )
+    .await
+    .unwrap();
+    for seg in [2u8, 3, 5] {
+        let data = vec![seg; MB as usize];
+        put_object(
+            &*sink,
+            &format!("wal-0000000100000000000000{seg:02X}"),
+            &data[..],
+            &opts("pg-wal"),
+        )
+        .await
+        .unwrap();
+    }
+    Repo::new(sink, Some(KeySource::Raw([7; 32])))
+}
+
+fn restore_opts(dir: &std::path::Path, target: RecoveryTarget) -> RestoreOptions {
+    RestoreOptions {
+        target_dir: dir.join("data"),
+        target,
+        restore_command: "covet pitr wal-fetch %f %p --repo 'x'".into(),
+        extra_settings: vec![],
+    }
+}
+
+#[tokio::test]
+async fn a_target_within_the_chain_restores_with_its_settings() {
+    let repo = repo().await;
+    let dir = tempfile::tempdir().unwrap();
+    let o = restore_opts(
+        dir.path(),
+        RecoveryTarget::Lsn(Lsn::parse("0/3FFFFF").unwrap()),
+    );
+    let rep = restore(&repo, &o).await.unwrap();
+    assert_eq!(rep.base.name, "base-1");
+    assert_eq!(rep.files, 2);
+    let data = dir.path().join("data");
+    assert_eq!(std::fs::read(data.join("PG_VERSION")).unwrap(), b"15\n");
+    assert!(data.join("recovery.signal").exists());
+    assert!(data.join("pg_wal/archive_status").is_dir());
+    let conf = std::fs::read_to_string(data.join("postgresql.auto.conf")).unwrap();
+    assert!(conf.contains("restore_command = 'covet pitr wal-fetch %f %p --repo ''x'''\n"));
+    assert!(conf.contains("recovery_target_lsn = '0/3FFFFF'\n"));
+    assert!(conf.contains("recovery_target_action = 'promote'\n"));
+    assert!(conf.contains("recovery_target_timeline = 'latest'\n"));
+}
+
+#[tokio::test]
+async fn targets_past_the_gap_or_before_the_backup_are_not_covered() {
+    let repo = repo().await;
+    let dir = tempfile::tempdir().unwrap();
+    for target in [
+        RecoveryTarget::Lsn(Lsn::parse("0/500000").unwrap()),
+        RecoveryTarget::Lsn(Lsn::parse("0/100000").unwrap()),
+        RecoveryTarget::parse_time("2026-12-05 07:00:00+00").unwrap(),
+    ] {
+        match restore(&repo, &restore_opts(dir.path(), target.clone())).await {
+            Err(PitrError::NotCovered { covered, .. }) => {
+                assert!(
+                    covered.contains("base-1: 0/200100")
+                        && covered.contains("to 0/400000")
+                        && covered.contains("missing 000000010000000000000004"),
+                    "{covered}"
+                );
+            }
+            other => panic!("{target}: {other:?}"),
+        }
+        assert!(!dir.path().join("data").exists());
+    }
+    let rep = verify(&repo, VerifyOptions { deep: true }).await.unwrap();
+    assert_eq!(rep.objects_checked, 5);
+    assert_eq!(
+        rep.problems,
+        vec!["base backup base-1, timeline 1: WAL segment 000000010000000000000004 is missing"]
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_key_is_an_error_not_a_missing_file() {
+    let repo = repo().await;
+    let wrong = Repo::new(repo.sink_arc(), Some(KeySource::Raw([8; 32])));
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("RECOVERYXLOG");
+    match wal_fetch(&wrong, "000000010000000000000002", &dest).await {
+        Err(PitrError::Backup(BackupError::WrongKey { .. })) => {}
+        other => panic!("{other:?}"),
+    }
+    assert!(!dest.exists());
+    assert_eq!(
+        wal_fetch(&repo, "000000010000000000000004", &dest)
+            .await
+            .unwrap(),
+        FetchOutcome::NotArchived
+    );
+    assert!(!dest.exists());
+    assert!(matches!(
+        wal_fetch(&repo, "000000010000000000000002", &dest)
+            .await
+            .unwrap(),
+        FetchOutcome::Restored(_)
+    ));
+    assert_eq!(std::fs::read(&dest).unwrap(), vec![2u8; MB as usize]);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
