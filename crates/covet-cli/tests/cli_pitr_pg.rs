@@ -319,6 +319,9 @@ fn restore_to_a_time_across_a_timeline_switch_and_faults() {
     let t1 = primary.psql("SELECT clock_timestamp()");
     primary.psql("SELECT pg_sleep(0.3)");
     primary.psql("INSERT INTO t VALUES (4), (5)");
+    primary.psql("SELECT pg_sleep(0.3)");
+    let t1b = primary.psql("SELECT clock_timestamp()");
+    primary.psql("SELECT pg_sleep(0.3)");
     primary.psql("DROP TABLE t");
     primary.switch_and_archive();
 
@@ -352,6 +355,15 @@ fn restore_to_a_time_across_a_timeline_switch_and_faults() {
         "1,2,3,100"
     );
     drop(r2);
+
+    // Back on timeline 1 (the original history, past the point where
+    // timeline 2 branched off): the rows written after t1 are there.
+    let r3 = lab.restore_and_start("r3", &["--to-time", &t1b, "--timeline", "1"]);
+    assert_eq!(
+        r3.psql("SELECT string_agg(id::text, ',' ORDER BY id) FROM t"),
+        "1,2,3,4,5"
+    );
+    drop(r3);
 
     let (code, out, err) = lab.pitr(&["verify", "--deep"], &lab.repo());
     assert_eq!(code, 0, "verify: {out}{err}");

@@ -97,6 +97,7 @@ fn restore_opts(dir: &std::path::Path, target: RecoveryTarget) -> RestoreOptions
         target,
         restore_command: "covet pitr wal-fetch %f %p --repo 'x'".into(),
         extra_settings: vec![],
+        timeline: None,
     }
 }
 

@@ -32,6 +32,8 @@ pub struct DrillOptions {
     pub scratch_parent: Option<PathBuf>,
     /// How long recovery may take before the drill fails.
     pub timeout: Duration,
+    /// The timeline to recover along (`None`: the newest).
+    pub timeline: Option<u32>,
 }
 
 /// What a drill measured.
@@ -148,6 +150,7 @@ pub async fn drill(repo: &Repo, opts: &DrillOptions) -> Result<DrillReport> {
             target_dir: data.clone(),
             target: opts.target.clone(),
             restore_command: opts.restore_command.clone(),
+            timeline: opts.timeline,
             extra_settings: vec![
                 ("port".into(), port.to_string()),
                 ("listen_addresses".into(), String::new()),

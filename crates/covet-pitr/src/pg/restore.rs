@@ -90,6 +90,9 @@ pub struct RestoreOptions {
     pub restore_command: String,
     /// Further settings appended after the recovery settings (a port, say).
     pub extra_settings: Vec<(String, String)>,
+    /// The timeline to recover along (`recovery_target_timeline`); `None`
+    /// follows the newest timeline the repository holds, as `'latest'`.
+    pub timeline: Option<u32>,
 }
 
 /// What a restore did.
@@ -115,10 +118,14 @@ fn covered_list(covs: &[Coverage]) -> String {
 
 /// Picks the base backup for `target` and checks that the archived WAL
 /// covers it; [`PitrError::NotCovered`] lists what is covered otherwise.
-pub(crate) async fn plan(repo: &Repo, target: &RecoveryTarget) -> Result<(BaseManifest, Coverage)> {
+pub(crate) async fn plan(
+    repo: &Repo,
+    target: &RecoveryTarget,
+    timeline: Option<u32>,
+) -> Result<(BaseManifest, Coverage)> {
     let bases = list_base_backups(repo).await?;
     let idx = WalIndex::load(repo, &bases).await?;
-    let tli = idx.latest_timeline(&bases);
+    let tli = timeline.unwrap_or_else(|| idx.latest_timeline(&bases));
     let mut covs = Vec::new();
     for b in &bases {
         let c = idx.coverage(b, tli)?;
@@ -164,11 +171,12 @@ fn conf_quote(v: &str) -> String {
 /// missing; on failure what was written is removed), and writes the
 /// recovery settings into `postgresql.auto.conf` (`restore_command`, the
 /// target, `recovery_target_action = 'promote'`,
-/// `recovery_target_timeline = 'latest'`) and `recovery.signal`. Starting
+/// `recovery_target_timeline`, `'latest'` unless `opts.timeline` names
+/// one) and `recovery.signal`. Starting
 /// PostgreSQL on the directory then replays the WAL and promotes at the
 /// target.
 pub async fn restore(repo: &Repo, opts: &RestoreOptions) -> Result<RestoreReport> {
-    let (base, coverage) = plan(repo, &opts.target).await?;
+    let (base, coverage) = plan(repo, &opts.target, opts.timeline).await?;
     let dir = &opts.target_dir;
     let created = match std::fs::read_dir(dir) {
         Ok(mut rd) => {
@@ -242,7 +250,11 @@ async fn write_all(repo: &Repo, base: &BaseManifest, opts: &RestoreOptions) -> R
     if opts.target != RecoveryTarget::Latest {
         settings.push(("recovery_target_action".into(), "promote".into()));
     }
-    settings.push(("recovery_target_timeline".into(), "latest".into()));
+    settings.push((
+        "recovery_target_timeline".into(),
+        opts.timeline
+            .map_or_else(|| "latest".into(), |t| t.to_string()),
+    ));
     settings.extend(opts.extra_settings.iter().cloned());
     for (k, v) in settings {
         conf.push_str(&format!("{k} = {}\n", conf_quote(&v)));

@@ -210,6 +210,10 @@ pub(crate) struct RestoreArgs {
     target: PathBuf,
     #[command(flatten)]
     to: TargetArgs,
+    /// Recover along this timeline (default: the newest the repository
+    /// holds, `recovery_target_timeline = 'latest'`).
+    #[arg(long, value_name = "TLI")]
+    timeline: Option<u32>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -227,6 +231,9 @@ pub(crate) struct DrillArgs {
     repo: RepoArgs,
     #[command(flatten)]
     to: TargetArgs,
+    /// Recover along this timeline (default: the newest).
+    #[arg(long, value_name = "TLI")]
+    timeline: Option<u32>,
     /// PostgreSQL's binaries (default: pg_config --bindir, else the newest
     /// /usr/lib/postgresql/*/bin).
     #[arg(long, value_name = "DIR")]
@@ -369,6 +376,7 @@ async fn restore(a: RestoreArgs) -> Result<(), Failure> {
             target: target.clone(),
             restore_command: restore_command(&a.repo)?,
             extra_settings: vec![],
+            timeline: a.timeline,
         },
     )
     .await
@@ -417,6 +425,7 @@ async fn drill(a: DrillArgs) -> Result<(), Failure> {
             db_user: a.db_user,
             scratch_parent: None,
             timeout: a.timeout,
+            timeline: a.timeline,
         },
     )
     .await
