@@ -3,14 +3,15 @@
 
 use std::sync::Arc;
 
+use covet_backup::object::PutOutcome;
 use covet_backup::object::{ObjectOptions, ObjectWriter, put_object};
-use covet_backup::{BackupError, Encryption, KeySource, MemorySink};
+use covet_backup::{BackupError, Encryption, KdfParams, KeySource, MemorySink};
 use covet_pitr::PitrError;
 use covet_pitr::pg::archive::{self, Entry};
 use covet_pitr::pg::wal::Lsn;
 use covet_pitr::pg::{
     BaseManifest, FetchOutcome, RecoveryTarget, Repo, RestoreOptions, VerifyOptions, restore,
-    verify, wal_fetch,
+    verify, wal_fetch, wal_push,
 };
 
 const MB: u64 = 1 << 20;
@@ -179,4 +180,46 @@ async fn a_wrong_key_is_an_error_not_a_missing_file() {
     ));
     assert_eq!(std::fs::read(&dest).unwrap(), vec![2u8; MB as usize]);
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+#[tokio::test]
+async fn a_passphrase_repository_pushes_idempotently_and_fetches() {
+    let sink = Arc::new(MemorySink::new());
+    let secret = covet_core::Secret::new("correct horse battery staple".to_owned());
+    // Small Argon2id parameters keep the test fast; readers take them
+    // from each object's header.
+    let cheap = KdfParams {
+        m_cost: 64,
+        t_cost: 1,
+        p_cost: 1,
+    };
+    let push = Repo::new(
+        sink.clone(),
+        Some(KeySource::PassphraseWith(secret.clone(), cheap)),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let seg = dir.path().join("000000010000000000000007");
+    std::fs::write(&seg, vec![9u8; 4096]).unwrap();
+    assert!(matches!(
+        wal_push(&push, &seg).await.unwrap(),
+        PutOutcome::Stored(_)
+    ));
+    assert!(matches!(
+        wal_push(&push, &seg).await.unwrap(),
+        PutOutcome::AlreadyPresent(_)
+    ));
+    std::fs::write(&seg, vec![1u8; 4096]).unwrap();
+    assert!(matches!(
+        wal_push(&push, &seg).await,
+        Err(PitrError::Backup(BackupError::ObjectConflict { .. }))
+    ));
+    let fetch = Repo::new(sink, Some(KeySource::Passphrase(secret)));
+    let dest = dir.path().join("RECOVERYXLOG");
+    assert!(matches!(
+        wal_fetch(&fetch, "000000010000000000000007", &dest)
+            .await
+            .unwrap(),
+        FetchOutcome::Restored(_)
+    ));
+    assert_eq!(std::fs::read(&dest).unwrap(), vec![9u8; 4096]);
 }

@@ -540,4 +540,28 @@ mod tests {
         );
         assert_eq!(c3.first_missing, None);
     }
+
+    proptest::proptest! {
+        /// On one timeline, whatever segments are archived: the chain runs
+        /// from the backup's start to just before the first missing
+        /// segment, which is named when later segments exist or the
+        /// consistent point lies beyond it.
+        #[test]
+        fn one_timeline_chain(present in proptest::collection::btree_set(0u64..24, 0..24), stop_seg in 4u64..10) {
+            let start = 4u64;
+            let segs: Vec<(u32, u64, u32)> = present.iter().map(|&s| (1, s, 1)).collect();
+            let idx = index(&segs, &[]);
+            let b = base(&Lsn(start * MB + 0x28).to_string(), &Lsn(stop_seg * MB + 0x100).to_string());
+            let c = idx.coverage(&b, 1).unwrap();
+            let first_gap = (start..).find(|s| !present.contains(s)).unwrap();
+            let max = present.iter().next_back().copied().unwrap_or(0);
+            proptest::prop_assert!(c.on_path);
+            proptest::prop_assert_eq!(c.usable(), first_gap > stop_seg);
+            if c.usable() {
+                proptest::prop_assert_eq!(c.to_lsn, Some(Lsn(first_gap * MB)));
+            }
+            let named = first_gap <= max || first_gap <= stop_seg;
+            proptest::prop_assert_eq!(c.first_missing, named.then(|| segment_name(1, first_gap, MB)));
+        }
+    }
 }
