@@ -261,6 +261,16 @@ fn walk(root: &Path) -> Result<Vec<Found>> {
     }
     let mut out = Vec::new();
     go(root, "", &mut out)?;
+    // pg_control goes last, the order PostgreSQL's own base backup
+    // protocol sends it in: the control file copied is then at least as
+    // new as every other file.
+    if let Some(i) = out
+        .iter()
+        .position(|f| matches!(f, Found::File(p) if p == "global/pg_control"))
+    {
+        let c = out.remove(i);
+        out.push(c);
+    }
     Ok(out)
 }
 
