@@ -4,14 +4,14 @@
 use std::sync::Arc;
 
 use covet_backup::object::PutOutcome;
-use covet_backup::object::{ObjectOptions, ObjectWriter, put_object};
+use covet_backup::object::{ObjectOptions, ObjectWriter, list_objects, put_object};
 use covet_backup::{BackupError, Encryption, KdfParams, KeySource, MemorySink};
 use covet_pitr::PitrError;
 use covet_pitr::pg::archive::{self, Entry};
 use covet_pitr::pg::wal::Lsn;
 use covet_pitr::pg::{
-    BaseManifest, FetchOutcome, RecoveryTarget, Repo, RestoreOptions, VerifyOptions, restore,
-    verify, wal_fetch, wal_push,
+    BaseManifest, FetchOutcome, RecoveryTarget, Repo, RestoreOptions, VerifyOptions, prune,
+    restore, verify, wal_fetch, wal_push,
 };
 
 const MB: u64 = 1 << 20;
@@ -222,4 +222,62 @@ async fn a_passphrase_repository_pushes_idempotently_and_fetches() {
         FetchOutcome::Restored(_)
     ));
     assert_eq!(std::fs::read(&dest).unwrap(), vec![9u8; 4096]);
+}
+
+#[tokio::test]
+async fn prune_keeps_the_newest_and_the_wal_it_needs() {
+    let repo = repo().await;
+    let sink = repo.sink();
+    // An archive whose base backup never wrote its manifest.
+    let mut w = ObjectWriter::create(sink, "base-0.pgdata", &opts("pg-base"))
+        .await
+        .unwrap();
+    w.write(archive::MAGIC).await.unwrap();
+    w.finish().await.unwrap();
+    // A newer base backup starting in segment 5.
+    let mut w = ObjectWriter::create(sink, "base-2.pgdata", &opts("pg-base"))
+        .await
+        .unwrap();
+    let mut stream = archive::MAGIC.to_vec();
+    stream.extend(archive::encode_end(0));
+    w.write(&stream).await.unwrap();
+    w.finish().await.unwrap();
+    let m = serde_json::json!({
+        "format": 1, "name": "base-2", "archive": "base-2.pgdata", "label": "t",
+        "pg_version_num": 150000, "pg_version": "15.0", "system_identifier": "1",
+        "timeline": 1, "wal_segment_size": MB, "start_lsn": "0/500028",
+        "stop_lsn": "0/500100", "start_wal": "000000010000000000000005",
+        "stop_wal": "000000010000000000000005",
+        "start_time": "2099-01-01T00:00:00Z", "stop_time": "2099-01-01T00:00:01Z",
+        "files": [], "total_bytes": 0, "backup_label": "", "tablespace_map": ""
+    });
+    let json = serde_json::to_vec(&m).unwrap();
+    put_object(
+        sink,
+        "base-2.manifest.json",
+        &json[..],
+        &opts("pg-base-manifest"),
+    )
+    .await
+    .unwrap();
+
+    let rep = prune(&repo, 1).await.unwrap();
+    assert_eq!(rep.bases, vec!["base-1"]);
+    assert_eq!(rep.orphans, vec!["base-0.pgdata"]);
+    assert_eq!(rep.wal, 2);
+    let left: Vec<String> = list_objects(sink, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.name)
+        .collect();
+    assert_eq!(
+        left,
+        vec![
+            "base-2.manifest.json",
+            "base-2.pgdata",
+            "wal-000000010000000000000005"
+        ]
+    );
+    assert!(verify(&repo, VerifyOptions::default()).await.unwrap().ok());
 }

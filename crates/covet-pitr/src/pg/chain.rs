@@ -373,9 +373,14 @@ pub struct PruneReport {
     pub bases: Vec<String>,
     /// WAL objects deleted.
     pub wal: usize,
+    /// Archives of base backups that never got their manifest (a base
+    /// backup that failed or was killed after its archive was stored),
+    /// older than the oldest kept base backup.
+    pub orphans: Vec<String>,
 }
 
-/// Keeps the newest `keep` base backups; deletes older ones and every WAL
+/// Keeps the newest `keep` base backups; deletes older ones, archives
+/// without a manifest older than the oldest kept one, and every WAL
 /// segment, `.partial` and backup history file before the oldest kept
 /// backup's start segment (timeline history files are kept: they are tiny
 /// and recovery needs them to pick timelines).
@@ -399,6 +404,13 @@ pub async fn prune(repo: &Repo, keep: usize) -> Result<PruneReport> {
         repo.sink().delete(&manifest_object(&b.name)).await?;
         repo.sink().delete(&b.archive).await?;
         rep.bases.push(b.name.clone());
+    }
+    for o in list_objects(repo.sink(), Some(KIND_BASE)).await? {
+        let complete = bases.iter().any(|b| b.archive == o.name);
+        if !complete && o.created_at < oldest.start_time {
+            repo.sink().delete(&o.name).await?;
+            rep.orphans.push(o.name);
+        }
     }
     for (w, o) in &idx.all {
         let seg = match w {

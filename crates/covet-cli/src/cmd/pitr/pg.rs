@@ -444,10 +444,11 @@ async fn prune(a: PruneArgs) -> Result<(), Failure> {
     let repo = a.repo.open()?;
     let rep = pg::prune(&repo, a.keep).await.map_err(fail_pitr)?;
     outln!(
-        "pruned {} base backup(s){}{} and {} WAL file(s)",
+        "pruned {} base backup(s){}{}, {} WAL file(s) and {} unfinished base backup archive(s)",
         rep.bases.len(),
         if rep.bases.is_empty() { "" } else { ": " },
         rep.bases.join(", "),
-        rep.wal
+        rep.wal,
+        rep.orphans.len()
     )
 }
