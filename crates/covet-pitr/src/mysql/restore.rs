@@ -106,8 +106,14 @@ pub struct BinlogPlan {
     pub transactions: u64,
     /// Segments read.
     pub segments: usize,
-    /// The binlog files to replay, rebuilt: (source file name, bytes).
-    files: Vec<(String, Vec<u8>)>,
+    /// The segments from the backup's position on, in order.
+    chain: Vec<SegmentName>,
+    /// The last event to replay: (index in `chain`, index among its
+    /// covered events).
+    keep_to: Option<(usize, usize)>,
+    /// The first replayed statement that names the source database
+    /// explicitly, if any (a rename cannot rewrite it).
+    first_qualified: Option<BinlogPosition>,
 }
 
 impl BinlogPlan {
@@ -181,8 +187,10 @@ async fn plan_from_manifest(opts: &BinlogRestoreOptions, m: &Manifest) -> Result
     };
     let target_desc = opts.target.to_string();
     let segs = list_segments(opts.repo.as_ref(), &opts.stream).await?;
-    // The run of segments from the backup's position on, read and checked.
-    let mut chain: Vec<Decoded> = Vec::new();
+    // The run of segments from the backup's position on, each read and
+    // checked (one in memory at a time) and fed to the selection.
+    let mut chain: Vec<SegmentName> = Vec::new();
+    let mut sel = Selector::new(&from, &opts.target, &m.database);
     let mut cur = from.clone();
     let mut next_file: Option<String> = None;
     let mut gap_before = None;
@@ -210,7 +218,8 @@ async fn plan_from_manifest(opts: &BinlogRestoreOptions, m: &Manifest) -> Result
         let d = read_segment(opts, name).await?;
         cur = d.name.end_position();
         next_file = d.rotate_to.clone();
-        chain.push(d);
+        sel.feed(chain.len(), &d);
+        chain.push(d.name);
     }
     if chain.is_empty() {
         return Err(PitrError::NotCovered {
@@ -221,20 +230,21 @@ async fn plan_from_manifest(opts: &BinlogRestoreOptions, m: &Manifest) -> Result
             ),
         });
     }
-    let mut plan = BinlogPlan {
+    let plan = BinlogPlan {
         source_database: m.database.clone(),
         from: from.clone(),
         backup_time: m.started_at,
         covered_to: cur,
-        last_event_time: None,
+        last_event_time: sel.last_ts.map(ts),
         gap_before,
-        stop: from.clone(),
-        stop_time: None,
-        transactions: 0,
+        stop: sel.stop,
+        stop_time: sel.stop_time,
+        transactions: sel.transactions,
         segments: chain.len(),
-        files: Vec::new(),
+        chain,
+        keep_to: sel.keep_to,
+        first_qualified: sel.first_qualified,
     };
-    select(&mut plan, &chain, &opts.target)?;
     check_target(&plan, &opts.target)?;
     Ok(plan)
 }
@@ -250,73 +260,103 @@ async fn read_segment(opts: &BinlogRestoreOptions, name: SegmentName) -> Result<
     segment::decode(name, bytes)
 }
 
+/// Whether a covered event precedes the backup's position (the first
+/// segment may start before it).
+fn before_backup(from: &BinlogPosition, seg: &Decoded, e: &segment::Ev) -> bool {
+    seg.name.file == from.file && e.header.start() < from.position
+}
+
 /// Walks the chain's events from the backup's position, transaction by
-/// transaction, keeping the prefix the target allows; rebuilds one binlog
-/// file per source file from it.
-fn select(plan: &mut BinlogPlan, chain: &[Decoded], target: &BinlogTarget) -> Result<()> {
-    let mut grouper = Grouper::Outside;
-    // (segment index, event index) of the last event of the last kept
-    // transaction.
-    let mut keep_to: Option<(usize, usize)> = None;
-    let mut stopped = false;
-    let mut last_ts = None;
-    for (si, seg) in chain.iter().enumerate() {
+/// transaction, keeping the prefix the target allows.
+struct Selector<'a> {
+    from: &'a BinlogPosition,
+    target: &'a BinlogTarget,
+    source_db: &'a str,
+    grouper: Grouper,
+    stopped: bool,
+    keep_to: Option<(usize, usize)>,
+    transactions: u64,
+    stop: BinlogPosition,
+    stop_time: Option<DateTime<Utc>>,
+    last_ts: Option<u32>,
+    first_qualified: Option<BinlogPosition>,
+}
+
+impl<'a> Selector<'a> {
+    fn new(from: &'a BinlogPosition, target: &'a BinlogTarget, source_db: &'a str) -> Self {
+        Selector {
+            from,
+            target,
+            source_db,
+            grouper: Grouper::Outside,
+            stopped: false,
+            keep_to: None,
+            transactions: 0,
+            stop: from.clone(),
+            stop_time: None,
+            last_ts: None,
+            first_qualified: None,
+        }
+    }
+
+    /// Takes the next segment of the chain (`si`: its index).
+    fn feed(&mut self, si: usize, seg: &Decoded) {
         for (ei, e) in seg.events.iter().enumerate() {
-            let before_backup =
-                seg.name.file == plan.from.file && e.header.start() < plan.from.position;
-            if before_backup {
+            if before_backup(self.from, seg, e) {
                 continue;
             }
-            last_ts = Some(e.header.timestamp);
-            if stopped {
+            self.last_ts = Some(e.header.timestamp);
+            if self.stopped {
                 continue;
             }
-            if grouper.feed(&e.header, seg.bytes_of(e), seg.checksum) {
+            if self.first_qualified.is_none() && names_database(seg, e, self.source_db) {
+                self.first_qualified = Some(BinlogPosition::new(&seg.name.file, e.header.start()));
+            }
+            if self.grouper.feed(&e.header, seg.bytes_of(e), seg.checksum) {
                 let end = BinlogPosition::new(&seg.name.file, u64::from(e.header.log_pos));
-                let keep = match target {
+                let keep = match self.target {
                     BinlogTarget::Latest => true,
                     BinlogTarget::Time(t) => i64::from(e.header.timestamp) <= t.timestamp(),
                     BinlogTarget::Position(p) => end <= *p,
                 };
                 if keep {
                     if is_transaction_end(seg, e) {
-                        plan.transactions += 1;
+                        self.transactions += 1;
                     }
-                    plan.stop = end;
-                    plan.stop_time = Some(ts(e.header.timestamp));
-                    keep_to = Some((si, ei));
+                    self.stop = end;
+                    self.stop_time = Some(ts(e.header.timestamp));
+                    self.keep_to = Some((si, ei));
                 } else {
-                    stopped = true;
+                    self.stopped = true;
                 }
             }
         }
     }
-    plan.last_event_time = last_ts.map(ts);
-    let Some((last_si, last_ei)) = keep_to else {
-        return Ok(());
-    };
-    for (si, seg) in chain.iter().enumerate().take(last_si + 1) {
-        let fresh = plan.files.last().is_none_or(|(f, _)| *f != seg.name.file);
-        if fresh {
-            let mut bytes = MAGIC.to_vec();
-            bytes.extend_from_slice(seg.fde_bytes());
-            plan.files.push((seg.name.file.clone(), bytes));
-        }
-        let out = &mut plan.files.last_mut().expect("pushed above").1;
-        for (ei, e) in seg.events.iter().enumerate() {
-            if si == last_si && ei > last_ei {
-                break;
-            }
-            let before_backup =
-                seg.name.file == plan.from.file && e.header.start() < plan.from.position;
-            // The format description heads the rebuilt file already.
-            if before_backup || e.header.type_code == FORMAT_DESCRIPTION {
-                continue;
-            }
-            out.extend_from_slice(seg.bytes_of(e));
-        }
+}
+
+/// Whether `e` is a statement run in database `db` whose text names `db`
+/// itself (`db.t` or `` `db`.t ``): only statements the decoder passes
+/// (`--database`) matter.
+fn names_database(seg: &Decoded, e: &segment::Ev, db: &str) -> bool {
+    if e.header.type_code != QUERY {
+        return false;
     }
-    Ok(())
+    let Some((default_db, text)) = event::query(seg.bytes_of(e), seg.checksum) else {
+        return false;
+    };
+    if !default_db.eq_ignore_ascii_case(db.as_bytes()) {
+        return false;
+    }
+    let text = String::from_utf8_lossy(text).to_ascii_lowercase();
+    let db = db.to_ascii_lowercase();
+    [format!("`{db}`."), format!("{db}.")].iter().any(|n| {
+        text.match_indices(n.as_str()).any(|(i, _)| {
+            i == 0 || {
+                let b = text.as_bytes()[i - 1];
+                !b.is_ascii_alphanumeric() && b != b'_' && b != b'$'
+            }
+        })
+    })
 }
 
 /// Whether an event closes a transaction or a standalone statement (not a
@@ -398,8 +438,13 @@ pub async fn restore_binlog(
     )
     .await?;
     let plan = plan_from_manifest(opts, &verified.manifest).await?;
-    if target_db != plan.source_database {
-        refuse_qualified_names(&plan)?;
+    if target_db != plan.source_database
+        && let Some(at) = plan.first_qualified.as_ref().filter(|at| **at < plan.stop)
+    {
+        return Err(PitrError::Config(format!(
+            "a statement at {at} names the source database `{}` explicitly, which a restore under another name cannot rewrite; restore into a database named `{}`",
+            plan.source_database, plan.source_database
+        )));
     }
     let mut ropts = opts.restore.clone();
     if ropts.key.is_none() {
@@ -413,49 +458,19 @@ pub async fn restore_binlog(
         &ropts,
     )
     .await?;
-    if !plan.files.is_empty() {
-        replay(&plan, &tool, &client, target_url, &target_db, ropts.cancel.as_ref()).await?;
+    if plan.keep_to.is_some() {
+        replay(
+            opts,
+            &plan,
+            &tool,
+            &client,
+            target_url,
+            &target_db,
+            ropts.cancel.as_ref(),
+        )
+        .await?;
     }
     Ok(BinlogRestoreReport { plan, backup })
-}
-
-/// Refuses a rename when a statement names the source database itself.
-fn refuse_qualified_names(plan: &BinlogPlan) -> Result<()> {
-    let src = plan.source_database.to_ascii_lowercase();
-    let needles = [format!("`{src}`."), format!("{src}.")];
-    for (file, bytes) in &plan.files {
-        let events = event::split_events(&bytes[MAGIC.len()..])?;
-        let checksum = event::checksum_len(events.first().map_or(&[][..], |(_, b)| b));
-        for (h, ev) in events {
-            if h.type_code != QUERY {
-                continue;
-            }
-            // Only statements the decoder passes (`--database`) matter.
-            let Some((db, text)) = event::query(ev, checksum) else {
-                continue;
-            };
-            if !db.eq_ignore_ascii_case(plan.source_database.as_bytes()) {
-                continue;
-            }
-            let text = String::from_utf8_lossy(text).to_ascii_lowercase();
-            let named = needles.iter().any(|n| {
-                text.match_indices(n.as_str()).any(|(i, _)| {
-                    i == 0
-                        || !text.as_bytes()[i - 1].is_ascii_alphanumeric()
-                            && text.as_bytes()[i - 1] != b'_'
-                })
-            });
-            if named {
-                return Err(PitrError::Config(format!(
-                    "a statement at {file}:{} names the source database `{}` explicitly, which a restore under another name cannot rewrite; restore into a database named `{}`",
-                    h.start(),
-                    plan.source_database,
-                    plan.source_database
-                )));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// `explicit`, else the first of `names` found on `PATH`.
@@ -478,8 +493,11 @@ fn find_tool(explicit: Option<&Path>, names: &[&str]) -> Result<PathBuf> {
     })
 }
 
-/// Pipes each rebuilt file through the decoder into one client session.
+/// Pipes the chain, one source file at a time, through the decoder into one
+/// client session. Segments are read again (and checked again) as they are
+/// fed, so memory holds one segment, not the whole replay.
 async fn replay(
+    opts: &BinlogRestoreOptions,
     plan: &BinlogPlan,
     tool: &Path,
     client: &Path,
@@ -487,14 +505,16 @@ async fn replay(
     target_db: &str,
     cancel: Option<&covet_backup::CancellationToken>,
 ) -> Result<()> {
-    let tool_name = tool.file_name().map_or_else(
-        || tool.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    );
-    let client_name = client.file_name().map_or_else(
-        || client.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    );
+    let Some((last_si, last_ei)) = plan.keep_to else {
+        return Ok(());
+    };
+    let name_of = |p: &Path| {
+        p.file_name().map_or_else(
+            || p.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        )
+    };
+    let (tool_name, client_name) = (name_of(tool), name_of(client));
     let tool_err = |message: String| PitrError::Tool {
         tool: tool_name.clone(),
         message,
@@ -526,14 +546,17 @@ async fn replay(
         .spawn()
         .map_err(|e| client_err(format!("cannot start: {e}")))?;
     let mut client_in = client_proc.stdin.take().expect("piped");
-    let mut client_stderr = client_proc.stderr.take().expect("piped");
-    let client_errors = tokio::spawn(async move {
-        let mut s = String::new();
-        let _ = client_stderr.read_to_string(&mut s).await;
-        s
-    });
+    let client_errors = drain(client_proc.stderr.take().expect("piped"));
     let lenient = knows_gtid_strict_mode(tool).await;
-    for (file, bytes) in &plan.files {
+    // The chain's segments, grouped by source file.
+    let mut files: Vec<(&str, Vec<usize>)> = Vec::new();
+    for (si, name) in plan.chain.iter().enumerate().take(last_si + 1) {
+        match files.last_mut() {
+            Some((f, v)) if *f == name.file => v.push(si),
+            _ => files.push((&name.file, vec![si])),
+        }
+    }
+    for (file, segs) in files {
         let mut dec = tokio::process::Command::new(tool);
         dec.arg("--no-defaults")
             .arg(format!("--database={}", plan.source_database));
@@ -559,22 +582,41 @@ async fn replay(
             .map_err(|e| tool_err(format!("cannot start: {e}")))?;
         let mut stdin = p.stdin.take().expect("piped");
         let mut stdout = p.stdout.take().expect("piped");
-        let mut stderr = p.stderr.take().expect("piped");
-        let data = bytes.clone();
-        let feed = tokio::spawn(async move {
-            let r = stdin.write_all(&data).await;
+        let errs = drain(p.stderr.take().expect("piped"));
+        let feed = async {
+            let mut head = true;
+            for si in segs {
+                let d = read_segment(opts, plan.chain[si].clone()).await?;
+                let mut out = Vec::with_capacity(d.bytes.len());
+                if head {
+                    out.extend_from_slice(MAGIC);
+                    out.extend_from_slice(d.fde_bytes());
+                    head = false;
+                }
+                for (ei, e) in d.events.iter().enumerate() {
+                    if si == last_si && ei > last_ei {
+                        break;
+                    }
+                    // The format description heads the stream already.
+                    if before_backup(&plan.from, &d, e) || e.header.type_code == FORMAT_DESCRIPTION
+                    {
+                        continue;
+                    }
+                    out.extend_from_slice(d.bytes_of(e));
+                }
+                if stdin.write_all(&out).await.is_err() {
+                    // The decoder stopped reading: its stderr says why.
+                    break;
+                }
+            }
             drop(stdin);
-            r
-        });
-        let errs = tokio::spawn(async move {
-            let mut s = String::new();
-            let _ = stderr.read_to_string(&mut s).await;
-            s
-        });
+            Ok::<(), PitrError>(())
+        };
         let copy = tokio::io::copy(&mut stdout, &mut client_in);
-        let copied = match cancel {
+        let work = async { tokio::join!(feed, copy) };
+        let (fed, copied) = match cancel {
             Some(c) => tokio::select! {
-                r = copy => r,
+                r = work => r,
                 () = c.cancelled() => {
                     // Dropping the children kills them (kill_on_drop).
                     return Err(PitrError::Backup(covet_backup::BackupError::Cancelled(format!(
@@ -582,13 +624,13 @@ async fn replay(
                     ))));
                 }
             },
-            None => copy.await,
+            None => work.await,
         };
+        fed?;
         let status = p
             .wait()
             .await
             .map_err(|e| tool_err(format!("waiting: {e}")))?;
-        let fed = feed.await.map_err(|e| tool_err(format!("feeding: {e}")))?;
         let errs = errs.await.unwrap_or_default();
         if let Err(e) = copied {
             // The client stopped reading: its own error says why.
@@ -600,7 +642,7 @@ async fn replay(
                 last_line(&ce)
             )));
         }
-        if !status.success() || fed.is_err() {
+        if !status.success() {
             return Err(tool_err(format!(
                 "failed on {file} ({status}): {}",
                 last_line(&errs)
@@ -620,6 +662,17 @@ async fn replay(
         )));
     }
     Ok(())
+}
+
+/// Reads a child's stderr to the end in a task.
+fn drain<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
+    mut r: R,
+) -> tokio::task::JoinHandle<String> {
+    tokio::spawn(async move {
+        let mut s = String::new();
+        let _ = r.read_to_string(&mut s).await;
+        s
+    })
 }
 
 /// Whether the decoder has MariaDB's `--gtid-strict-mode` switch.
