@@ -452,3 +452,34 @@ async fn prune(a: PruneArgs) -> Result<(), Failure> {
         rep.orphans.len()
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// clap's own consistency checks over the whole command line (an
+    /// argument group named like an argument failed only at run time).
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        crate::cmd::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn restore_command_arguments_are_quoted_for_sh_and_percent() {
+        assert_eq!(sh_quote("a b'c"), r"'a b'\''c'");
+        let repo = RepoArgs {
+            repo: "/srv/pg 100%".into(),
+            key_file: Some(PathBuf::from("/etc/k'ey")),
+            passphrase_env: None,
+            no_encryption: false,
+        };
+        let cmd = restore_command(&repo).unwrap();
+        assert!(
+            cmd.ends_with(
+                r" pitr wal-fetch %f %p --repo '/srv/pg 100%%' --key-file '/etc/k'\''ey'"
+            ),
+            "{cmd}"
+        );
+    }
+}
