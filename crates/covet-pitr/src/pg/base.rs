@@ -80,10 +80,11 @@ pub struct BaseManifest {
     pub start_wal: String,
     /// The last WAL segment needed for consistency.
     pub stop_wal: String,
-    /// When `pg_backup_start` returned (database host clock through the
-    /// server: `now()` is not used, this is the backup tool's clock).
+    /// When the backup started, by this tool's clock (on the database
+    /// host, as base backups read the data directory there).
     pub start_time: DateTime<Utc>,
-    /// When `pg_backup_stop` returned.
+    /// When `pg_backup_stop` returned, by the same clock: a recovery
+    /// target time must come after it.
     pub stop_time: DateTime<Utc>,
     /// Every file stored, in archive order.
     pub files: Vec<ManifestFile>,
