@@ -553,6 +553,49 @@ async fn restores_refuse_what_is_not_covered_or_not_intact() {
         "{e}"
     );
 
+    // Two stored segments that overlap (two streams of one name cutting
+    // at different places): each event is replayed once.
+    let (s1, s2) = (&segs[1].0, &segs[2].0);
+    let read = |name: String| {
+        let sink = sink.clone();
+        let key = repo.key.clone();
+        let dest = repo.dir.path().join(format!("{name}.plain"));
+        async move {
+            covet_backup::object::get_object_to_file(sink.as_ref(), &name, Some(&key), &dest)
+                .await
+                .unwrap();
+            std::fs::read(&dest).unwrap()
+        }
+    };
+    let mut merged = read(s1.object_name()).await;
+    let second = read(s2.object_name()).await;
+    let head = u32::from_le_bytes(second[4 + 9..4 + 13].try_into().unwrap()) as usize;
+    merged.extend_from_slice(&second[4 + head..]);
+    let wide = SegmentName {
+        end: s2.end,
+        ..s1.clone()
+    };
+    let object = covet_backup::object::ObjectOptions {
+        encryption: Encryption::Key(repo.key.clone()),
+        kind: "mysql-binlog".into(),
+        ..Default::default()
+    };
+    covet_backup::object::put_object(sink.as_ref(), &wide.object_name(), &merged[..], &object)
+        .await
+        .unwrap();
+    restore_binlog(
+        &restore_opts(&repo, &name, "faults", BinlogTarget::Latest),
+        &srv.url("faults_overlap"),
+        &Connector,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        one(admin.as_ref(), "SELECT COUNT(*) FROM faults_overlap.t").await,
+        "20"
+    );
+    sink.delete(&wide.object_name()).await.unwrap();
+
     // Times outside what is covered.
     let before = plan.backup_time - chrono::Duration::seconds(60);
     let after = plan.last_event_time.unwrap() + chrono::Duration::seconds(60);

@@ -106,8 +106,10 @@ pub struct BinlogPlan {
     pub transactions: u64,
     /// Segments read.
     pub segments: usize,
-    /// The segments from the backup's position on, in order.
-    chain: Vec<SegmentName>,
+    /// The segments from the backup's position on, in order, each with the
+    /// position its replay starts at (the backup's in the first; where the
+    /// previous one ended, should two stored segments overlap).
+    chain: Vec<(SegmentName, u64)>,
     /// The last event to replay: (index in `chain`, index among its
     /// covered events).
     keep_to: Option<(usize, usize)>,
@@ -189,7 +191,7 @@ async fn plan_from_manifest(opts: &BinlogRestoreOptions, m: &Manifest) -> Result
     let segs = list_segments(opts.repo.as_ref(), &opts.stream).await?;
     // The run of segments from the backup's position on, each read and
     // checked (one in memory at a time) and fed to the selection.
-    let mut chain: Vec<SegmentName> = Vec::new();
+    let mut chain: Vec<(SegmentName, u64)> = Vec::new();
     let mut sel = Selector::new(&from, &opts.target, &m.database);
     let mut cur = from.clone();
     let mut next_file: Option<String> = None;
@@ -215,11 +217,16 @@ async fn plan_from_manifest(opts: &BinlogRestoreOptions, m: &Manifest) -> Result
             gap_before = Some(name.start_position());
             break;
         }
+        let skip_below = if name.file == cur.file {
+            cur.position
+        } else {
+            0
+        };
         let d = read_segment(opts, name).await?;
         cur = d.name.end_position();
         next_file = d.rotate_to.clone();
-        sel.feed(chain.len(), &d);
-        chain.push(d.name);
+        sel.feed(chain.len(), &d, skip_below);
+        chain.push((d.name, skip_below));
     }
     if chain.is_empty() {
         return Err(PitrError::NotCovered {
@@ -260,16 +267,9 @@ async fn read_segment(opts: &BinlogRestoreOptions, name: SegmentName) -> Result<
     segment::decode(name, bytes)
 }
 
-/// Whether a covered event precedes the backup's position (the first
-/// segment may start before it).
-fn before_backup(from: &BinlogPosition, seg: &Decoded, e: &segment::Ev) -> bool {
-    seg.name.file == from.file && e.header.start() < from.position
-}
-
 /// Walks the chain's events from the backup's position, transaction by
 /// transaction, keeping the prefix the target allows.
 struct Selector<'a> {
-    from: &'a BinlogPosition,
     target: &'a BinlogTarget,
     source_db: &'a str,
     grouper: Grouper,
@@ -285,7 +285,6 @@ struct Selector<'a> {
 impl<'a> Selector<'a> {
     fn new(from: &'a BinlogPosition, target: &'a BinlogTarget, source_db: &'a str) -> Self {
         Selector {
-            from,
             target,
             source_db,
             grouper: Grouper::Outside,
@@ -300,9 +299,9 @@ impl<'a> Selector<'a> {
     }
 
     /// Takes the next segment of the chain (`si`: its index).
-    fn feed(&mut self, si: usize, seg: &Decoded) {
+    fn feed(&mut self, si: usize, seg: &Decoded, skip_below: u64) {
         for (ei, e) in seg.events.iter().enumerate() {
-            if before_backup(self.from, seg, e) {
+            if e.header.start() < skip_below {
                 continue;
             }
             self.last_ts = Some(e.header.timestamp);
@@ -550,7 +549,7 @@ async fn replay(
     let lenient = knows_gtid_strict_mode(tool).await;
     // The chain's segments, grouped by source file.
     let mut files: Vec<(&str, Vec<usize>)> = Vec::new();
-    for (si, name) in plan.chain.iter().enumerate().take(last_si + 1) {
+    for (si, (name, _)) in plan.chain.iter().enumerate().take(last_si + 1) {
         match files.last_mut() {
             Some((f, v)) if *f == name.file => v.push(si),
             _ => files.push((&name.file, vec![si])),
@@ -586,7 +585,8 @@ async fn replay(
         let feed = async {
             let mut head = true;
             for si in segs {
-                let d = read_segment(opts, plan.chain[si].clone()).await?;
+                let (name, skip_below) = plan.chain[si].clone();
+                let d = read_segment(opts, name).await?;
                 let mut out = Vec::with_capacity(d.bytes.len());
                 if head {
                     out.extend_from_slice(MAGIC);
@@ -598,8 +598,7 @@ async fn replay(
                         break;
                     }
                     // The format description heads the stream already.
-                    if before_backup(&plan.from, &d, e) || e.header.type_code == FORMAT_DESCRIPTION
-                    {
+                    if e.header.start() < skip_below || e.header.type_code == FORMAT_DESCRIPTION {
                         continue;
                     }
                     out.extend_from_slice(d.bytes_of(e));

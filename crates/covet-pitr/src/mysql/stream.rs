@@ -205,6 +205,18 @@ pub async fn stream_binlog(opts: StreamOptions, cancel: CancellationToken) -> Re
         ));
     }
     let spec = ConnSpec::from_url(&opts.url)?;
+    // A run killed while storing a segment left its partial file; this
+    // run may cut that segment elsewhere, so nothing else would remove it.
+    match opts.sink.clean_stale().await {
+        Ok(removed) if !removed.is_empty() => {
+            tracing::info!(
+                count = removed.len(),
+                "removed partial files of a killed run"
+            );
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not clean partial files"),
+    }
     let resume = resume_position(opts.sink.as_ref(), &opts.stream).await?;
     let mut conn = spec.connect().await.map_err(|e| {
         PitrError::Binlog(format!(
