@@ -802,3 +802,39 @@ async fn a_rename_is_refused_when_a_statement_names_the_source_database() {
     .await;
     assert_eq!(made, "0");
 }
+
+/// A user without REPLICATION SLAVE is refused by the server on every
+/// connection: the stream ends with that error instead of retrying.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_without_the_replication_privilege_fails_at_once() {
+    let Some(srv) = maria() else { return };
+    let admin = connect(&srv.url("mysql")).await;
+    exec(
+        admin.as_ref(),
+        &[
+            "CREATE USER 'norepl'@'localhost' IDENTIFIED BY 'norepl-pw'",
+            "GRANT SELECT ON *.* TO 'norepl'@'localhost'",
+        ],
+    )
+    .await;
+    let repo = Repo::new();
+    let url = format!("mysql://norepl:norepl-pw@127.0.0.1:{}/", srv.port)
+        .parse()
+        .unwrap();
+    let mut opts = StreamOptions::new(url, repo.sink(), Encryption::Key(repo.key.clone()));
+    opts.stream = "norepl".into();
+    let r = tokio::time::timeout(
+        Duration::from_secs(20),
+        stream_binlog(opts, CancellationToken::new()),
+    )
+    .await
+    .expect("the stream gave up instead of retrying");
+    let e = r.unwrap_err();
+    let m = e.to_string();
+    assert!(matches!(e, PitrError::Binlog(_)), "{m}");
+    assert!(
+        m.contains("1227") || m.to_ascii_lowercase().contains("denied"),
+        "{m}"
+    );
+    assert!(!m.contains("norepl-pw"), "{m}");
+}

@@ -187,8 +187,16 @@ struct Streamer {
 /// How a connection's session ended.
 enum Ended {
     Cancelled,
-    /// Lost (or silent too long): connect again.
-    Lost(String),
+    /// Lost (or silent too long): connect again; the flag says whether it
+    /// got any event first (a session that fails at once backs off).
+    Lost(String, bool),
+}
+
+/// Server errors that another connection would meet again: a purged or
+/// unknown binlog file, missing privileges, a refused login.
+fn is_fatal(e: &mysql_async::Error) -> bool {
+    matches!(e, mysql_async::Error::Server(se)
+        if matches!(se.code, 1236 | 1045 | 1044 | 1227 | 1142 | 1698))
 }
 
 /// Streams until `cancel` fires, then stores what it holds up to the last
@@ -282,11 +290,19 @@ pub async fn stream_binlog(opts: StreamOptions, cancel: CancellationToken) -> Re
         };
         match s.session(conn, &cancel).await? {
             Ended::Cancelled => break,
-            Ended::Lost(why) => {
+            Ended::Lost(why, progressed) => {
                 s.report.reconnects += 1;
                 tracing::warn!(reason = %why, at = %BinlogPosition::new(&s.open.file, s.open.start),
                     "binlog stream: connection lost; resuming from the last stored transaction");
-                backoff = Duration::from_millis(200);
+                if progressed {
+                    backoff = Duration::from_millis(200);
+                } else {
+                    tokio::select! {
+                        () = cancel.cancelled() => break,
+                        () = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(s.opts.max_backoff);
+                }
             }
         }
     }
@@ -340,7 +356,14 @@ impl Streamer {
         match setup.await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return Err(e),
-            Err(e) => return Ok(Ended::Lost(describe(&e))),
+            Err(e) if is_fatal(&e) => {
+                return Err(PitrError::Binlog(format!(
+                    "{}: {}",
+                    self.spec.target(),
+                    describe(&e)
+                )));
+            }
+            Err(e) => return Ok(Ended::Lost(describe(&e), false)),
         }
         // Every session starts where the stored segments end: what the
         // last one held past its last boundary was dropped with it.
@@ -352,8 +375,15 @@ impl Streamer {
             .with_pos(start.position);
         let mut stream = match conn.get_binlog_stream(request).await {
             Ok(s) => s,
-            Err(e) => return Ok(Ended::Lost(describe(&e))),
+            Err(e) if is_fatal(&e) => {
+                return Err(PitrError::Binlog(format!(
+                    "the source refused the stream from {start}: {}",
+                    describe(&e)
+                )));
+            }
+            Err(e) => return Ok(Ended::Lost(describe(&e), false)),
         };
+        let mut progressed = false;
         let silence = self.opts.heartbeat * 3;
         let mut got_fde = false;
         loop {
@@ -377,30 +407,33 @@ impl Streamer {
                 Err(_) => {
                     self.open.forget_tail();
                     self.seal().await?;
-                    return Ok(Ended::Lost(format!(
-                        "no event or heartbeat for {silence:?}"
-                    )));
+                    return Ok(Ended::Lost(
+                        format!("no event or heartbeat for {silence:?}"),
+                        progressed,
+                    ));
                 }
                 Ok(None) => {
                     self.open.forget_tail();
                     self.seal().await?;
-                    return Ok(Ended::Lost("the server ended the stream".into()));
+                    return Ok(Ended::Lost(
+                        "the server ended the stream".into(),
+                        progressed,
+                    ));
                 }
                 Ok(Some(Err(e))) => {
                     self.open.forget_tail();
                     self.seal().await?;
-                    if let mysql_async::Error::Server(se) = &e
-                        && matches!(se.code, 1236 | 1045 | 1044 | 1227 | 1142)
-                    {
+                    if is_fatal(&e) {
                         return Err(PitrError::Binlog(format!(
                             "the source refused the stream from {start}: {}",
                             describe(&e)
                         )));
                     }
-                    return Ok(Ended::Lost(describe(&e)));
+                    return Ok(Ended::Lost(describe(&e), progressed));
                 }
                 Ok(Some(Ok(ev))) => ev,
             };
+            progressed = true;
             let mut raw = Vec::with_capacity(ev.header().event_size() as usize);
             ev.write(mysql_async::binlog::BinlogVersion::Version4, &mut raw)
                 .map_err(|e| PitrError::Binlog(format!("re-encoding an event: {e}")))?;
