@@ -13,6 +13,7 @@ pub struct Repo {
     sink: Arc<dyn BackupSink>,
     key: Option<KeySource>,
     label: String,
+    compression: Compression,
 }
 
 impl std::fmt::Debug for Repo {
@@ -22,6 +23,7 @@ impl std::fmt::Debug for Repo {
             .field("sink", &self.sink.describe())
             .field("key", &self.key)
             .field("label", &self.label)
+            .field("compression", &self.compression)
             .finish()
     }
 }
@@ -34,6 +36,7 @@ impl Repo {
             sink,
             key,
             label: "postgresql".to_owned(),
+            compression: Compression::Zstd3,
         }
     }
 
@@ -46,6 +49,14 @@ impl Repo {
     #[must_use]
     pub fn with_label(mut self, label: impl Into<String>) -> Self {
         self.label = label.into();
+        self
+    }
+
+    /// Sets how new objects are compressed (default zstd level 3; a lower
+    /// level costs an `archive_command` less CPU per segment).
+    #[must_use]
+    pub fn with_compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
         self
     }
 
@@ -67,7 +78,7 @@ impl Repo {
     pub(crate) fn options(&self, kind: &str) -> ObjectOptions {
         ObjectOptions {
             encryption: self.key.clone().map_or(Encryption::None, Encryption::Key),
-            compression: Compression::Zstd3,
+            compression: self.compression,
             kind: kind.to_owned(),
             label: self.label.clone(),
         }

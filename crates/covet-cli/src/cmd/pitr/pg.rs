@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use covet::{Engine, Secret};
 use covet_backup::object::PutOutcome;
-use covet_backup::{BackupError, KeySource};
+use covet_backup::{BackupError, Compression, KeySource};
 use covet_pitr::PitrError;
 use covet_pitr::pg::{
     self, BaseBackupOptions, DrillOptions, FetchOutcome, RecoveryTarget, Repo, RestoreOptions,
@@ -142,6 +142,10 @@ pub(crate) struct WalPushArgs {
     /// node exporter's textfile collector.
     #[arg(long, value_name = "PATH")]
     metrics_textfile: Option<PathBuf>,
+    /// Compression: zstd (default, level 3), gzip or none, optionally
+    /// `:level` (zstd:1 costs less CPU per segment).
+    #[arg(long, default_value = "zstd")]
+    compression: String,
 }
 
 #[derive(Debug, clap::Args)]
@@ -166,6 +170,10 @@ pub(crate) struct BaseBackupArgs {
     /// The label given to pg_backup_start.
     #[arg(long)]
     label: Option<String>,
+    /// Compression: zstd (default, level 3), gzip or none, optionally
+    /// `:level`.
+    #[arg(long, default_value = "zstd")]
+    compression: String,
 }
 
 #[derive(Debug, clap::Args)]
@@ -292,8 +300,16 @@ pub(crate) async fn run(sub: Sub) -> Result<(), Failure> {
     }
 }
 
+fn compression(s: &str) -> Result<Compression, Failure> {
+    s.parse()
+        .map_err(|e: BackupError| fail_pitr(PitrError::Backup(e)))
+}
+
 async fn wal_push(a: WalPushArgs) -> Result<(), Failure> {
-    let repo = a.repo.open()?;
+    let repo = a
+        .repo
+        .open()?
+        .with_compression(compression(&a.compression)?);
     let out = pg::wal_push(&repo, &a.path).await.map_err(fail_pitr)?;
     if let Some(p) = &a.metrics_textfile {
         let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
@@ -335,7 +351,10 @@ async fn wal_fetch(a: WalFetchArgs) -> Result<(), Failure> {
 }
 
 async fn base_backup(a: BaseBackupArgs) -> Result<(), Failure> {
-    let repo = a.repo.open()?;
+    let repo = a
+        .repo
+        .open()?
+        .with_compression(compression(&a.compression)?);
     let url = a.db.resolve()?;
     let (db, _) = connect(&url).await?;
     if db.engine() != Engine::Postgres {
