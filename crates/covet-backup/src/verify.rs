@@ -242,17 +242,40 @@ pub async fn verify_stream<R: AsyncRead + Unpin + Send>(
 ) -> Result<VerifyReport> {
     let start = Instant::now();
     let mut reader = StreamReader::open(r, key).await?;
-    let mut checker = Checker::new(true);
-    let mut manifest = None;
-    let mut chunks = 0;
-    while let Some(chunk) = reader.next().await? {
-        chunks += 1;
-        if chunk.kind == ChunkKind::Manifest {
-            manifest = Some(format::parse_manifest(&chunk)?);
-        } else {
+    // Two stages on two threads: this task reads, authenticates and
+    // decompresses chunk n+1 while a blocking thread parses and
+    // checksums chunk n (a SHA-256 per row, the larger half of the work).
+    // The checker sees the chunks in order, so errors are the ones a
+    // single pass would report: a checker error concerns an earlier chunk
+    // than a read error, and wins.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Chunk>(4);
+    let check = tokio::task::spawn_blocking(move || {
+        let mut checker = Checker::new(true);
+        while let Some(chunk) = rx.blocking_recv() {
             checker.on_chunk(&chunk, false)?;
         }
+        Ok::<_, BackupError>(checker)
+    });
+    let mut manifest = None;
+    let mut chunks = 0;
+    let read = async {
+        while let Some(chunk) = reader.next().await? {
+            chunks += 1;
+            if chunk.kind == ChunkKind::Manifest {
+                manifest = Some(format::parse_manifest(&chunk)?);
+            } else if tx.send(chunk).await.is_err() {
+                // The checker stopped on an error; it is reported below.
+                break;
+            }
+        }
+        Ok::<_, BackupError>(())
     }
+    .await;
+    drop(tx);
+    let checker = check
+        .await
+        .map_err(|e| BackupError::io("checking chunks", std::io::Error::other(e)))??;
+    read?;
     let manifest = manifest.ok_or(BackupError::Truncated { chunks })?;
     checker.finish(&manifest, &reader)?;
     let schema = checker
