@@ -270,6 +270,26 @@ fn stream_stop_on_sigterm_and_restore_to_a_noted_time() {
     assert!(stdout.contains(&format!("at {from}")), "{stdout}");
     assert!(stdout.contains("replays 1 transaction(s)"), "{stdout}");
 
+    // An unreachable source exits 3, as every command does.
+    let out = covet()
+        .args([
+            "pitr",
+            "binlog-stream",
+            "--db",
+            "mysql://root@127.0.0.1:1/",
+            "--repo",
+        ])
+        .arg(&repo)
+        .arg("--no-encryption")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // Restore to the noted time, password from the environment only.
     let out = covet()
         .args(["pitr", "binlog-restore", "--backup"])

@@ -109,3 +109,21 @@ pub(crate) fn describe(e: &mysql_async::Error) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+/// A failed first connection as a database error of the right kind (the
+/// CLI exits 3 for an unreachable server or a refused login).
+pub(crate) fn connect_error(target: &str, e: &mysql_async::Error) -> PitrError {
+    use covet_core::{Error, ErrorKind};
+    let message = format!("cannot connect to {target}: {}", describe(e));
+    let err = match e {
+        mysql_async::Error::Io(mysql_async::IoError::Io(io)) => Error::new(
+            Error::from_connect_io(io).kind(),
+            format!("cannot connect to {target}: {io}"),
+        ),
+        mysql_async::Error::Server(se) if matches!(se.code, 1045 | 1698) => {
+            Error::new(ErrorKind::Auth, message)
+        }
+        _ => Error::new(ErrorKind::Connection, message),
+    };
+    PitrError::Database(err)
+}

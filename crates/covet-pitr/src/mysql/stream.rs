@@ -5,14 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use covet_backup::object::{ObjectOptions, PutOutcome, list_objects, put_object};
-use covet_backup::{BackupSink, CancellationToken, Encryption};
+use covet_backup::{BackupError, BackupSink, CancellationToken, Encryption};
 use covet_core::DatabaseUrl;
 use futures_util::StreamExt;
 use mysql_async::prelude::Queryable;
 use mysql_async::{BinlogStreamRequest, Conn};
 use tokio::time::Instant;
 
-use super::conn::{ConnSpec, describe};
+use super::conn::{self, ConnSpec, describe};
 use super::event::{
     self, FORMAT_DESCRIPTION, Grouper, HEARTBEAT, Header, ROTATE, TRANSACTION_PAYLOAD,
 };
@@ -164,6 +164,17 @@ impl Open {
         }
     }
 
+    /// After a final seal: drops whatever it could not store, so the next
+    /// connection starts where the stored segments end.
+    fn restart_at_stored_end(&mut self) {
+        self.buf.clear();
+        self.sealable = 0;
+        self.sealable_end = self.start;
+        self.end = self.start;
+        self.grouper = Grouper::Outside;
+        self.first_at = None;
+    }
+
     /// Drops what follows the last boundary (a transaction the lost
     /// connection cut), so the next connection starts there.
     fn forget_tail(&mut self) {
@@ -226,13 +237,10 @@ pub async fn stream_binlog(opts: StreamOptions, cancel: CancellationToken) -> Re
         Err(e) => tracing::warn!(error = %e, "could not clean partial files"),
     }
     let resume = resume_position(opts.sink.as_ref(), &opts.stream).await?;
-    let mut conn = spec.connect().await.map_err(|e| {
-        PitrError::Binlog(format!(
-            "cannot connect to {}: {}",
-            spec.target(),
-            describe(&e)
-        ))
-    })?;
+    let mut conn = spec
+        .connect()
+        .await
+        .map_err(|e| conn::connect_error(spec.target(), &e))?;
     let start = match (resume, &opts.from) {
         (Some(r), Some(f)) if *f != r => {
             return Err(PitrError::Config(format!(
@@ -407,6 +415,7 @@ impl Streamer {
                 Err(_) => {
                     self.open.forget_tail();
                     self.seal().await?;
+                    self.open.restart_at_stored_end();
                     return Ok(Ended::Lost(
                         format!("no event or heartbeat for {silence:?}"),
                         progressed,
@@ -415,6 +424,7 @@ impl Streamer {
                 Ok(None) => {
                     self.open.forget_tail();
                     self.seal().await?;
+                    self.open.restart_at_stored_end();
                     return Ok(Ended::Lost(
                         "the server ended the stream".into(),
                         progressed,
@@ -423,6 +433,7 @@ impl Streamer {
                 Ok(Some(Err(e))) => {
                     self.open.forget_tail();
                     self.seal().await?;
+                    self.open.restart_at_stored_end();
                     if is_fatal(&e) {
                         return Err(PitrError::Binlog(format!(
                             "the source refused the stream from {start}: {}",
@@ -540,9 +551,18 @@ impl Streamer {
         let data = segment::encode(fde, &o.buf[..o.sealable]);
         let sink = self.opts.sink.as_ref();
         let object = name.object_name();
-        if let PutOutcome::AlreadyPresent(_) =
-            put_object(sink, &object, &data[..], &self.object).await?
-        {
+        let outcome = match put_object(sink, &object, &data[..], &self.object).await {
+            // A killed run's partial file of this very name is still young
+            // enough to count as being written: keep the events and seal
+            // at a later boundary, under another name.
+            Err(BackupError::InProgress { .. }) => {
+                tracing::info!(segment = %object, "a partial file of this name is recent; sealing later");
+                o.first_at = Some(Instant::now());
+                return Ok(());
+            }
+            r => r?,
+        };
+        if let PutOutcome::AlreadyPresent(_) = outcome {
             // Stored (with these very bytes) by a run that died before the
             // sink wrote the object's index entry: listings, and so resumes
             // and restores, would not see it. Store it again, whole.
