@@ -498,7 +498,19 @@ impl Streamer {
                                 self.open.file
                             )));
                         }
+                        // The old file's events must be stored before the
+                        // stream moves on, or its end would be a gap.
                         self.seal().await?;
+                        while !self.open.buf.is_empty() {
+                            tokio::select! {
+                                () = cancel.cancelled() => {
+                                    drop(stream);
+                                    return Ok(Ended::Cancelled);
+                                }
+                                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                            }
+                            self.seal().await?;
+                        }
                         segment::check_file_name(&file)?;
                         self.open = Open::new(file, pos);
                         got_fde = false;
