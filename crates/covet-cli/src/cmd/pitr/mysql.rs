@@ -372,3 +372,36 @@ async fn restore(a: RestoreArgs) -> Result<(), Failure> {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_time;
+
+    #[test]
+    fn to_time_reads_rfc3339_and_plain_utc() {
+        let want = "2026-12-05T14:31:07Z";
+        for s in [
+            "2026-12-05T14:31:07Z",
+            "2026-12-05T15:31:07+01:00",
+            "2026-12-05 14:31:07",
+            "2026-12-05T14:31:07",
+        ] {
+            assert_eq!(
+                parse_time(s)
+                    .unwrap()
+                    .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+                want,
+                "{s}"
+            );
+        }
+        let t = parse_time("2026-12-05 14:31:07.250000").unwrap();
+        assert_eq!(t.timestamp_subsec_millis(), 250);
+        for bad in ["yesterday", "2026-12-05", "14:31:07"] {
+            assert_eq!(
+                parse_time(bad).unwrap_err().code,
+                crate::cmd::exit::USAGE,
+                "{bad}"
+            );
+        }
+    }
+}
