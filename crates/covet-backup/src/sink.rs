@@ -141,9 +141,10 @@ fn newest_first(entries: &mut [BackupEntry]) {
 ///
 /// A partial file is *stale*, and [`BackupSink::clean_stale`] or a later
 /// `create` removes it, when no process holds its lock (a writer's lock
-/// goes away with its process, however it died) and it has not been
-/// modified for a minute; the delay covers the instant
-/// between a writer creating its file and locking it. On a filesystem
+/// goes away with its process, however it died) and it either holds bytes
+/// (a writer locks before it writes) or has not been modified for a
+/// minute; the delay covers the instant between a writer creating its
+/// file and locking it. On a filesystem
 /// without `flock` a partial file is stale only after
 /// a day without modification.
 #[derive(Debug, Clone)]
@@ -232,19 +233,21 @@ impl LocalDirSink {
 /// (and the older `.NAME.partial`).
 fn partial_owner(fname: &str) -> Option<&str> {
     let inner = fname.strip_prefix('.')?.strip_suffix(".partial")?;
-    let tag_ok = |t: &str| {
-        t.split_once('-').is_some_and(|(pid, r)| {
-            !pid.is_empty()
-                && pid.bytes().all(|b| b.is_ascii_digit())
-                && !r.is_empty()
-                && r.bytes().all(|b| b.is_ascii_hexdigit())
-        })
-    };
     match inner.rsplit_once('.') {
-        Some((name, tag)) if tag_ok(tag) && !name.is_empty() => Some(name),
+        Some((name, tag)) if is_writer_tag(tag) && !name.is_empty() => Some(name),
         _ if !inner.is_empty() => Some(inner),
         _ => None,
     }
+}
+
+/// A writer's tag in its partial file name: `<pid>-<hex>`.
+fn is_writer_tag(t: &str) -> bool {
+    t.split_once('-').is_some_and(|(pid, r)| {
+        !pid.is_empty()
+            && pid.bytes().all(|b| b.is_ascii_digit())
+            && !r.is_empty()
+            && r.bytes().all(|b| b.is_ascii_hexdigit())
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -264,8 +267,19 @@ fn partial_state(path: &Path) -> PartialState {
         .ok()
         .and_then(|m| m.elapsed().ok())
         .unwrap_or_default();
+    // A writer locks its file before it writes a byte, so an unlocked
+    // file holding bytes has lost its writer: stale at once (a killed
+    // archive_command retries within seconds). Only the tagged form: the
+    // legacy `.NAME.partial` writers took no lock.
+    let written_by_a_locker = meta.len() > 0
+        && path
+            .file_name()
+            .and_then(|f| f.to_str())
+            .and_then(|f| f.strip_suffix(".partial"))
+            .and_then(|i| i.rsplit_once('.'))
+            .is_some_and(|(_, tag)| is_writer_tag(tag));
     match lock_is_free(path) {
-        Some(true) if age >= PARTIAL_STALE_AFTER => PartialState::Stale,
+        Some(true) if age >= PARTIAL_STALE_AFTER || written_by_a_locker => PartialState::Stale,
         Some(_) => PartialState::Live,
         None if age >= PARTIAL_STALE_WITHOUT_LOCKS => PartialState::Stale,
         None => PartialState::Live,

@@ -163,10 +163,15 @@ async fn prune_and_create_remove_partials_that_crashed_runs_left() {
     let legacy = dir.path().join(".legacy.covet.partial");
     std::fs::write(&legacy, b"half").unwrap();
     age(&legacy, Duration::from_secs(3600));
-    // Unlocked but just written: could be a writer between creating and
+    // Unlocked, empty and new: could be a writer between creating and
     // locking its file.
     let young = dir.path().join(".young.covet.1-00.partial");
-    std::fs::write(&young, b"x").unwrap();
+    std::fs::write(&young, b"").unwrap();
+    // Unlocked, new, and holding bytes: its writer had locked it before
+    // writing, so it died (a killed archive_command must not block its
+    // own retry for a minute).
+    let killed = dir.path().join(".killed.covet.4244-bb.partial");
+    std::fs::write(&killed, b"half a segment").unwrap();
     // A live writer whose file is old (a stalled export): kept by its lock.
     let mut live = sink.create("live.covet").await.unwrap();
     live.write(bytes::Bytes::from_static(b"y")).await.unwrap();
@@ -188,6 +193,7 @@ async fn prune_and_create_remove_partials_that_crashed_runs_left() {
     assert_eq!(
         r.stale_partials,
         vec![
+            ".killed.covet.4244-bb.partial".to_string(),
             ".legacy.covet.partial".to_string(),
             ".old.covet.4242-0123456789abcdef.partial".to_string()
         ]

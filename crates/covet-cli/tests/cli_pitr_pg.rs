@@ -620,8 +620,13 @@ fn wal_push_is_idempotent_refuses_conflicts_and_survives_a_kill() {
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
+        // Killed once it has written bytes: mid-write, not between
+        // creating its partial file and locking it.
         let (_, partial) = repo_files(&lab.repo());
-        if !partial.is_empty() {
+        let written = partial
+            .iter()
+            .any(|p| std::fs::metadata(lab.repo().join(p)).is_ok_and(|m| m.len() > 0));
+        if written {
             break;
         }
         assert!(
@@ -651,21 +656,14 @@ fn wal_push_is_idempotent_refuses_conflicts_and_survives_a_kill() {
     );
     assert_eq!(code, 1, "a killed push must read as not archived");
     assert!(!dest.exists());
-    // Pushed again at once, it is refused while the dead writer's partial
-    // file is fresh (the sink cannot yet tell it from a live writer that
-    // has not locked it); PostgreSQL retries. Once the partial file is
-    // stale (a minute, simulated by its mtime), the push stores it whole.
+    // Pushed again at once, it is stored whole: the dead writer's partial
+    // file holds bytes and no lock, so the sink knows its writer is gone.
     let (code, _, err) = lab.pitr(&["wal-push", &big.display().to_string()], &lab.repo());
-    if code != 0 {
-        assert!(err.contains("being written"), "{err}");
-        for p in repo_files(&lab.repo()).1 {
-            sh(Command::new("touch")
-                .args(["-d", "-5 min"])
-                .arg(lab.repo().join(p)));
-        }
-        let (code, _, err) = lab.pitr(&["wal-push", &big.display().to_string()], &lab.repo());
-        assert_eq!(code, 0, "{err}");
-    }
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        repo_files(&lab.repo()).1.is_empty(),
+        "the dead partial file stayed"
+    );
     let (code, _, err) = lab.pitr(
         &[
             "wal-fetch",
