@@ -47,6 +47,9 @@ Exit codes:
   4  a --slo objective was missed
   5  loadtest: the error rate was above --max-error-rate (default 1%)
   6  loadtest compare: a --max-* threshold was crossed (a regression)
+  126  pitr wal-fetch: an archived file exists but cannot be read (damaged,
+       wrong key, storage error); PostgreSQL stops recovery on it instead of
+       taking it for the end of the archive
   130  interrupted by Ctrl-C (SIGINT) or SIGTERM (loadtest still wrote the
        report of what it measured)";
 
@@ -115,6 +118,10 @@ pub(crate) mod exit {
     pub(crate) const ERROR_RATE: u8 = 5;
     /// `loadtest compare`: the new run crossed a threshold.
     pub(crate) const REGRESSION: u8 = 6;
+    /// `pitr wal-fetch`: an archived file cannot be read. PostgreSQL takes
+    /// a `restore_command` exit up to 125 for "not archived" and ends
+    /// recovery there; above 125 it stops with an error.
+    pub(crate) const ARCHIVE_UNREADABLE: u8 = 126;
     /// Interrupted by SIGINT or SIGTERM (128 + 2, as shells report Ctrl-C;
     /// one code for both, so a script needs one check).
     pub(crate) const INTERRUPTED: u8 = 130;
@@ -474,6 +481,7 @@ mod tests {
             SLO_MISSED,
             ERROR_RATE,
             REGRESSION,
+            ARCHIVE_UNREADABLE,
             INTERRUPTED,
         ]
         .into();

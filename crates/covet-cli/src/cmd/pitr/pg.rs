@@ -330,7 +330,7 @@ async fn wal_push(a: WalPushArgs) -> Result<(), Failure> {
 /// wrong key, storage error). PostgreSQL reads any code up to 125 as "not
 /// archived" and would end recovery there, promoting early under
 /// `--latest`; above 125 it stops recovery with a FATAL error instead.
-const FETCH_FAILED: u8 = 126;
+const FETCH_FAILED: u8 = crate::cmd::exit::ARCHIVE_UNREADABLE;
 
 async fn wal_fetch(a: WalFetchArgs) -> Result<(), Failure> {
     let repo = a.repo.open()?;
