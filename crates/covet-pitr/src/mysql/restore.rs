@@ -532,6 +532,30 @@ async fn replay(
     if let Some(u) = url.user() {
         cmd.arg(format!("--user={u}"));
     }
+    // The URL's TLS choice, in the client's terms (its default differs
+    // between versions).
+    let mode = url.param("sslmode").map(str::to_ascii_lowercase);
+    match mode.as_deref() {
+        Some("disabled" | "disable") => {
+            cmd.arg("--skip-ssl");
+        }
+        Some("required" | "require") => {
+            cmd.arg("--ssl");
+        }
+        Some(
+            m @ ("verify_ca" | "verify-ca" | "verify_identity" | "verify-identity" | "verify-full"
+            | "verify_full"),
+        ) => {
+            cmd.arg("--ssl");
+            if let Some(ca) = url.param("sslrootcert") {
+                cmd.arg(format!("--ssl-ca={ca}"));
+            }
+            if !m.contains("ca") {
+                cmd.arg("--ssl-verify-server-cert");
+            }
+        }
+        _ => {}
+    }
     // The password goes through the environment, never argv.
     match url.password() {
         Some(p) => cmd.env("MYSQL_PWD", p.expose()),
