@@ -466,9 +466,16 @@ pub async fn put_object<R: AsyncRead + Unpin + Send>(
         Encryption::None => None,
     };
     if let Some(existing) = existing(sink, name, key).await? {
-        // Read the given bytes only to compare: they are not stored.
-        let (given_len, given_sha256) = hash_reader(&mut data).await?;
-        return same_or_conflict(sink, existing, given_len, given_sha256);
+        if listed(sink, name).await? {
+            // Read the given bytes only to compare: they are not stored.
+            let (given_len, given_sha256) = hash_reader(&mut data).await?;
+            return same_or_conflict(sink, existing, given_len, given_sha256);
+        }
+        // Whole but without its index entry: a writer killed between the
+        // two steps of a commit. It never lists, so it is written again
+        // rather than taken as present (whatever it holds: nothing ever
+        // saw it as archived).
+        sink.delete(name).await?;
     }
     let mut w = ObjectWriter::create(sink, name, opts).await?;
     let mut buf = vec![0u8; CHUNK];
@@ -521,6 +528,12 @@ pub async fn put_file(
         opts,
     )
     .await
+}
+
+/// Whether `name` has its index entry (only then does it list). Read on
+/// the rare path of a name already taken, never on a first put.
+async fn listed(sink: &dyn BackupSink, name: &str) -> Result<bool> {
+    Ok(sink.list().await?.iter().any(|e| e.name == name))
 }
 
 async fn existing(
@@ -715,6 +728,23 @@ mod tests {
         let err = put_object(&sink, "s", &b[..], &opts(k)).await.unwrap_err();
         assert!(matches!(err, BackupError::ObjectConflict { .. }), "{err}");
         assert_eq!(sink.bytes("s").unwrap(), stored);
+    }
+
+    /// A writer killed after its object became whole but before its index
+    /// entry was written left an object that never lists: the next put
+    /// stores it again instead of reporting it present.
+    #[tokio::test]
+    async fn an_object_without_its_index_entry_is_written_again() {
+        let sink = MemorySink::new();
+        let a = data(CHUNK + 3, 4);
+        put_object(&sink, "s", &a[..], &opts(None)).await.unwrap();
+        let stored = sink.bytes("s").unwrap();
+        sink.delete("s").await.unwrap();
+        sink.set_bytes("s", stored);
+        assert!(list_objects(&sink, None).await.unwrap().is_empty());
+        let again = put_object(&sink, "s", &a[..], &opts(None)).await.unwrap();
+        assert!(matches!(again, PutOutcome::Stored(_)), "{again:?}");
+        assert_eq!(list_objects(&sink, None).await.unwrap().len(), 1);
     }
 
     #[tokio::test]

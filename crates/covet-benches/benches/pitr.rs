@@ -81,7 +81,9 @@ fn as_pg(prog: &str) -> Command {
 }
 
 fn chown_pg(p: &Path) {
-    run(Command::new("chown").args(["-R", "postgres:postgres"]).arg(p));
+    run(Command::new("chown")
+        .args(["-R", "postgres:postgres"])
+        .arg(p));
 }
 
 fn spare_port() -> u16 {
@@ -168,7 +170,12 @@ fn main() {
         .tempdir_in(std::env::var("TMPDIR").unwrap_or_else(|_| "/var/tmp".into()))
         .expect("a scratch directory");
     let d = dir.path();
-    let (data, repo, key, br) = (d.join("data"), d.join("covet-repo"), d.join("key"), d.join("pgbr"));
+    let (data, repo, key, br) = (
+        d.join("data"),
+        d.join("covet-repo"),
+        d.join("key"),
+        d.join("pgbr"),
+    );
     std::fs::create_dir(&repo).unwrap();
     std::fs::create_dir(&br).unwrap();
     let hex: String = (0..32).map(|_| format!("{:02x}", rand_byte())).collect();
@@ -311,7 +318,11 @@ fn main() {
     let row = |m: &str, c: f64, p: f64| println!("| {m} | {c:.2} s | {p:.2} s | {:.2} |", c / p);
     row("base backup", covet_base, pgbr_base);
     row("restore (files in place)", c_restore, p_restore);
-    row("recovery to the target, until promoted", c_recover, p_recover);
+    row(
+        "recovery to the target, until promoted",
+        c_recover,
+        p_recover,
+    );
     row(
         "RTO (restore + recovery)",
         c_restore + c_recover,

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use covet_backup::object::{ObjectOptions, PutOutcome, list_objects, put_object};
+use covet_backup::object::{ObjectOptions, put_object};
 use covet_backup::{BackupError, BackupSink, CancellationToken, Encryption};
 use covet_core::DatabaseUrl;
 use futures_util::StreamExt;
@@ -563,7 +563,10 @@ impl Streamer {
         let data = segment::encode(fde, &o.buf[..o.sealable]);
         let sink = self.opts.sink.as_ref();
         let object = name.object_name();
-        let outcome = match put_object(sink, &object, &data[..], &self.object).await {
+        // The same bytes already stored (a run that died after sealing it)
+        // count as stored; one stored without its index entry is written
+        // again by put_object.
+        match put_object(sink, &object, &data[..], &self.object).await {
             // A killed run's partial file of this very name is still young
             // enough to count as being written: keep the events and seal
             // at a later boundary, under another name.
@@ -574,20 +577,6 @@ impl Streamer {
             }
             r => r?,
         };
-        if let PutOutcome::AlreadyPresent(_) = outcome {
-            // Stored (with these very bytes) by a run that died before the
-            // sink wrote the object's index entry: listings, and so resumes
-            // and restores, would not see it. Store it again, whole.
-            let listed = list_objects(sink, Some(KIND))
-                .await?
-                .iter()
-                .any(|o| o.name == object);
-            if !listed {
-                tracing::warn!(segment = %object, "segment stored without its index entry; storing it again");
-                sink.delete(&object).await?;
-                put_object(sink, &object, &data[..], &self.object).await?;
-            }
-        }
         self.report.segments += 1;
         self.report.bytes += o.sealable as u64;
         self.report.stored_to = name.end_position();
