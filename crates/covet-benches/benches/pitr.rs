@@ -1,5 +1,6 @@
-//! `cargo xtask bench pitr [--scale 50] [--write-secs 300] [--clients 4]`:
-//! covet pitr against pgBackRest on one private PostgreSQL 15.
+//! `cargo xtask bench pitr [--only pg|mariadb] [--scale 50] [--write-secs 300] [--clients 4]`:
+//! covet pitr against pgBackRest on one private PostgreSQL 15, and covet's
+//! MariaDB RTO (logical backup + binlog replay) on one private MariaDB.
 //!
 //! One server archives every WAL segment to both repositories
 //! (`archive_command` runs `covet pitr wal-push` and then `pgbackrest
@@ -14,9 +15,19 @@
 //! restore plus recovery. Both restored servers must hold the same
 //! `pgbench_history` (count and sum), checked before the table prints.
 //!
-//! Needs root (the servers run as the postgres user), PostgreSQL 15's
-//! binaries, pgbench and pgbackrest; `--covet PATH` is the covet binary
-//! (xtask builds it in release mode and passes it).
+//! MariaDB (no competitor: nothing packaged here restores a logical backup
+//! plus a streamed binlog): a private server with the binlog on, `sysbench
+//! oltp_write_only` tables at `--scale` x 20,000 rows in 4 tables, a
+//! `covet backup create`, then `covet pitr binlog-stream` runs while
+//! sysbench writes for `--write-secs`; the target time is noted between
+//! two quiet seconds, more is written, the stream is stopped, and `covet
+//! pitr binlog-restore --to-time` into a new database is timed (the RTO).
+//! The restored tables must hold the source's checksums at the target.
+//!
+//! Needs root (the PostgreSQL servers run as the postgres user),
+//! PostgreSQL 15's binaries, pgbench, pgbackrest, MariaDB's server and
+//! client tools and sysbench; `--covet PATH` is the covet binary (xtask
+//! builds it in release mode and passes it).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -26,6 +37,7 @@ const BIN: &str = "/usr/lib/postgresql/15/bin";
 
 struct Args {
     covet: PathBuf,
+    only: Option<String>,
     scale: u32,
     write_secs: u64,
     clients: u32,
@@ -34,6 +46,7 @@ struct Args {
 fn args() -> Args {
     let mut a = Args {
         covet: PathBuf::new(),
+        only: None,
         scale: 50,
         write_secs: 300,
         clients: 4,
@@ -44,6 +57,7 @@ fn args() -> Args {
         match x.as_str() {
             "--bench" => {}
             "--covet" => a.covet = PathBuf::from(val()),
+            "--only" => a.only = Some(val()),
             "--scale" => a.scale = val().parse().expect("--scale N"),
             "--write-secs" => a.write_secs = val().parse().expect("--write-secs N"),
             "--clients" => a.clients = val().parse().expect("--clients N"),
@@ -165,6 +179,15 @@ impl Drop for Server {
 
 fn main() {
     let a = args();
+    if a.only.as_deref() != Some("mariadb") {
+        postgres(&a);
+    }
+    if a.only.as_deref() != Some("pg") {
+        mariadb(&a);
+    }
+}
+
+fn postgres(a: &Args) {
     let dir = tempfile::Builder::new()
         .prefix("covet-bench-pitr")
         .tempdir_in(std::env::var("TMPDIR").unwrap_or_else(|_| "/var/tmp".into()))
@@ -330,6 +353,224 @@ fn main() {
     );
     println!();
     println!("both restores hold pgbench_history = ({at_target}) as the primary did at the target");
+}
+
+/// A private MariaDB with the binlog on, killed when dropped.
+struct Maria {
+    dir: PathBuf,
+    port: u16,
+}
+
+impl Maria {
+    fn start(dir: &Path) -> Maria {
+        let data = dir.join("maria");
+        run(Command::new("mariadb-install-db")
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", data.display()))
+            .args(["--user=root", "--auth-root-authentication-method=normal"])
+            .stdout(Stdio::null()));
+        let port = spare_port();
+        Command::new("mariadbd")
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--port={port}"))
+            .arg("--bind-address=127.0.0.1")
+            .arg(format!("--socket={}", dir.join("maria.sock").display()))
+            .arg("--user=root")
+            .arg(format!("--pid-file={}", dir.join("maria.pid").display()))
+            .args(["--server-id=1", "--binlog-format=ROW"])
+            .arg(format!("--log-bin={}", dir.join("maria-bin").display()))
+            .arg(format!("--log-error={}", dir.join("maria.err").display()))
+            .arg("--innodb-buffer-pool-size=512M")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mariadbd");
+        let m = Maria {
+            dir: dir.to_owned(),
+            port,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while m.sql_status("SELECT 1").is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "the private MariaDB did not start"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        m
+    }
+
+    fn sql_status(&self, sql: &str) -> Result<String, String> {
+        let out = Command::new("mariadb")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-P",
+                &self.port.to_string(),
+                "-uroot",
+                "-N",
+                "-B",
+                "-e",
+                sql,
+            ])
+            .output()
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
+    fn sql(&self, sql: &str) -> String {
+        self.sql_status(sql)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    fn url(&self, db: &str) -> String {
+        format!("mysql://root@127.0.0.1:{}/{db}", self.port)
+    }
+
+    fn sysbench(&self, a: &Args, what: &str, secs: u64) -> String {
+        run(Command::new("sysbench")
+            .arg("oltp_write_only")
+            .args([
+                "--db-driver=mysql",
+                "--mysql-host=127.0.0.1",
+                "--mysql-user=root",
+            ])
+            .arg(format!("--mysql-port={}", self.port))
+            .args(["--mysql-db=app", "--tables=4"])
+            .arg(format!("--table-size={}", u64::from(a.scale) * 20_000))
+            .arg(format!("--threads={}", a.clients))
+            .arg(format!("--time={secs}"))
+            .arg(what))
+    }
+
+    /// Each sbtest table's row count and CHECKSUM TABLE, in one line.
+    fn checksums(&self, db: &str) -> String {
+        self.sql(&format!(
+            "CHECKSUM TABLE {db}.sbtest1, {db}.sbtest2, {db}.sbtest3, {db}.sbtest4"
+        ))
+        .lines()
+        .map(|l| l.split('\t').nth(1).unwrap_or("").to_owned())
+        .collect::<Vec<_>>()
+        .join(",")
+    }
+}
+
+impl Drop for Maria {
+    fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(self.dir.join("maria.pid")) {
+            let _ = Command::new("kill").arg(pid.trim()).status();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Path::new(&format!("/proc/{}", pid.trim())).exists() && Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+fn mariadb(a: &Args) {
+    let dir = tempfile::Builder::new()
+        .prefix("covet-bench-pitr-maria")
+        .tempdir_in(std::env::var("TMPDIR").unwrap_or_else(|_| "/var/tmp".into()))
+        .expect("a scratch directory");
+    let d = dir.path();
+    let key = d.join("key");
+    let hex: String = (0..32).map(|_| format!("{:02x}", rand_byte())).collect();
+    std::fs::write(&key, format!("{hex}\n")).unwrap();
+    let m = Maria::start(d);
+    m.sql("CREATE DATABASE app");
+    eprintln!(
+        "sysbench prepare: 4 tables of {} rows",
+        u64::from(a.scale) * 20_000
+    );
+    m.sysbench(a, "prepare", 0);
+    let db_size = m.sql(
+        "SELECT ROUND(SUM(data_length + index_length) / 1e6) FROM information_schema.TABLES WHERE table_schema = 'app'",
+    );
+    let backups = d.join("backups");
+    let create = timed(
+        Command::new(&a.covet)
+            .args(["backup", "create", "--db", &m.url("app"), "--to"])
+            .arg(&backups)
+            .arg("--key-file")
+            .arg(&key)
+            .args(["--name", "app.covet"]),
+    );
+    let repo = d.join("binlog");
+    let mut stream = Command::new(&a.covet)
+        .args([
+            "pitr",
+            "binlog-stream",
+            "--db",
+            &m.url(""),
+            "--server-id",
+            "4001",
+        ])
+        .arg("--repo")
+        .arg(&repo)
+        .arg("--key-file")
+        .arg(&key)
+        .args(["--segment-age", "10s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("covet pitr binlog-stream");
+    eprintln!("sysbench oltp_write_only for {} s", a.write_secs);
+    let out = m.sysbench(a, "run", a.write_secs);
+    std::thread::sleep(Duration::from_millis(1100));
+    let target = m.sql("SELECT DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ')");
+    let at_target = m.checksums("app");
+    std::thread::sleep(Duration::from_millis(1100));
+    m.sysbench(a, "run", 10);
+    let binlog_mb: f64 = m
+        .sql("SHOW BINARY LOGS")
+        .lines()
+        .filter_map(|l| l.split('\t').nth(1)?.parse::<f64>().ok())
+        .sum::<f64>()
+        / 1e6;
+    // Let the stream catch up and seal, then stop it as an operator would.
+    std::thread::sleep(Duration::from_secs(3));
+    run(Command::new("kill").args(["-TERM", &stream.id().to_string()]));
+    let _ = stream.wait();
+    let restore = timed(
+        Command::new(&a.covet)
+            .args(["pitr", "binlog-restore", "--backup"])
+            .arg(backups.join("app.covet"))
+            .arg("--repo")
+            .arg(&repo)
+            .arg("--key-file")
+            .arg(&key)
+            .args(["--db", &m.url("restored"), "--to-time", &target])
+            .stdout(Stdio::null()),
+    );
+    let got = m.checksums("restored");
+    assert_eq!(
+        got, at_target,
+        "the restore holds other rows than the source at the target"
+    );
+    let tps = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("transactions:"))
+        .unwrap_or("transactions: ?")
+        .trim()
+        .to_owned();
+    println!();
+    println!(
+        "pitr bench, MariaDB: sysbench tables of {db_size} MB; {} s of oltp_write_only, {} threads ({tps}); {binlog_mb:.0} MB of binlog; target {target}",
+        a.write_secs, a.clients
+    );
+    println!();
+    println!("| measure | covet |");
+    println!("|---|---:|");
+    println!("| logical backup (covet backup create) | {create:.2} s |");
+    println!("| RTO: binlog-restore --to-time (backup restore + binlog replay) | {restore:.2} s |");
+    println!();
+    println!("the restore's CHECKSUM TABLE values equal the source's at the target");
 }
 
 /// A random byte without a dependency: the bench needs unguessable keys,
