@@ -359,6 +359,7 @@ fn postgres(a: &Args) {
 struct Maria {
     dir: PathBuf,
     port: u16,
+    child: std::process::Child,
 }
 
 impl Maria {
@@ -370,7 +371,7 @@ impl Maria {
             .args(["--user=root", "--auth-root-authentication-method=normal"])
             .stdout(Stdio::null()));
         let port = spare_port();
-        Command::new("mariadbd")
+        let child = Command::new("mariadbd")
             .arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
             .arg(format!("--port={port}"))
@@ -389,6 +390,7 @@ impl Maria {
         let m = Maria {
             dir: dir.to_owned(),
             port,
+            child,
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         while m.sql_status("SELECT 1").is_err() {
@@ -470,6 +472,9 @@ impl Drop for Maria {
                 std::thread::sleep(Duration::from_millis(100));
             }
         }
+        // Reaped either way; killed if the graceful stop did not finish.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
