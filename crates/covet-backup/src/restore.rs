@@ -1971,9 +1971,10 @@ fn unquote_ident(s: &str) -> String {
     }
 }
 
-/// PostgreSQL: the database's catalog in the backup's schemas against the
-/// backup's, read the same way (under the same pinned session settings).
-async fn pg_schema_differences(adapter: &dyn Adapter, pg: &PgCatalog) -> Result<Vec<String>> {
+/// PostgreSQL: the catalog of the database behind `adapter` in the
+/// backup's schemas, read the way the backup read it (under the same
+/// pinned session settings).
+async fn restored_pg_catalog(adapter: &dyn Adapter, pg: &PgCatalog) -> Result<PgCatalog> {
     // A new database has its own public schema: only the backup's count.
     let schemas: Vec<String> = pg
         .pre_data
@@ -1999,6 +2000,13 @@ async fn pg_schema_differences(adapter: &dyn Adapter, pg: &PgCatalog) -> Result<
     .await;
     let _ = tx.rollback().await;
     let got = got?;
+    Ok(got)
+}
+
+/// PostgreSQL: the database's catalog in the backup's schemas against the
+/// backup's, read the same way (under the same pinned session settings).
+async fn pg_schema_differences(adapter: &dyn Adapter, pg: &PgCatalog) -> Result<Vec<String>> {
+    let got = restored_pg_catalog(adapter, pg).await?;
     fn items(c: &PgCatalog) -> impl Iterator<Item = (&str, &str, &str)> {
         c.pre_data
             .iter()
@@ -2019,30 +2027,7 @@ async fn pg_access_differences(
     if !ao.any() {
         return Ok(Vec::new());
     }
-    let schemas: Vec<String> = pg
-        .pre_data
-        .iter()
-        .filter(|o| o.kind == "schema")
-        .map(|o| unquote_ident(&o.name))
-        .collect();
-    let mut tx = adapter
-        .begin()
-        .await
-        .map_err(|e| db("beginning a read transaction", e))?;
-    let got = async {
-        pg::pin_session(tx.as_mut()).await?;
-        pg::read_catalog(
-            tx.as_mut(),
-            &pg::CatalogOptions {
-                schemas,
-                exclude: Vec::new(),
-            },
-        )
-        .await
-    }
-    .await;
-    let _ = tx.rollback().await;
-    let got = got?;
+    let got = restored_pg_catalog(adapter, pg).await?;
     let mut out = Vec::new();
     for want in &pg.access {
         let Some(have) = got
