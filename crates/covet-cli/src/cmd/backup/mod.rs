@@ -113,10 +113,19 @@ fn fail(e: BackupError) -> Failure {
 }
 
 fn key_source(k: &KeyArgs) -> Result<Option<KeySource>, Failure> {
-    if let Some(f) = &k.key_file {
+    key_from(k.key_file.as_ref(), k.passphrase_env.as_deref())
+}
+
+/// The key a `--key-file` or `--passphrase-env VAR` option names, if any
+/// (`covet pitr` takes the same options).
+pub(crate) fn key_from(
+    key_file: Option<&PathBuf>,
+    passphrase_env: Option<&str>,
+) -> Result<Option<KeySource>, Failure> {
+    if let Some(f) = key_file {
         return Ok(Some(KeySource::File(f.clone())));
     }
-    if let Some(var) = &k.passphrase_env {
+    if let Some(var) = passphrase_env {
         return match std::env::var(var) {
             Ok(p) if !p.is_empty() => Ok(Some(KeySource::Passphrase(Secret::new(p)))),
             _ => Err(Failure::usage(format!(

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
-use covet::{Adapter, DatabaseUrl, Engine, Secret};
+use covet::{Adapter, DatabaseUrl, Engine};
 use covet_backup::{BackupError, BackupSink, CancellationToken, Encryption, KeySource};
 use covet_pitr::PitrError;
 use covet_pitr::mysql::{
@@ -55,23 +55,11 @@ pub(crate) struct RepoArgs {
 
 impl RepoArgs {
     fn key(&self) -> Result<Option<KeySource>, Failure> {
-        if let Some(f) = &self.key_file {
-            return Ok(Some(KeySource::File(f.clone())));
-        }
-        if let Some(var) = &self.passphrase_env {
-            return match std::env::var(var) {
-                Ok(p) if !p.is_empty() => Ok(Some(KeySource::Passphrase(Secret::new(p)))),
-                _ => Err(Failure::usage(format!(
-                    "--passphrase-env {var}: the variable is unset or empty"
-                ))),
-            };
-        }
-        if self.no_encryption {
-            return Ok(None);
-        }
-        Err(Failure::usage(
-            "choose --key-file, --passphrase-env, or --no-encryption",
-        ))
+        super::repo_key(
+            self.key_file.as_ref(),
+            self.passphrase_env.as_deref(),
+            self.no_encryption,
+        )
     }
 
     fn sink(&self) -> Result<Arc<dyn BackupSink>, Failure> {

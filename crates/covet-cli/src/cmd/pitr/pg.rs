@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use covet::{Engine, Secret};
+use covet::Engine;
 use covet_backup::object::PutOutcome;
 use covet_backup::{BackupError, Compression, KeySource};
 use covet_pitr::PitrError;
@@ -64,23 +64,11 @@ pub(crate) struct RepoArgs {
 
 impl RepoArgs {
     fn key(&self) -> Result<Option<KeySource>, Failure> {
-        if let Some(f) = &self.key_file {
-            return Ok(Some(KeySource::File(f.clone())));
-        }
-        if let Some(var) = &self.passphrase_env {
-            return match std::env::var(var) {
-                Ok(p) if !p.is_empty() => Ok(Some(KeySource::Passphrase(Secret::new(p)))),
-                _ => Err(Failure::usage(format!(
-                    "--passphrase-env {var}: the variable is unset or empty"
-                ))),
-            };
-        }
-        if self.no_encryption {
-            return Ok(None);
-        }
-        Err(Failure::usage(
-            "choose --key-file, --passphrase-env, or --no-encryption",
-        ))
+        super::repo_key(
+            self.key_file.as_ref(),
+            self.passphrase_env.as_deref(),
+            self.no_encryption,
+        )
     }
 
     fn open(&self) -> Result<Repo, Failure> {
