@@ -12,57 +12,11 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 
 use covet_backup::*;
-use covet_core::DatabaseUrl;
 use support::db::Adapters;
+use support::sqlite_shell::{shell_present, sqlite3, url};
 use support::suite::connect;
-
-/// Runs `sql` in the sqlite3 shell on `db`, fed on stdin.
-fn sqlite3(db: &Path, sql: &str) -> String {
-    use std::io::Write;
-    let mut child = Command::new("sqlite3")
-        .arg(db)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("sqlite3 runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(sql.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "sqlite3 {}: {}",
-        sql.lines().next().unwrap_or_default(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn shell_present() -> bool {
-    let ok = Command::new("sqlite3")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var("COVET_REQUIRE_DB").as_deref() != Ok("1"),
-            "the sqlite3 shell is needed and COVET_REQUIRE_DB=1"
-        );
-        eprintln!("skipping: the sqlite3 shell is missing");
-    }
-    ok
-}
-
-fn url(p: &Path) -> DatabaseUrl {
-    format!("sqlite://{}", p.display()).parse().unwrap()
-}
 
 const SOURCE: &str = r#"
 CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT, body TEXT);
