@@ -21,47 +21,8 @@ use std::process::Command;
 use covet_backup::*;
 use covet_core::{DatabaseUrl, Statement};
 use support::db::{Adapters, create_db, drop_db, server_url, unique};
+use support::pg_tools::{PG_DUMP, psql, run, tool_url};
 use support::suite::connect;
-
-const PG_DUMP: &str = "/usr/lib/postgresql/15/bin/pg_dump";
-
-/// The server URL for command-line tools, pointed at database `name`.
-fn tool_url(name: &str) -> String {
-    let raw = std::env::var("COVET_PG_URL").unwrap();
-    let (base, query) = match raw.split_once('?') {
-        Some((b, q)) => (b.to_owned(), format!("?{q}")),
-        None => (raw.clone(), String::new()),
-    };
-    let cut = base.rfind('/').unwrap();
-    format!("{}/{name}{query}", &base[..cut])
-}
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("the tool runs");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn psql(db: &str, sql: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let f = dir.path().join("load.sql");
-    std::fs::write(&f, sql).unwrap();
-    run(Command::new("psql")
-        .args([
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-d",
-            &tool_url(db),
-            "-f",
-        ])
-        .arg(&f));
-}
 
 fn pg_dump(db: &str, args: &[&str]) -> String {
     run(Command::new(PG_DUMP).args(args).args([

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub(crate) mod db;
+pub(crate) mod pg_tools;
 pub(crate) mod sqlite_shell;
 pub(crate) mod suite;
 
