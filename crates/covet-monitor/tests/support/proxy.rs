@@ -152,9 +152,14 @@ async fn forward(
         }
     };
     let how = tokio::select! {
-        _ = pump(&mut cr, &mut sw, &st) => Kill::None,
-        _ = pump(&mut sr, &mut cw, &st) => Kill::None,
+        _ = pump(&mut cr, &mut sw, &st, start_gen) => Kill::None,
+        _ = pump(&mut sr, &mut cw, &st, start_gen) => Kill::None,
         how = killed => how,
+    };
+    // A pump that stopped on a kill leaves the kill's own kind to apply.
+    let how = match (how, *st.kill.borrow()) {
+        (Kill::None, (generation, k)) if generation != start_gen => k,
+        (how, _) => how,
     };
     if how == Kill::Reset
         && let Ok(c) = cr.reunite(cw)
@@ -164,7 +169,7 @@ async fn forward(
     Ok(())
 }
 
-async fn pump<R, W>(r: &mut R, w: &mut W, st: &State) -> std::io::Result<()>
+async fn pump<R, W>(r: &mut R, w: &mut W, st: &State, start_gen: u64) -> std::io::Result<()>
 where
     R: AsyncReadExt + Unpin,
     W: AsyncWriteExt + Unpin,
@@ -178,6 +183,14 @@ where
         let d = st.delay_ms.load(Ordering::SeqCst);
         if d > 0 {
             tokio::time::sleep(Duration::from_millis(d)).await;
+        }
+        // Checked here, synchronously, not only by the task's kill branch:
+        // that branch runs when the task is next polled, and a query sent
+        // right after `cut()` returned could be forwarded (and answered)
+        // first.
+        let (generation, how) = *st.kill.borrow();
+        if generation != start_gen && how != Kill::None {
+            return Err(std::io::ErrorKind::ConnectionAborted.into());
         }
         w.write_all(&buf[..n]).await?;
         st.bytes.fetch_add(n as u64, Ordering::SeqCst);
